@@ -1,0 +1,38 @@
+# The README's commands. Each sets up what it needs first (scripts/setup.sh is idempotent).
+SHELL := /bin/bash
+WITH_ENV := scripts/with-env
+MINUTES ?= 10
+MODEL ?=
+PYTEST_ARGS ?=
+
+.PHONY: setup test lint typecheck pytest demo bench soak clean
+
+setup:
+	@scripts/setup.sh
+
+# The whole suite: lint, type check, then pytest. Non-zero on any failure.
+test: setup
+	@$(MAKE) --no-print-directory lint typecheck
+	@$(MAKE) --no-print-directory pytest
+
+lint: setup
+	$(WITH_ENV) ruff check cosmos_reason_ros test scripts/fix_ros_wheel_paths.py launch
+	$(WITH_ENV) ruff format --check cosmos_reason_ros test launch
+
+typecheck: setup
+	$(WITH_ENV) mypy
+
+pytest: setup
+	$(WITH_ENV) python -m pytest $(PYTEST_ARGS)
+
+demo: setup
+	$(WITH_ENV) python -m cosmos_reason_ros.tools.demo $(if $(MODEL),--model $(MODEL),)
+
+bench: setup
+	$(WITH_ENV) python -m cosmos_reason_ros.tools.bench
+
+soak: setup
+	$(WITH_ENV) python -m cosmos_reason_ros.tools.soak --minutes $(MINUTES)
+
+clean:
+	rm -rf build install log build.log .venv results demo_out

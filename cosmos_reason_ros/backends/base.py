@@ -1,0 +1,148 @@
+"""The backend interface: one request in, generated text and timings out.
+
+A backend owns a model runtime (in-process transformers, TensorRT-LLM, or a remote
+OpenAI-compatible server). It knows nothing about ROS, windows or action spaces: the
+``Reasoner`` builds a ``GenerationRequest`` and parses the ``GenerationResult``.
+
+Call order: ``load()`` once, then ``generate()`` any number of times from one thread at a time,
+then ``close()``. ``describe()`` may be called at any time from any thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Union
+
+from cosmos_reason_ros.core.types import Clip
+
+
+@dataclass(frozen=True)
+class TextPart:
+    """Plain text inside a chat message."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class VideoPart:
+    """A placeholder for ``GenerationRequest.clips[clip_index]`` inside a chat message."""
+
+    clip_index: int
+
+
+Part = Union[TextPart, VideoPart]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One chat turn. ``role`` is ``system``, ``user`` or ``assistant``."""
+
+    role: str
+    parts: tuple[Part, ...]
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """Sampling settings. Defaults follow the Cosmos-Reason recipe."""
+
+    temperature: float = 0.6
+    top_p: float = 0.95
+    repetition_penalty: float = 1.05
+    max_new_tokens: int = 1024
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class AnswerFormat:
+    """How the model's output is laid out, so a backend can constrain the answer part.
+
+    Output = free thinking, then ``answer_prefix`` (which begins with the ``</think>`` marker),
+    then a JSON object matching ``json_schema``, then ``answer_suffix``. Thinking is free for at
+    most ``max_thinking_tokens`` tokens; then ``answer_prefix`` is forced.
+
+    Attributes:
+        think_end: The marker that ends the thinking, e.g. ``</think>``.
+        answer_prefix: Text between the thinking and the JSON, starting with ``think_end``.
+        answer_suffix: Text after the JSON (``\\n</answer>`` for reason1, empty for reason2).
+        json_schema: JSON schema of the answer object.
+        max_thinking_tokens: Thinking budget in tokens; 0 forces the answer at once.
+    """
+
+    think_end: str
+    answer_prefix: str
+    answer_suffix: str
+    json_schema: dict[str, Any]
+    max_thinking_tokens: int
+
+
+TextCallback = Callable[[str, int], None]
+"""Streaming callback: (text generated since the last call, generated tokens so far)."""
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Everything a backend needs for one generation.
+
+    Attributes:
+        messages: The chat, with ``VideoPart`` placeholders pointing into ``clips``.
+        clips: The frames, one clip per camera.
+        sampling: Sampling settings.
+        answer_format: When set and ``constrained`` is true, backends that can constrain
+            decoding constrain the answer part to ``answer_format.json_schema``.
+        constrained: Whether to constrain decoding (where the backend supports it).
+        on_text: Optional streaming callback, called from the generating thread.
+        cancel: Optional event; when set, generation stops within a token or two and
+            ``generate`` raises ``GenerationCancelled``.
+    """
+
+    messages: tuple[ChatMessage, ...]
+    clips: tuple[Clip, ...]
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
+    answer_format: AnswerFormat | None = None
+    constrained: bool = True
+    on_text: TextCallback | None = None
+    cancel: threading.Event | None = None
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """What the model generated, with token counts and timings (seconds)."""
+
+    text: str
+    prompt_tokens: int
+    generated_tokens: int
+    time_to_first_token_s: float
+    total_s: float
+    preprocess_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """What a backend runs, for logs and diagnostics. Never holds secrets."""
+
+    backend: str
+    model: str
+    architecture: str = ""
+    device: str = ""
+    dtype: str = ""
+    quantization: str = "none"
+    loaded: bool = False
+    gpu_memory_bytes: int | None = None
+
+
+class Backend(Protocol):
+    """A model runtime. See the module docstring for call order and threading."""
+
+    def load(self) -> None:
+        """Load the model. Raises ``BackendError`` (or a subclass) with a clear message."""
+
+    def generate(self, request: GenerationRequest) -> GenerationResult:
+        """Generate for ``request``. Raises ``BackendError`` or ``GenerationCancelled``."""
+
+    def close(self) -> None:
+        """Release the model and any device memory. Idempotent."""
+
+    def describe(self) -> BackendInfo:
+        """Describe the backend and model."""

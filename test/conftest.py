@@ -1,0 +1,37 @@
+"""Shared fixtures: an isolated ROS domain per test process, ROS contexts, the tiny model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Parallel test runs (and other developers' runs on the same machine) must not hear each
+# other over DDS: each test process gets its own domain, chosen before rclpy is initialised.
+os.environ["ROS_DOMAIN_ID"] = str(1 + os.getpid() % 100)
+os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random-weight Qwen2.5-VL checkpoint (Cosmos-Reason1 architecture)."""
+    from cosmos_reason_ros.testing.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny_qwen2_5_vl"), arch="qwen2_5_vl")
+
+
+@pytest.fixture
+def ros_context() -> Iterator[object]:
+    """A fresh rclpy context for one test, shut down afterwards."""
+    rclpy = pytest.importorskip("rclpy", reason="rclpy is not importable: run `make setup`")
+    from rclpy.context import Context
+
+    context = Context()
+    rclpy.init(context=context)
+    try:
+        yield context
+    finally:
+        if context.ok():
+            rclpy.shutdown(context=context)

@@ -1,0 +1,8 @@
+"""Lets ROS tests import the helpers beside them (spin.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
