@@ -1,0 +1,452 @@
+"""Offline evaluation: run the reasoning engine over a bag's timeline, without a ROS graph.
+
+Frames are read in bag order. Each frame is judged by its header stamp with the window's
+``accept`` before it is decoded (most frames are never decoded), then pushed into a
+``WindowSet``, exactly as the node's image callback does. Every ``every_s`` seconds of bag time
+each question is asked through the ``Reasoner`` about the frames held at that instant.
+
+Outputs in ``out_dir``:
+
+* ``decisions.jsonl``: ``Decision.to_dict()``, one per line, in decision order;
+* ``summary.json``: counts, validity rate, latency percentiles and, given labels, accuracy
+  (a decision whose newest frame is at or after the event is correct when its action is among
+  the expected actions; ``accuracy_valid`` counts only valid decisions as correct);
+* ``report.html``: one section per decision with thumbnails of its frames (``report``).
+
+Settings not given here take the node's parameter defaults (``ros.parameters``), validated by
+the same ``build_config``; ``params`` overrides any of them by parameter name.
+
+Example::
+
+    cosmos-reason-eval /tmp/ball --model nvidia/Cosmos-Reason1-7B --questions q.txt \\
+        --labels /tmp/ball.labels.yaml --every 2 --out /tmp/eval
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rosbags.highlevel import AnyReader, AnyReaderError
+from rosbags.typesys import Stores, get_typestore
+from tqdm import tqdm  # type: ignore[import-untyped]
+
+from cosmos_reason_ros.backends import Backend, create_backend
+from cosmos_reason_ros.core.decision import Decision
+from cosmos_reason_ros.core.decoding import decode_image
+from cosmos_reason_ros.core.errors import BackendError, CosmosReasonError, InputError
+from cosmos_reason_ros.core.reasoner import Reasoner
+from cosmos_reason_ros.core.types import WindowSnapshot
+from cosmos_reason_ros.core.window import WindowConfig, WindowSet
+from cosmos_reason_ros.ros.parameters import NodeConfig, build_config
+from cosmos_reason_ros.tools.report import (
+    EvalSummary,
+    ReportEntry,
+    summarize,
+    thumbnail,
+    write_report,
+)
+from cosmos_reason_ros.tools.scenario import (
+    COMPRESSED_TYPE,
+    IMAGE_TYPE,
+    ScenarioError,
+    ScenarioLabels,
+    find_bag,
+    load_labels,
+)
+
+_NS = 1_000_000_000
+
+__all__ = ["EvalError", "EvalSummary", "evaluate", "image_topics", "load_questions", "main"]
+
+
+class EvalError(CosmosReasonError):
+    """The evaluation cannot run: unreadable bag, questions or labels, or a bad setting."""
+
+
+def load_questions(path: str | Path) -> tuple[str, ...]:
+    """Questions from a file: a YAML list of strings, or else one question per line.
+
+    Blank lines and lines starting with ``#`` are ignored in the line format.
+
+    Raises:
+        EvalError: The file cannot be read or holds no question.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise EvalError(f"cannot read questions {path}: {err}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        data = None
+    if isinstance(data, list) and data and all(isinstance(q, str) for q in data):
+        questions = tuple(q.strip() for q in data if q.strip())
+    else:
+        lines = (ln.strip() for ln in text.splitlines())
+        questions = tuple(ln for ln in lines if ln and not ln.startswith("#"))
+    if not questions:
+        raise EvalError(f"no questions in {path}")
+    return questions
+
+
+def evaluate(
+    bag: str | Path,
+    *,
+    model: str,
+    out_dir: str | Path,
+    questions: Sequence[str] = (),
+    every_s: float = 2.0,
+    labels: ScenarioLabels | str | Path | None = None,
+    topics: Sequence[str] | None = None,
+    actions: Sequence[str] | None = None,
+    fallback: str | None = None,
+    backend: str = "transformers",
+    device: str = "auto",
+    max_new_tokens: int | None = None,
+    seed: int = 0,
+    params: Mapping[str, Any] | None = None,
+    loaded_backend: Backend | None = None,
+    progress: bool = True,
+) -> EvalSummary:
+    """Evaluate the engine on a bag; see the module docstring for what is written.
+
+    Args:
+        bag: The bag (see ``scenario.find_bag``).
+        model: Hub id or local folder of the checkpoint.
+        out_dir: Output folder (created; existing outputs are overwritten).
+        questions: Asked at every decision time; empty: the node's default question.
+        every_s: Bag seconds between decision times; the first comes ``every_s`` after the
+            first frame.
+        labels: A ``ScenarioLabels`` or the path of a labels file, for accuracy.
+        topics: Image topics to use; None: every image topic of the bag, leaving out a
+            ``<topic>/compressed`` whose raw twin is also there.
+        actions: Allowed actions (``name`` or ``name: description``); None: node default.
+        fallback: Fallback action; None: node default.
+        backend: ``transformers``, ``tensorrt_llm`` or ``openai``.
+        device: ``auto``, ``cuda`` or ``cpu``.
+        max_new_tokens: Generated tokens at most; None: node default. The thinking budget is
+            capped below it unless ``params`` sets ``max_thinking_tokens``.
+        seed: Sampling seed, so runs repeat.
+        params: Further node parameters by name (e.g. ``window_s``, ``temperature``).
+        loaded_backend: Use this loaded backend instead of creating one (not closed here).
+        progress: Show a tqdm progress bar on stderr.
+
+    Returns:
+        The summary.
+
+    Raises:
+        EvalError: The bag, labels or a setting is unusable.
+        BackendError: The backend failed to load.
+    """
+    started = time.monotonic()
+    if not (math.isfinite(every_s) and every_s > 0):
+        raise EvalError(f"every_s must be > 0, got {every_s}")
+    config = _config(
+        model, actions=actions, fallback=fallback, backend=backend, device=device,
+        max_new_tokens=max_new_tokens, seed=seed, params=params,
+    )  # fmt: skip
+    try:
+        bag_path = find_bag(bag)
+        if isinstance(labels, (str, Path)):
+            labels = load_labels(labels)
+    except ScenarioError as err:
+        raise EvalError(str(err)) from None
+    asked = tuple(questions) or (config.reasoner.question,)
+    used = image_topics(bag_path, topics)  # fail on a bad bag or topic before loading a model
+    engine = loaded_backend if loaded_backend is not None else create_backend(config.backend)
+    reasoner = Reasoner(engine, config.reasoner)
+    try:
+        for q in asked:
+            reasoner.validate_request(q)
+    except InputError as err:
+        raise EvalError(f"unusable question: {err}") from None
+    if loaded_backend is None:
+        engine.load()
+    try:
+        window_config = dataclasses.replace(
+            config.window, patch_multiple=reasoner.profile().patch_multiple
+        )
+        run = _Run(reasoner, asked, every_s, labels, config.max_input_pixels)
+        run.read(bag_path, used, window_config, progress)
+    finally:
+        if loaded_backend is None:
+            engine.close()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = run.summary(
+        bag=str(bag_path), model=config.backend.model, backend=config.backend.backend,
+        topics=used, out_dir=str(out), wall_s=time.monotonic() - started,
+    )  # fmt: skip
+    with (out / "decisions.jsonl").open("w", encoding="utf-8") as f:
+        for entry in run.entries:
+            f.write(json.dumps(entry.decision.to_dict(), ensure_ascii=False) + "\n")
+    summary_dict = summary.to_dict()
+    if labels is not None:
+        summary_dict["labels"] = {
+            "event": labels.event,
+            "event_time_ns": labels.event_time_ns,
+            "expected_actions": list(labels.expected_actions),
+        }
+    (out / "summary.json").write_text(json.dumps(summary_dict, indent=2) + "\n", "utf-8")
+    write_report(out / "report.html", run.entries, summary_dict, f"Evaluation of {bag_path.name}")
+    return summary
+
+
+def _config(
+    model: str,
+    *,
+    actions: Sequence[str] | None,
+    fallback: str | None,
+    backend: str,
+    device: str,
+    max_new_tokens: int | None,
+    seed: int,
+    params: Mapping[str, Any] | None,
+) -> NodeConfig:
+    values: dict[str, Any] = {"model": model, "backend": backend, "device": device, "seed": seed}
+    if actions is not None:
+        values["actions"] = list(actions)
+    if fallback is not None:
+        values["fallback_action"] = fallback
+    if max_new_tokens is not None:
+        values["max_new_tokens"] = max_new_tokens
+        values["max_thinking_tokens"] = min(512, max_new_tokens // 2)
+    values.update(params or {})
+    try:
+        return build_config(values)
+    except CosmosReasonError as err:
+        raise EvalError(str(err)) from None
+
+
+class _Run:
+    """The timeline of one evaluation: windows, decision times and the decisions made."""
+
+    def __init__(
+        self,
+        reasoner: Reasoner,
+        questions: tuple[str, ...],
+        every_s: float,
+        labels: ScenarioLabels | None,
+        max_input_pixels: int,
+    ) -> None:
+        self.reasoner, self.questions, self.labels = reasoner, questions, labels
+        self.every_ns = round(every_s * _NS)
+        self.every_s = every_s
+        self.max_input_pixels = max_input_pixels
+        self.entries: list[ReportEntry] = []
+        self.latencies: list[float] = []  # of decisions the model made (not fallbacks)
+        self.frames_read = self.frames_decoded = self.decode_errors = self.backend_errors = 0
+
+    def read(
+        self, bag: Path, topics: tuple[str, ...], window_config: WindowConfig, progress: bool
+    ) -> None:
+        """Read the bag's ``topics``, deciding every ``every_s`` of bag time."""
+        reader = _open(bag)
+        try:
+            conns = [c for c in reader.connections if c.topic in topics]
+            windows = WindowSet(topics, window_config)
+            due: int | None = None
+            total = sum(c.msgcount for c in conns)
+            bar = tqdm(total=total, unit="msg", disable=not progress, file=sys.stderr)
+            with bar:
+                for conn, log_ns, raw in reader.messages(connections=conns):
+                    bar.update(1)
+                    msg = reader.deserialize(raw, conn.msgtype)
+                    stamp = _stamp_ns(msg) or log_ns
+                    if due is None:
+                        due = stamp + self.every_ns
+                    while stamp > due:
+                        self._decide(windows.snapshot())
+                        due += self.every_ns
+                    self._push(windows, conn.topic, stamp, msg)
+                while due is not None and due <= _newest(windows):
+                    self._decide(windows.snapshot())
+                    due += self.every_ns
+        finally:
+            reader.close()
+
+    def _push(self, windows: WindowSet, topic: str, stamp: int, msg: Any) -> None:
+        self.frames_read += 1
+        window = windows.window(topic)
+        if not window.accept(stamp):
+            return
+        try:
+            image = decode_image(msg, window.target_size, self.max_input_pixels)
+        except InputError:
+            self.decode_errors += 1
+            return
+        if window.push(stamp, str(msg.header.frame_id), image):
+            self.frames_decoded += 1
+
+    def _decide(self, snapshot: WindowSnapshot) -> None:
+        if snapshot.empty:
+            return
+        thumbs = tuple(
+            thumbnail(clip.camera, stamp, frame)
+            for clip in snapshot.clips
+            for stamp, frame in zip(clip.stamps_ns, clip.frames, strict=True)
+        )
+        for question in self.questions:
+            decision_id = len(self.entries) + 1
+            try:
+                decision = self.reasoner.decide(
+                    snapshot, decision_id=decision_id, question=question
+                )
+                self.latencies.append(decision.timings.latency_s)
+            except BackendError as err:
+                self.backend_errors += 1
+                decision = self.reasoner.fallback(
+                    decision_id, f"backend failed: {err}", snapshot, question
+                )
+            self.entries.append(ReportEntry(decision, thumbs, self._correct(decision)))
+
+    def _correct(self, decision: Decision) -> bool | None:
+        if self.labels is None or decision.stamp_ns < self.labels.event_time_ns:
+            return None
+        return decision.action in self.labels.expected_actions
+
+    def summary(self, **fields: Any) -> EvalSummary:
+        return summarize(
+            self.entries, self.latencies, scored=self.labels is not None,
+            questions=self.questions, every_s=self.every_s, backend_errors=self.backend_errors,
+            frames_read=self.frames_read, frames_decoded=self.frames_decoded,
+            decode_errors=self.decode_errors, **fields,
+        )  # fmt: skip
+
+
+def image_topics(bag: Path, topics: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The image topics an evaluation of ``bag`` uses; see ``evaluate``'s ``topics``.
+
+    Raises:
+        EvalError: The bag cannot be read, a requested topic is not an image topic of it, or
+            it has no image topics.
+    """
+    reader = _open(bag)
+    try:
+        return tuple(
+            dict.fromkeys(c.topic for c in _image_connections(reader.connections, topics))
+        )
+    finally:
+        reader.close()
+
+
+def _open(bag: Path) -> AnyReader:
+    try:
+        reader = AnyReader([bag], default_typestore=get_typestore(Stores.ROS2_HUMBLE))
+        reader.open()
+    except (AnyReaderError, OSError) as err:
+        raise EvalError(f"cannot read bag {str(bag)!r}: {err}") from None
+    return reader
+
+
+def _image_connections(connections: Sequence[Any], topics: Sequence[str] | None) -> list[Any]:
+    images = [c for c in connections if c.msgtype in (IMAGE_TYPE, COMPRESSED_TYPE)]
+    names = {c.topic for c in images}
+    if topics:
+        missing = sorted(set(topics) - names)
+        if missing:
+            raise EvalError(
+                f"not image topics of this bag: {', '.join(missing)} "
+                f"(image topics: {', '.join(sorted(names)) or 'none'})"
+            )
+        return [c for c in images if c.topic in topics]
+    chosen = [
+        c
+        for c in images
+        if not (c.topic.endswith("/compressed") and c.topic.removesuffix("/compressed") in names)
+    ]
+    if not chosen:
+        raise EvalError("the bag has no sensor_msgs/Image or CompressedImage topics")
+    return chosen
+
+
+def _stamp_ns(msg: Any) -> int:
+    return int(msg.header.stamp.sec) * _NS + int(msg.header.stamp.nanosec)
+
+
+def _newest(windows: WindowSet) -> int:
+    stamps = [s.newest_ns for s in windows.stats() if s.newest_ns is not None]
+    return max(stamps, default=-1)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cosmos-reason-eval",
+        description="Run the reasoning engine over a bag offline and write decisions.jsonl, "
+        "summary.json and report.html.",
+    )
+    p.add_argument("bag", type=Path, help="rosbag2 directory (or a file in it, or OUT.mcap)")
+    p.add_argument("--model", required=True, help="hub id or local checkpoint folder")
+    p.add_argument("--questions", type=Path, help="file: one question per line, or YAML list")
+    p.add_argument(
+        "--every", type=float, default=2.0, metavar="S", help="bag seconds between decision times"
+    )
+    p.add_argument("--labels", type=Path, help="labels YAML (from cosmos-reason-scenario)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--topics", nargs="+", help="image topics (default: all image topics)")
+    p.add_argument("--actions", nargs="+", help="allowed actions ('name' or 'name: text')")
+    p.add_argument("--fallback", help="fallback action")
+    p.add_argument("--backend", default="transformers")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--max-new-tokens", type=int)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="any node parameter, value parsed as YAML (repeatable)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console script ``cosmos-reason-eval``. Returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        params = _parse_sets(args.set)
+        questions = load_questions(args.questions) if args.questions else ()
+        summary = evaluate(
+            args.bag, model=args.model, out_dir=args.out, questions=questions,
+            every_s=args.every, labels=args.labels, topics=args.topics, actions=args.actions,
+            fallback=args.fallback, backend=args.backend, device=args.device,
+            max_new_tokens=args.max_new_tokens, seed=args.seed, params=params,
+            progress=not args.no_progress,
+        )  # fmt: skip
+    except CosmosReasonError as err:
+        print(f"cosmos-reason-eval: error: {err}", file=sys.stderr)
+        return 1
+    accuracy = "n/a" if summary.accuracy is None else f"{summary.accuracy:.2f}"
+    print(
+        f"{summary.decisions} decisions, valid {summary.valid} "
+        f"({summary.validity_rate:.0%}), latency p50 {summary.latency_p50_s:.2f} s "
+        f"p95 {summary.latency_p95_s:.2f} s, accuracy {accuracy}; wrote {summary.out_dir}"
+    )
+    return 0
+
+
+def _parse_sets(items: Sequence[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise EvalError(f"--set takes NAME=VALUE, got {item!r}")
+        try:
+            params[name.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise EvalError(f"--set {name}: cannot parse {value!r}: {err}") from None
+    return params
+
+
+if __name__ == "__main__":
+    sys.exit(main())

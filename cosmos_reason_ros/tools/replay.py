@@ -1,0 +1,430 @@
+"""Play the camera topics of a rosbag2 (or ROS 1) bag into a live ROS graph, without ros2 bag.
+
+Reads the bag with rosbags' ``AnyReader`` (mcap or sqlite3, any bag written with the standard
+message definitions), converts each ``sensor_msgs/Image`` and ``sensor_msgs/CompressedImage``
+field by field into the rclpy message, and publishes it with the recorded timing (scaled by
+``rate``). Optionally publishes ``/clock`` (rosgraph_msgs/Clock) with the bag time, for nodes
+running with ``use_sim_time``. Other topics in the bag are listed and skipped.
+
+Header stamps and frame ids are published exactly as recorded. With ``loop``, every pass after
+the first shifts stamps (and ``/clock``) forward by the bag's length plus one frame period, so
+time never runs backwards for the subscribers; pass ``restamp_loops=False`` to repeat the
+recorded stamps instead.
+
+Example::
+
+    cosmos-reason-replay /tmp/ball --rate 0.5 --loop --clock
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import rclpy
+from builtin_interfaces.msg import Time  # type: ignore[import-untyped]
+from rclpy.node import Node
+from rclpy.publisher import Publisher
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+from rosbags.highlevel import AnyReader, AnyReaderError
+from rosbags.interfaces import Connection
+from rosbags.typesys import Stores, get_typestore
+from rosgraph_msgs.msg import Clock  # type: ignore[import-untyped]
+from sensor_msgs.msg import CompressedImage, Image  # type: ignore[import-untyped]
+from std_msgs.msg import Header  # type: ignore[import-untyped]
+
+from cosmos_reason_ros.core.errors import CosmosReasonError
+from cosmos_reason_ros.tools.scenario import (
+    COMPRESSED_TYPE,
+    IMAGE_TYPE,
+    ScenarioError,
+    find_bag,
+)
+
+QOS_CHOICES = ("reliable", "sensor_data")
+_NS = 1_000_000_000
+
+
+class ReplayError(CosmosReasonError):
+    """The bag cannot be replayed (missing, unreadable, no image topics, bad argument)."""
+
+
+@dataclass(frozen=True)
+class ReplayStats:
+    """What one ``replay`` call did.
+
+    Attributes:
+        published: Messages published per topic, as (topic, count) pairs.
+        clock_published: ``/clock`` messages published.
+        passes: Passes over the bag started (1 without ``loop``).
+        wall_s: Wall time from the end of the start delay to the end of playback.
+        bag_duration_s: Bag time between the first and last replayed message of a pass.
+        stopped: Whether playback ended early (stop event, shutdown or Ctrl-C).
+        skipped_topics: Topics in the bag that are not images and were not replayed.
+    """
+
+    published: tuple[tuple[str, int], ...]
+    clock_published: int
+    passes: int
+    wall_s: float
+    bag_duration_s: float
+    stopped: bool
+    skipped_topics: tuple[str, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(n for _, n in self.published)
+
+
+def resolve_bag(path: str | Path) -> Path:
+    """Find the bag ``path`` names; see ``scenario.find_bag``.
+
+    Raises:
+        ReplayError: Nothing readable is there.
+    """
+    try:
+        return find_bag(path)
+    except ScenarioError as err:
+        raise ReplayError(str(err)) from None
+
+
+def replay(
+    bag_path: str | Path,
+    *,
+    rate: float = 1.0,
+    loop: bool = False,
+    clock: bool = False,
+    topics: Sequence[str] | None = None,
+    qos: str = "reliable",
+    node: Node | None = None,
+    start_delay_s: float = 0.0,
+    min_subscribers: int = 0,
+    stop_event: threading.Event | None = None,
+    clock_hz: float = 40.0,
+    restamp_loops: bool = True,
+) -> ReplayStats:
+    """Publish the bag's image topics with their recorded timing. Blocks until done.
+
+    Args:
+        bag_path: See ``resolve_bag``.
+        rate: Playback speed; 2.0 plays twice as fast.
+        loop: Start over at the end until ``stop_event`` is set or the context shuts down.
+        clock: Also publish ``/clock`` with the bag time (at each message and ``clock_hz``).
+        topics: Image topics to replay; None: every Image and CompressedImage topic.
+        qos: ``reliable`` (keep last 100) or ``sensor_data`` (best effort, keep last 5).
+        node: Publish from this node; rclpy is then neither initialised nor shut down here,
+            and the caller spins the node (publishing needs no spinning). None: create a node
+            in the default context, initialising and shutting down rclpy.
+        start_delay_s: Wait this long after creating the publishers, so subscribers can
+            discover them before the first message.
+        min_subscribers: When > 0, end the start delay early once every publisher (images and
+            ``/clock``) has this many matched subscriptions; ``start_delay_s`` is then the
+            longest wait.
+        stop_event: Set it (from any thread) to stop playback within a few milliseconds.
+        clock_hz: Rate of ``/clock`` messages between frames.
+        restamp_loops: On passes after the first, shift stamps so time keeps increasing.
+
+    Returns:
+        What was published.
+
+    Raises:
+        ReplayError: Bad argument, unreadable bag or no image topics to replay.
+    """
+    if not rate > 0.0:
+        raise ReplayError(f"rate must be > 0, got {rate}")
+    if qos not in QOS_CHOICES:
+        raise ReplayError(f"qos must be one of {', '.join(QOS_CHOICES)}; got {qos!r}")
+    if not (start_delay_s >= 0.0 and clock_hz > 0.0 and min_subscribers >= 0):
+        raise ReplayError("start_delay_s and min_subscribers must be >= 0 and clock_hz > 0")
+    bag = resolve_bag(bag_path)
+    stop = stop_event or threading.Event()
+    if node is not None:
+        return _Player(
+            bag, node, rate=rate, clock=clock, clock_hz=clock_hz, qos=qos, stop=stop
+        ).run(topics, loop, (start_delay_s, min_subscribers), restamp_loops)
+    rclpy.init()
+    own = Node("cosmos_reason_replay")
+    try:
+        return _Player(
+            bag, own, rate=rate, clock=clock, clock_hz=clock_hz, qos=qos, stop=stop
+        ).run(topics, loop, (start_delay_s, min_subscribers), restamp_loops)
+    finally:
+        own.destroy_node()
+        rclpy.try_shutdown()
+
+
+def to_ros_header(src: Any, offset_ns: int = 0) -> Header:
+    """A rosbags ``std_msgs/Header`` (ROS 1 or 2) as an rclpy Header, stamp shifted by offset."""
+    stamp_ns = int(src.stamp.sec) * _NS + int(src.stamp.nanosec) + offset_ns
+    return Header(
+        stamp=Time(sec=stamp_ns // _NS, nanosec=stamp_ns % _NS), frame_id=str(src.frame_id)
+    )
+
+
+def to_ros_image(src: Any, offset_ns: int = 0) -> Image:
+    """A rosbags ``sensor_msgs/Image`` as an rclpy Image (any encoding; data copied as bytes)."""
+    return Image(
+        header=to_ros_header(src.header, offset_ns),
+        height=int(src.height),
+        width=int(src.width),
+        encoding=str(src.encoding),
+        is_bigendian=int(src.is_bigendian),
+        step=int(src.step),
+        data=bytes(src.data),
+    )
+
+
+def to_ros_compressed_image(src: Any, offset_ns: int = 0) -> CompressedImage:
+    """A rosbags ``sensor_msgs/CompressedImage`` as an rclpy CompressedImage."""
+    return CompressedImage(
+        header=to_ros_header(src.header, offset_ns), format=str(src.format), data=bytes(src.data)
+    )
+
+
+def _qos_profile(qos: str) -> QoSProfile:
+    if qos == "sensor_data":
+        return qos_profile_sensor_data
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=100,
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.VOLATILE,
+    )
+
+
+class _Player:
+    """One playback: publishers, the timing loop and the counters. Used from one thread."""
+
+    def __init__(
+        self,
+        bag: Path,
+        node: Node,
+        *,
+        rate: float,
+        clock: bool,
+        clock_hz: float,
+        qos: str,
+        stop: threading.Event,
+    ) -> None:
+        self.bag, self.node, self.rate, self.stop = bag, node, rate, stop
+        self.clock_period_s = 1.0 / clock_hz
+        self.qos = _qos_profile(qos)
+        self.clock_pub: Publisher[Any] | None = (
+            node.create_publisher(Clock, "/clock", 10) if clock else None
+        )
+        self.counts: dict[str, int] = {}
+        self.clock_count = 0
+        self.first: int | None = None  # bag time of the first message of the first pass
+        self.last = 0  # bag time of the last message seen in a pass (without offset)
+
+    def run(
+        self,
+        topics: Sequence[str] | None,
+        loop: bool,
+        start: tuple[float, int],
+        restamp: bool,
+    ) -> ReplayStats:
+        try:
+            reader = AnyReader([self.bag], default_typestore=get_typestore(Stores.ROS2_HUMBLE))
+            reader.open()
+        except (AnyReaderError, OSError) as err:
+            raise ReplayError(f"cannot read bag {str(self.bag)!r}: {err}") from None
+        try:
+            conns, skipped = _select(reader.connections, topics)
+            pubs = {c.topic: self._publisher(c) for c in conns}
+            self.counts = dict.fromkeys(pubs, 0)
+            waited = [*pubs.values(), *([self.clock_pub] if self.clock_pub else [])]
+            self._start_delay(waited, *start)
+            wall_start = time.monotonic()
+            passes, offset, stopped, pass_wall0 = 0, 0, False, wall_start
+            while not stopped:
+                passes += 1
+                stopped = self._one_pass(reader, conns, pubs, offset, pass_wall0)
+                if self.first is None:
+                    raise ReplayError("the selected topics hold no messages")
+                if not loop:
+                    break
+                span = self.last - self.first
+                period = span // max(1, max(c.msgcount for c in conns) - 1) or _NS // 10
+                pass_wall0 += (span + period) / _NS / self.rate
+                offset += (span + period) if restamp else 0
+        finally:
+            reader.close()
+        return ReplayStats(
+            published=tuple(self.counts.items()),
+            clock_published=self.clock_count,
+            passes=passes,
+            wall_s=time.monotonic() - wall_start,
+            bag_duration_s=(self.last - (self.first or self.last)) / _NS,
+            stopped=stopped,
+            skipped_topics=skipped,
+        )
+
+    def _start_delay(self, pubs: list[Publisher[Any]], delay_s: float, subscribers: int) -> None:
+        deadline = time.monotonic() + delay_s
+        while not self.stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            if subscribers and all(p.get_subscription_count() >= subscribers for p in pubs):
+                return
+            self.stop.wait(min(left, 0.02))
+
+    def _publisher(self, conn: Connection) -> Publisher[Any]:
+        cls = Image if conn.msgtype == IMAGE_TYPE else CompressedImage
+        return self.node.create_publisher(cls, conn.topic, self.qos)
+
+    def _one_pass(
+        self,
+        reader: AnyReader,
+        conns: list[Connection],
+        pubs: dict[str, Publisher[Any]],
+        offset: int,
+        wall0: float,
+    ) -> bool:
+        """Publish every message once. Returns True when stopped early."""
+        for conn, stamp, raw in reader.messages(connections=conns):
+            if self.first is None:
+                self.first = stamp
+            first = self.first
+            self.last = stamp
+            src = reader.deserialize(raw, conn.msgtype)
+            if conn.msgtype == IMAGE_TYPE:
+                msg: Image | CompressedImage = to_ros_image(src, offset)
+            else:
+                msg = to_ros_compressed_image(src, offset)
+            if self._wait_until(wall0, first, stamp, offset):
+                return True
+            self._publish_clock(stamp + offset)
+            pubs[conn.topic].publish(msg)
+            self.counts[conn.topic] += 1
+        return False
+
+    def _wait_until(self, wall0: float, first: int, stamp: int, offset: int) -> bool:
+        """Sleep until ``stamp`` is due, ticking ``/clock``. Returns True when stopped."""
+        due = wall0 + (stamp - first) / _NS / self.rate
+        while True:
+            if self.stop.is_set() or not rclpy.ok(context=self.node.context):
+                return True
+            now = time.monotonic()
+            if now >= due:
+                return False
+            step = due - now
+            if self.clock_pub is not None:
+                step = min(step, self.clock_period_s)
+                if self.stop.wait(step):
+                    return True
+                bag_now = first + offset + int((time.monotonic() - wall0) * self.rate * _NS)
+                if time.monotonic() < due:
+                    self._publish_clock(min(bag_now, stamp + offset))
+            elif self.stop.wait(step):
+                return True
+
+    def _publish_clock(self, stamp_ns: int) -> None:
+        if self.clock_pub is None:
+            return
+        self.clock_pub.publish(Clock(clock=Time(sec=stamp_ns // _NS, nanosec=stamp_ns % _NS)))
+        self.clock_count += 1
+
+
+def _select(
+    connections: list[Connection], topics: Sequence[str] | None
+) -> tuple[list[Connection], tuple[str, ...]]:
+    images = [c for c in connections if c.msgtype in (IMAGE_TYPE, COMPRESSED_TYPE)]
+    skipped = tuple(sorted({c.topic for c in connections} - {c.topic for c in images}))
+    if topics:
+        missing = sorted(set(topics) - {c.topic for c in images})
+        if missing:
+            have = ", ".join(sorted({c.topic for c in images})) or "none"
+            raise ReplayError(
+                f"not image topics of this bag: {', '.join(missing)} (image topics: {have})"
+            )
+        images = [c for c in images if c.topic in topics]
+    if not images:
+        raise ReplayError(
+            f"no sensor_msgs/Image or CompressedImage topics to replay (bag has: "
+            f"{', '.join(skipped) or 'no topics'})"
+        )
+    return images, skipped
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cosmos-reason-replay",
+        description="Publish a bag's sensor_msgs/Image and CompressedImage topics with their "
+        "recorded timing (rosbag2 mcap/sqlite3 or ROS 1; no ros2 bag needed).",
+    )
+    p.add_argument("bag", type=Path, help="rosbag2 directory (or a file in it, or OUT.mcap)")
+    p.add_argument("--rate", type=float, default=1.0, help="playback speed factor")
+    p.add_argument("--loop", action="store_true", help="start over at the end")
+    p.add_argument("--clock", action="store_true", help="publish /clock (for use_sim_time)")
+    p.add_argument("--clock-hz", type=float, default=40.0)
+    p.add_argument("--topics", nargs="+", default=None, help="image topics to replay")
+    p.add_argument("--qos", choices=QOS_CHOICES, default="reliable")
+    p.add_argument(
+        "--start-delay",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds to wait for subscribers before the first message",
+    )
+    p.add_argument(
+        "--wait-subscribers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="end the start delay early once every topic (and /clock) has N subscribers",
+    )
+    p.add_argument(
+        "--loop-keep-stamps",
+        action="store_true",
+        help="with --loop, repeat the recorded stamps instead of shifting them",
+    )
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console script ``cosmos-reason-replay``. Returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        stats = replay(
+            args.bag,
+            rate=args.rate,
+            loop=args.loop,
+            clock=args.clock,
+            topics=args.topics,
+            qos=args.qos,
+            start_delay_s=args.start_delay,
+            min_subscribers=args.wait_subscribers,
+            clock_hz=args.clock_hz,
+            restamp_loops=not args.loop_keep_stamps,
+        )
+    except ReplayError as err:
+        print(f"cosmos-reason-replay: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    counts = ", ".join(f"{t}={n}" for t, n in stats.published)
+    print(
+        f"published {stats.total} messages ({counts}), /clock={stats.clock_published}, "
+        f"passes={stats.passes}, wall_s={stats.wall_s:.2f}"
+        + (
+            f"; skipped non-image topics: {', '.join(stats.skipped_topics)}"
+            if stats.skipped_topics
+            else ""
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
