@@ -1,0 +1,183 @@
+"""One inference worker: a single thread that runs jobs one at a time from a bounded queue.
+
+The node never runs the model in an executor callback. Triggers submit jobs here; a job that
+arrives while the queue is full is refused at once (``QueueFullError``) with a message naming
+the queue. Each job gets its own cancel event and an optional deadline: when the deadline
+passes, the event is set (a well-behaved backend stops within a token or two) and the job's
+future fails with ``GenerationTimeout`` at once, even if the backend ignores the event.
+
+Thread-safety: ``submit``, ``cancel_all``, ``stats`` and ``stop`` may be called from any
+thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from cosmos_reason_ros.core.errors import (
+    CosmosReasonError,
+    GenerationCancelled,
+    GenerationTimeout,
+)
+
+_LOG = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class QueueFullError(CosmosReasonError):
+    """The worker's queue is full; the request was refused."""
+
+
+@dataclass(frozen=True)
+class WorkerStats:
+    """A consistent view of the worker: is a job running, how many wait."""
+
+    busy: bool
+    pending: int
+    max_pending: int
+
+
+class Job(Generic[T]):
+    """A submitted job: its future, and its cancel event (set by ``cancel()``)."""
+
+    def __init__(self, fn: Callable[[threading.Event], T], timeout_s: float | None) -> None:
+        self.fn = fn
+        self.timeout_s = timeout_s
+        self.cancel_event = threading.Event()
+        self.future: Future[T] = Future()
+
+    def cancel(self) -> None:
+        """Ask the job to stop; a well-behaved backend stops within a token or two."""
+        self.cancel_event.set()
+
+
+_STOP = object()
+
+
+class InferenceWorker:
+    """Runs submitted jobs on one thread, in order, with at most ``max_pending`` waiting.
+
+    Args:
+        max_pending: Jobs that may wait while one runs; more are refused.
+        name: Thread name.
+    """
+
+    def __init__(self, max_pending: int, name: str = "cosmos_reason_worker") -> None:
+        self._max_pending = max_pending
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._lock = threading.Lock()
+        self._pending: list[Job[object]] = []
+        self._running: Job[object] | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    @property
+    def max_pending(self) -> int:
+        return self._max_pending
+
+    @max_pending.setter
+    def max_pending(self, value: int) -> None:
+        with self._lock:
+            self._max_pending = value
+
+    def stats(self) -> WorkerStats:
+        with self._lock:
+            return WorkerStats(self._running is not None, len(self._pending), self._max_pending)
+
+    def idle(self) -> bool:
+        """True when nothing runs and nothing waits."""
+        with self._lock:
+            return self._running is None and not self._pending
+
+    def submit(self, fn: Callable[[threading.Event], T], timeout_s: float | None = None) -> Job[T]:
+        """Queue ``fn(cancel_event)``; returns the job (its ``future`` settles with the result).
+
+        Raises:
+            QueueFullError: ``max_pending`` jobs already wait behind a running one.
+        """
+        job: Job[T] = Job(fn, timeout_s)
+        with self._lock:
+            if self._running is not None and len(self._pending) >= self._max_pending:
+                raise QueueFullError(
+                    f"inference queue full: 1 running and {len(self._pending)} pending "
+                    f"(max_pending={self._max_pending}); try again later"
+                )
+            self._pending.append(job)  # type: ignore[arg-type]
+        self._queue.put(job)
+        return job
+
+    def cancel_all(self) -> None:
+        """Cancel the running job and every pending one."""
+        with self._lock:
+            jobs = [*self._pending, *([self._running] if self._running else [])]
+        for job in jobs:
+            job.cancel_event.set()
+            _fail(job.future, GenerationCancelled("cancelled: the node is stopping"))
+
+    def stop(self, timeout_s: float = 5.0) -> bool:
+        """Cancel everything and end the thread. Returns whether it ended in time."""
+        self.cancel_all()
+        self._queue.put(_STOP)
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            job: Job[object] = item  # type: ignore[assignment]
+            with self._lock:
+                self._pending.remove(job)
+                self._running = job
+            try:
+                self._execute(job)
+            finally:
+                with self._lock:
+                    self._running = None
+
+    def _execute(self, job: Job[object]) -> None:
+        if job.future.done():  # timed out or cancelled while it waited
+            return
+        if job.cancel_event.is_set():
+            _fail(job.future, GenerationCancelled("cancelled before it started"))
+            return
+        timer = None
+        if job.timeout_s is not None:
+            timer = threading.Timer(job.timeout_s, self._expire, args=(job,))
+            timer.daemon = True
+            timer.start()
+        try:
+            result = job.fn(job.cancel_event)
+        except BaseException as exc:  # handed to the caller through the future
+            _fail(job.future, exc)
+        else:
+            # Already timed out or cancelled: the result is late and dropped.
+            with contextlib.suppress(InvalidStateError):
+                job.future.set_result(result)
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    @staticmethod
+    def _expire(job: Job[object]) -> None:
+        job.cancel_event.set()
+        if _fail(job.future, GenerationTimeout(f"inference timed out after {job.timeout_s:g} s")):
+            _LOG.warning("inference timed out after timeout_s=%.1f", job.timeout_s)
+
+
+def _fail(future: Future[T], exc: BaseException) -> bool:
+    """Fail ``future`` unless it is already settled; returns whether this call settled it."""
+    try:
+        future.set_exception(exc)
+    except InvalidStateError:
+        return False
+    return True

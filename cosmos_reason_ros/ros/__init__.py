@@ -1,0 +1,1 @@
+"""The rclpy shell around the core: the ``cosmos_reason`` lifecycle node and its parts."""

@@ -1,0 +1,119 @@
+"""Camera inputs: decide by stamp, decode, push into the window. Nothing heavy.
+
+Each camera's callback runs in its own mutually exclusive callback group, so each window has
+one writer. Bad frames are dropped, counted and warned about (throttled); nothing raises.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CompressedImage
+from sensor_msgs.msg import Image as ImageMsg
+
+from cosmos_reason_ros.core.decoding import decode_image
+from cosmos_reason_ros.core.errors import InputError
+from cosmos_reason_ros.core.window import FrameWindow, WindowSet
+from cosmos_reason_ros.ros.conversions import ns_from_time
+
+WARN_PERIOD_S = 5.0
+
+
+@dataclass(frozen=True)
+class CameraStats:
+    """Per-camera counters since activation; ``silent_s`` is None before the first frame."""
+
+    topic: str
+    received: int
+    invalid: int
+    last_error: str
+    silent_s: float | None
+
+
+class Camera:
+    """One camera topic feeding one FrameWindow."""
+
+    def __init__(self, node: Node, topic: str, window: FrameWindow, qos: QoSProfile,
+                 max_input_pixels: int) -> None:  # fmt: skip
+        self.topic = topic
+        self._node = node
+        self._window = window
+        self._max_input_pixels = max_input_pixels
+        self._lock = threading.Lock()
+        self._received = 0
+        self._invalid = 0
+        self._last_error = ""
+        self._last_arrival: float | None = None
+        self._last_warn = 0.0
+        msg_type = CompressedImage if topic.endswith("/compressed") else ImageMsg
+        self._sub = node.create_subscription(
+            msg_type, topic, self._on_image, qos,
+            callback_group=MutuallyExclusiveCallbackGroup(),
+        )  # fmt: skip
+
+    def _on_image(self, msg: Any) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._received += 1
+            self._last_arrival = now
+        stamp_ns = ns_from_time(msg.header.stamp)
+        if not self._window.accept(stamp_ns):
+            return
+        try:
+            image = decode_image(msg, self._window.target_size, self._max_input_pixels)
+        except InputError as exc:
+            self._record_invalid(str(exc), now)
+            return
+        self._window.push(stamp_ns, msg.header.frame_id, image)
+
+    def _record_invalid(self, error: str, now: float) -> None:
+        with self._lock:
+            self._invalid += 1
+            self._last_error = error
+            warn = now - self._last_warn >= WARN_PERIOD_S
+            if warn:
+                self._last_warn = now
+        if warn:
+            self._node.get_logger().warning(
+                f"dropped invalid frame on {self.topic}: {error} "
+                f"(invalid so far: {self._invalid}; "
+                f"warnings throttled to 1 per {WARN_PERIOD_S:g} s)"
+            )
+
+    def silent_s(self, now: float | None = None) -> float | None:
+        """Seconds since the last message arrived; None if none has."""
+        with self._lock:
+            last = self._last_arrival
+        return None if last is None else (now or time.monotonic()) - last
+
+    def stats(self) -> CameraStats:
+        with self._lock:
+            return CameraStats(self.topic, self._received, self._invalid, self._last_error,
+                               None if self._last_arrival is None
+                               else time.monotonic() - self._last_arrival)  # fmt: skip
+
+    def destroy(self) -> None:
+        self._node.destroy_subscription(self._sub)
+
+
+def image_qos(name: str) -> QoSProfile:
+    """``sensor_data``: best effort, depth 1 (matches reliable publishers too); ``reliable``."""
+    if name == "reliable":
+        return QoSProfile(depth=5, reliability=QoSReliabilityPolicy.RELIABLE)
+    qos = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.BEST_EFFORT)
+    qos.durability = qos_profile_sensor_data.durability
+    return qos
+
+
+def create_cameras(node: Node, windows: WindowSet, qos_name: str,
+                   max_input_pixels: int) -> list[Camera]:  # fmt: skip
+    qos = image_qos(qos_name)
+    return [
+        Camera(node, cam, windows.window(cam), qos, max_input_pixels) for cam in windows.cameras
+    ]

@@ -1,0 +1,135 @@
+"""``/diagnostics``: one DiagnosticArray with a status per camera and one for the reasoner.
+
+Levels mean something: a camera is WARN when it is silent past ``max_frame_age_s`` or dropped
+invalid frames since the last report; the reasoner is ERROR without a loaded model and WARN
+when decisions failed since the last report.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+from cosmos_reason_ros.backends.base import BackendInfo
+from cosmos_reason_ros.core.window import WindowStats
+from cosmos_reason_ros.core.worker import WorkerStats
+from cosmos_reason_ros.ros.cameras import CameraStats
+
+OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
+
+
+@dataclass
+class DecisionCounters:
+    """Decision counters, updated by the node from several threads under its lock."""
+
+    made: int = 0
+    skipped: int = 0
+    failed: int = 0
+    invalid: int = 0
+    latencies_s: deque[float] = field(default_factory=lambda: deque(maxlen=200))
+
+    def p95_s(self) -> float:
+        if not self.latencies_s:
+            return 0.0
+        ordered = sorted(self.latencies_s)
+        return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+
+
+@dataclass
+class _Previous:
+    received: dict[str, int] = field(default_factory=dict)
+    invalid: dict[str, int] = field(default_factory=dict)
+    failed: int = 0
+
+
+class DiagnosticsReport:
+    """Builds DiagnosticArray messages; remembers the previous report to compute rates."""
+
+    def __init__(self, node_name: str) -> None:
+        self._name = node_name
+        self._prev = _Previous()
+
+    def build(self, *, state: str, period_s: float, max_frame_age_s: float,
+              cameras: Sequence[CameraStats], windows: dict[str, WindowStats],
+              counters: DecisionCounters, worker: WorkerStats | None,
+              backend: BackendInfo | None) -> list[DiagnosticStatus]:  # fmt: skip
+        statuses = [
+            self._camera(c, windows.get(c.topic), period_s, max_frame_age_s) for c in cameras
+        ]
+        statuses.append(self._reasoner(state, counters, worker, backend))
+        return statuses
+
+    def _camera(self, cam: CameraStats, window: WindowStats | None, period_s: float,
+                max_age_s: float) -> DiagnosticStatus:  # fmt: skip
+        new = cam.received - self._prev.received.get(cam.topic, 0)
+        new_invalid = cam.invalid - self._prev.invalid.get(cam.topic, 0)
+        self._prev.received[cam.topic] = cam.received
+        self._prev.invalid[cam.topic] = cam.invalid
+        level, message = OK, "receiving"
+        if cam.silent_s is None:
+            level, message = WARN, "no frames received yet"
+        elif cam.silent_s > max_age_s:
+            level, message = WARN, f"silent for {cam.silent_s:.1f} s"
+        elif new_invalid:
+            level, message = WARN, f"{new_invalid} invalid frames dropped: {cam.last_error}"
+        values = {
+            "input_rate_hz": f"{new / period_s:.2f}",
+            "received": str(cam.received),
+            "invalid": str(cam.invalid),
+            "last_error": cam.last_error,
+            "silent_s": "" if cam.silent_s is None else f"{cam.silent_s:.2f}",
+        }
+        if window is not None:
+            values.update(
+                kept=str(window.kept), skipped_rate=str(window.skipped_rate),
+                out_of_order=str(window.out_of_order), duplicate=str(window.duplicate),
+                window_fill=f"{window.fill}/{window.capacity}",
+            )  # fmt: skip
+        return _status(f"{self._name}: camera {cam.topic}", level, message, values)
+
+    def _reasoner(self, state: str, c: DecisionCounters, worker: WorkerStats | None,
+                  backend: BackendInfo | None) -> DiagnosticStatus:  # fmt: skip
+        new_failed = c.failed - self._prev.failed
+        self._prev.failed = c.failed
+        if backend is None or not backend.loaded:
+            level, message = (
+                (ERROR, "no model loaded") if state != "unconfigured" else (OK, "unconfigured")
+            )
+        elif new_failed:
+            level, message = WARN, f"{new_failed} decisions failed since the last report"
+        else:
+            level, message = OK, state
+        values = {
+            "state": state,
+            "decisions_made": str(c.made),
+            "decisions_skipped": str(c.skipped),
+            "decisions_failed": str(c.failed),
+            "decisions_invalid": str(c.invalid),
+            "last_latency_s": f"{c.latencies_s[-1]:.3f}" if c.latencies_s else "",
+            "p95_latency_s": f"{c.p95_s():.3f}",
+        }
+        if worker is not None:
+            values.update(busy=str(worker.busy), pending=f"{worker.pending}/{worker.max_pending}")
+        if backend is not None:
+            values.update(
+                backend=backend.backend, model=backend.model, architecture=backend.architecture,
+                device=backend.device, dtype=backend.dtype, quantization=backend.quantization,
+                model_loaded=str(backend.loaded),
+            )  # fmt: skip
+            if backend.gpu_memory_bytes is not None:
+                values["gpu_memory_mb"] = f"{backend.gpu_memory_bytes / 2**20:.0f}"
+        return _status(f"{self._name}: reasoner", level, message, values)
+
+
+def _status(name: str, level: bytes, message: str, values: dict[str, str]) -> DiagnosticStatus:
+    return DiagnosticStatus(
+        level=level, name=name, message=message, hardware_id="cosmos_reason",
+        values=[KeyValue(key=k, value=v) for k, v in values.items()],
+    )  # fmt: skip
+
+
+def diagnostic_array(statuses: list[DiagnosticStatus]) -> DiagnosticArray:
+    return DiagnosticArray(status=statuses)

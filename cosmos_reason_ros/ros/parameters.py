@@ -1,0 +1,361 @@
+"""Every node parameter, declared once: name, default, description, range, and whether it may
+change while the node is configured. Pure Python (no rclpy), so tests and tools can check
+launch files and YAML profiles against it without ROS.
+
+``build_config`` turns parameter values into the typed, validated configuration the node runs
+on; it is the one place where parameters are validated.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cosmos_reason_ros.backends.base import SamplingSettings
+from cosmos_reason_ros.backends.config import (
+    BACKENDS,
+    DEVICES,
+    DTYPES,
+    KV_CACHE_DTYPES,
+    QUANTIZATIONS,
+    VIDEO_TRANSPORTS,
+    BackendConfig,
+)
+from cosmos_reason_ros.core.action_space import ActionSpace
+from cosmos_reason_ros.core.errors import ConfigError
+from cosmos_reason_ros.core.reasoner import ReasonerConfig
+from cosmos_reason_ros.core.window import WindowConfig
+
+Value = bool | int | float | str | list[str]
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter. ``live``: may change while configured (else: cleanup, set, configure)."""
+
+    name: str
+    default: Value
+    description: str
+    live: bool = False
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+
+
+DEFAULT_ACTIONS = [
+    "continue: keep doing the current task",
+    "slow_down: reduce speed, something needs attention",
+    "stop: stop moving now",
+    "move_back: back away from a hazard",
+    "turn_left: steer left to avoid something",
+    "turn_right: steer right to avoid something",
+    "wait: hold position until the scene changes",
+]
+
+SPECS: tuple[ParamSpec, ...] = (
+    # --- model and backend (change through cleanup -> configure) ---
+    ParamSpec(
+        "model",
+        "nvidia/Cosmos-Reason1-7B",
+        "Hub id or local folder of the checkpoint (openai backend: the served model name)",
+    ),
+    ParamSpec("backend", "transformers", "Inference backend", choices=BACKENDS),
+    ParamSpec(
+        "profile",
+        "auto",
+        "Prompt profile; auto picks it from the checkpoint's "
+        "architecture (qwen2_5_vl: reason1, qwen3_vl: reason2)",
+        choices=("auto", "reason1", "reason2"),
+    ),
+    ParamSpec("dtype", "auto", "Weights dtype (auto: bf16 on CUDA, fp32 on CPU)", choices=DTYPES),
+    ParamSpec("device", "auto", "Device for in-process backends", choices=DEVICES),
+    ParamSpec(
+        "quantization",
+        "none",
+        "bitsandbytes weight quantization (transformers)",
+        choices=QUANTIZATIONS,
+    ),
+    ParamSpec(
+        "trust_remote_code",
+        False,
+        "Run Python code shipped with the checkpoint. Off unless you trust the checkpoint",
+    ),
+    ParamSpec(
+        "kv_cache_free_gpu_memory_fraction",
+        0.6,
+        "TensorRT-LLM: share of free GPU memory for the KV cache",
+        low=0.05,
+        high=1.0,
+    ),
+    ParamSpec("kv_cache_dtype", "auto", "TensorRT-LLM: KV cache dtype", choices=KV_CACHE_DTYPES),
+    ParamSpec("base_url", "http://localhost:8000/v1", "openai: the server's base URL"),
+    ParamSpec(
+        "api_key_env",
+        "OPENAI_API_KEY",
+        "openai: NAME of the environment variable that "
+        "holds the API key (the key itself is never a parameter)",
+    ),
+    ParamSpec("timeout_s", 60.0, "openai: per-request timeout, seconds", low=0.1, high=3600.0),
+    ParamSpec("max_retries", 2, "openai: retries on connection errors and 5xx", low=0, high=10),
+    ParamSpec("jpeg_quality", 85, "openai: JPEG quality of frames sent", low=1, high=100),
+    ParamSpec(
+        "video_transport",
+        "images",
+        "openai: send a clip as images or one video",
+        choices=VIDEO_TRANSPORTS,
+    ),
+    # --- cameras and window (change through cleanup -> configure) ---
+    ParamSpec(
+        "image_topics",
+        ["/camera/image_raw"],
+        "Camera topics; a name ending in /compressed carries sensor_msgs/CompressedImage",
+    ),
+    ParamSpec(
+        "image_qos",
+        "sensor_data",
+        "sensor_data: best effort, depth 1 (also hears "
+        "reliable publishers); reliable: reliable, depth 5",
+        choices=("sensor_data", "reliable"),
+    ),
+    ParamSpec("window_s", 4.0, "Seconds of frames kept per camera", low=0.1, high=60.0),
+    ParamSpec(
+        "sample_fps",
+        4.0,
+        "Frames per second kept (Cosmos-Reason was trained at 4)",
+        low=0.1,
+        high=30.0,
+    ),
+    ParamSpec(
+        "max_frame_pixels", 448 * 448, "Pixel cap per kept frame", low=28 * 28, high=4096 * 4096
+    ),
+    ParamSpec(
+        "max_total_pixels",
+        8192 * 28 * 28,
+        "Pixel cap per clip, all frames together (Cosmos recipe: 8192 * 28 * 28)",
+        low=28 * 28,
+        high=2**31 - 1,
+    ),
+    ParamSpec(
+        "max_input_pixels",
+        50_000_000,
+        "Larger camera images are refused as invalid",
+        low=1,
+        high=2**31 - 1,
+    ),
+    # --- what is asked and what may be answered (live) ---
+    ParamSpec("question", "What should the robot do next?", "Default question", live=True),
+    ParamSpec(
+        "actions", DEFAULT_ACTIONS, "Allowed actions: 'name' or 'name: description'", live=True
+    ),
+    ParamSpec(
+        "fallback_action", "stop", "Action published when the output is unusable", live=True
+    ),
+    ParamSpec(
+        "decision_period_s",
+        2.0,
+        "Seconds between periodic decisions; 0 = only on request",
+        live=True,
+        low=0.0,
+        high=3600.0,
+    ),
+    ParamSpec(
+        "max_frame_age_s",
+        2.0,
+        "A camera silent for longer is left out; with no fresh camera a request fails",
+        live=True,
+        low=0.01,
+        high=3600.0,
+    ),
+    ParamSpec(
+        "max_pending", 2, "Requests that may wait while one runs", live=True, low=0, high=64
+    ),
+    ParamSpec(
+        "inference_timeout_s",
+        120.0,
+        "A decision taking longer fails",
+        live=True,
+        low=0.1,
+        high=3600.0,
+    ),
+    ParamSpec(
+        "max_question_chars",
+        4000,
+        "Longer questions are refused",
+        live=True,
+        low=1,
+        high=1_000_000,
+    ),
+    ParamSpec("max_choices", 32, "More choices are refused", live=True, low=1, high=1000),
+    ParamSpec("max_reason_chars", 300, "Length bound of the answer's reason", live=True,
+              low=1, high=300),
+    ParamSpec("max_target_chars", 128, "Length bound of the answer's target", live=True,
+              low=1, high=128),
+    ParamSpec("max_parameters", 8, "Most key/value parameters in an answer", live=True,
+              low=0, high=8),
+    ParamSpec(
+        "publish_on_failure",
+        True,
+        "When a periodic decision fails, publish a valid=false fallback (true) or nothing (false)",
+        live=True,
+    ),
+    ParamSpec(
+        "debug_image", True, "Publish ~/debug_image (only while someone subscribes)", live=True
+    ),
+    # --- sampling (live) ---
+    ParamSpec(
+        "temperature", 0.6, "Sampling temperature; 0 = greedy", live=True, low=0.0, high=2.0
+    ),
+    ParamSpec("top_p", 0.95, "Nucleus sampling mass", live=True, low=0.01, high=1.0),
+    ParamSpec("repetition_penalty", 1.05, "Repetition penalty", live=True, low=0.5, high=2.0),
+    ParamSpec(
+        "max_new_tokens",
+        1024,
+        "Generated tokens at most, thinking and answer",
+        live=True,
+        low=16,
+        high=32768,
+    ),
+    ParamSpec(
+        "max_thinking_tokens",
+        512,
+        "Thinking budget; then the answer is forced",
+        live=True,
+        low=0,
+        high=32768,
+    ),
+    ParamSpec("seed", -1, "Sampling seed; -1 = random", live=True, low=-1, high=2**31 - 1),
+    ParamSpec(
+        "constrained_decoding",
+        True,
+        "Constrain the answer to the JSON schema where the backend can",
+        live=True,
+    ),
+    # --- node ---
+    ParamSpec(
+        "diagnostics_period_s", 1.0, "Seconds between /diagnostics messages", low=0.1, high=60.0
+    ),
+    ParamSpec(
+        "autostart",
+        True,
+        "Configure and activate on start; false: a lifecycle manager drives the node",
+    ),
+)
+
+SPEC_BY_NAME: dict[str, ParamSpec] = {s.name: s for s in SPECS}
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Everything the node runs on, typed and validated."""
+
+    backend: BackendConfig
+    window: WindowConfig
+    reasoner: ReasonerConfig
+    image_topics: tuple[str, ...]
+    image_qos: str
+    max_input_pixels: int
+    decision_period_s: float
+    max_frame_age_s: float
+    max_pending: int
+    inference_timeout_s: float
+    publish_on_failure: bool
+    debug_image: bool
+    diagnostics_period_s: float
+
+
+def check_value(spec: ParamSpec, value: Any) -> None:
+    """Raise ConfigError unless ``value`` has the type and range ``spec`` asks for."""
+    expected = type(spec.default)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if expected is list:
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{spec.name} must be a list of strings, got {value!r}")
+        return
+    if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
+        raise ConfigError(
+            f"{spec.name} must be {expected.__name__}, got {type(value).__name__} {value!r}"
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{spec.name} must be finite, got {value}")
+    if spec.choices and value not in spec.choices:
+        raise ConfigError(f"{spec.name} must be one of {', '.join(spec.choices)}; got {value!r}")
+    if spec.low is not None and value < spec.low:
+        raise ConfigError(f"{spec.name} must be >= {spec.low:g}, got {value}")
+    if spec.high is not None and value > spec.high:
+        raise ConfigError(f"{spec.name} must be <= {spec.high:g}, got {value}")
+
+
+def build_config(values: Mapping[str, Any], patch_multiple: int = 28) -> NodeConfig:
+    """Validate ``values`` (name -> value, defaults for missing names) into a NodeConfig.
+
+    Raises:
+        ConfigError: the first problem found, naming the parameter.
+    """
+    v = {s.name: values.get(s.name, s.default) for s in SPECS}
+    for spec in SPECS:
+        check_value(spec, v[spec.name])
+    topics = _topics(v["image_topics"])
+    seed = int(v["seed"])
+    sampling = SamplingSettings(
+        temperature=float(v["temperature"]),
+        top_p=float(v["top_p"]),
+        repetition_penalty=float(v["repetition_penalty"]),
+        max_new_tokens=int(v["max_new_tokens"]),
+        seed=None if seed < 0 else seed,
+    )
+    reasoner = ReasonerConfig(
+        action_space=ActionSpace.parse(list(v["actions"]), str(v["fallback_action"])),
+        question=str(v["question"]),
+        profile=str(v["profile"]),
+        sampling=sampling,
+        max_thinking_tokens=int(v["max_thinking_tokens"]),
+        constrained=bool(v["constrained_decoding"]),
+        max_question_chars=int(v["max_question_chars"]),
+        max_choices=int(v["max_choices"]),
+        max_reason_chars=int(v["max_reason_chars"]),
+        max_target_chars=int(v["max_target_chars"]),
+        max_parameters=int(v["max_parameters"]),
+    )
+    backend = BackendConfig(
+        backend=v["backend"], model=v["model"], dtype=v["dtype"], device=v["device"],
+        quantization=v["quantization"], trust_remote_code=v["trust_remote_code"],
+        kv_cache_free_gpu_memory_fraction=float(v["kv_cache_free_gpu_memory_fraction"]),
+        kv_cache_dtype=v["kv_cache_dtype"], base_url=v["base_url"],
+        api_key_env=v["api_key_env"], timeout_s=float(v["timeout_s"]),
+        max_retries=int(v["max_retries"]), jpeg_quality=int(v["jpeg_quality"]),
+        video_transport=v["video_transport"],
+    )  # fmt: skip
+    window = WindowConfig(
+        window_s=float(v["window_s"]),
+        sample_fps=float(v["sample_fps"]),
+        max_frame_pixels=int(v["max_frame_pixels"]),
+        max_total_pixels=int(v["max_total_pixels"]),
+        patch_multiple=patch_multiple,
+    )
+    return NodeConfig(
+        backend=backend,
+        window=window,
+        reasoner=reasoner,
+        image_topics=topics,
+        image_qos=str(v["image_qos"]),
+        max_input_pixels=int(v["max_input_pixels"]),
+        decision_period_s=float(v["decision_period_s"]),
+        max_frame_age_s=float(v["max_frame_age_s"]),
+        max_pending=int(v["max_pending"]),
+        inference_timeout_s=float(v["inference_timeout_s"]),
+        publish_on_failure=bool(v["publish_on_failure"]),
+        debug_image=bool(v["debug_image"]),
+        diagnostics_period_s=float(v["diagnostics_period_s"]),
+    )
+
+
+def _topics(topics: Sequence[str]) -> tuple[str, ...]:
+    cleaned = tuple(t.strip() for t in topics)
+    if not cleaned or any(not t for t in cleaned):
+        raise ConfigError(f"image_topics must name at least one topic, got {list(topics)!r}")
+    if len(set(cleaned)) != len(cleaned):
+        raise ConfigError(f"image_topics has duplicates: {list(topics)!r}")
+    return cleaned

@@ -1,0 +1,81 @@
+"""Declaring the parameters of ``ros.parameters.SPECS`` on a node, and vetting changes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import (
+    InvalidParameterTypeException,
+    InvalidParameterValueException,
+    ParameterException,
+)
+from rclpy.node import Node
+
+from cosmos_reason_ros.core.errors import CosmosReasonError
+from cosmos_reason_ros.ros import parameters as params
+
+
+def descriptor(spec: params.ParamSpec) -> ParameterDescriptor:
+    """Descriptor with description, choices and range. Typing is checked by ``check_value``
+    (dynamic typing on), so a wrong type in a params file never raises at declaration."""
+    text = spec.description
+    if spec.choices:
+        text += f" (one of: {', '.join(spec.choices)})"
+    if not spec.live:
+        text += " [change: deactivate, cleanup, set, configure]"
+    d = ParameterDescriptor(description=text, dynamic_typing=True)
+    if spec.low is not None and spec.high is not None:
+        if isinstance(spec.default, float):
+            d.floating_point_range = [
+                FloatingPointRange(from_value=float(spec.low), to_value=float(spec.high), step=0.0)
+            ]
+        elif isinstance(spec.default, int) and not isinstance(spec.default, bool):
+            d.integer_range = [
+                IntegerRange(from_value=int(spec.low), to_value=int(spec.high), step=0)
+            ]
+    return d
+
+
+def declare_all(node: Node) -> dict[str, str]:
+    """Declare every parameter. An override of the wrong type or out of range does not raise:
+    the default is declared instead and the problem returned (name -> message), so that
+    configure can fail with it until the parameter is set again (the process stays up)."""
+    errors: dict[str, str] = {}
+    for spec in params.SPECS:
+        d = descriptor(spec)
+        try:
+            node.declare_parameter(spec.name, spec.default, d)
+            params.check_value(spec, node.get_parameter(spec.name).value)
+        except (InvalidParameterTypeException, InvalidParameterValueException,
+                ParameterException, CosmosReasonError) as exc:  # fmt: skip
+            errors[spec.name] = f"parameter {spec.name}: {exc}"
+            node.get_logger().error(f"invalid parameter {spec.name}: {exc}")
+            if not node.has_parameter(spec.name):
+                node.declare_parameter(spec.name, spec.default, d, ignore_override=True)
+    return errors
+
+
+def rejection(changes: Sequence[Any], current: Mapping[str, Any], config: params.NodeConfig | None,
+              state: str) -> str:  # fmt: skip
+    """Why ``changes`` (to the values ``current``) must be refused, or "" if none."""
+    values = {**current, **{p.name: p.value for p in changes}}
+    for p in changes:
+        spec = params.SPEC_BY_NAME.get(p.name)
+        if spec is None:
+            continue  # e.g. use_sim_time: rclpy's own
+        try:
+            params.check_value(spec, p.value)
+        except CosmosReasonError as exc:
+            return str(exc)
+        if config is not None and not spec.live and p.value != current.get(p.name):
+            return (
+                f"{p.name} cannot change while the node is {state}: deactivate, cleanup, "
+                f"set it, then configure"
+            )
+    try:
+        params.build_config(values, patch_multiple=config.window.patch_multiple if config else 28)
+    except CosmosReasonError as exc:
+        return str(exc)
+    return ""
