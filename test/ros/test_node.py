@@ -11,6 +11,7 @@ import pytest
 
 pytest.importorskip("rclpy", reason="rclpy is not importable: run `make setup` / `make test`")
 
+from cosmos_reason_ros.action import Reason
 from diagnostic_msgs.msg import DiagnosticArray
 from harness import PERIOD_NS, T0_NS, Camera, frame, image_msg, running
 from rcl_interfaces.srv import SetParameters
@@ -18,7 +19,6 @@ from rclpy.action import ActionClient
 from rclpy.parameter import Parameter
 from spin import wait_for
 
-from cosmos_reason_ros.action import Reason
 from cosmos_reason_ros.ros.conversions import ns_from_time
 from cosmos_reason_ros.ros.parameters import DEFAULT_ACTIONS
 
@@ -62,10 +62,14 @@ def test_ask_answers_with_allowed_action_stamped_with_newest_frame(
         node.executor.add_node(cam)
         newest = _publish(cam, encoding)
         res = _ask_until_stamp(listener, newest)
-        wait_for(lambda: any(r.decision_id == res.action.decision_id
-                             for r in listener.reasonings), what="the Reasoning message")  # fmt: skip
-        wait_for(lambda: any(a.decision_id == res.action.decision_id
-                             for a in listener.actions), what="the NextAction message")  # fmt: skip
+        wait_for(
+            lambda: any(r.decision_id == res.action.decision_id for r in listener.reasonings),
+            what="the Reasoning message",
+        )
+        wait_for(
+            lambda: any(a.decision_id == res.action.decision_id for a in listener.actions),
+            what="the NextAction message",
+        )
         cam.destroy_node()
     assert res.action.action in ALLOWED | {"stop"}
     assert res.action.header.frame_id == "cam"
@@ -95,9 +99,10 @@ def test_ask_works_with_best_effort_and_reliable_publishers(
 
 def _goal(listener: Any, client: ActionClient, question: str = "") -> tuple[Any, list[Any]]:
     feedback: list[Any] = []
-    future = client.send_goal_async(Reason.Goal(question=question),
-                                    feedback_callback=lambda fb: feedback.append(fb.feedback))
-    wait_for(future.done, what="goal acceptance")  # fmt: skip
+    future = client.send_goal_async(
+        Reason.Goal(question=question), feedback_callback=lambda fb: feedback.append(fb.feedback)
+    )
+    wait_for(future.done, what="goal acceptance")
     handle = future.result()
     assert handle.accepted
     return handle, feedback
@@ -160,8 +165,10 @@ def test_ask_while_busy_queues_then_refuses_beyond_max_pending(
         handle, feedback = _goal(listener, client)  # occupies the worker
         wait_for(lambda: len(feedback) >= 1, 30, what="the first inference to run")
         queued = listener.ask.call_async(listener.ask.srv_type.Request())
-        wait_for(lambda: node._worker is not None and node._worker.stats().pending == 1,
-                 what="the second request to queue")  # fmt: skip
+        wait_for(
+            lambda: node._worker is not None and node._worker.stats().pending == 1,
+            what="the second request to queue",
+        )
         refused = listener.call(timeout_s=10)
         handle.cancel_goal_async()
         wait_for(queued.done, 120, what="the queued request to finish")
@@ -213,8 +220,12 @@ def _camera_value(diags: list[DiagnosticArray], key: str) -> str | None:
 def test_silent_camera_fails_the_request_naming_the_camera(
     ros_context: Any, tiny_model_dir: Any
 ) -> None:
-    with running(ros_context, tiny_model_dir, topics=["/front/image_raw", "/rear/image_raw"],
-                 max_frame_age_s=0.5) as (node, listener):  # fmt: skip
+    with running(
+        ros_context,
+        tiny_model_dir,
+        topics=["/front/image_raw", "/rear/image_raw"],
+        max_frame_age_s=0.5,
+    ) as (_node, listener):
         res = listener.call()
     assert not res.success
     assert "/front/image_raw" in res.message and "/rear/image_raw" in res.message
@@ -228,9 +239,13 @@ def test_live_parameter_change_takes_effect_and_invalid_is_rejected(
         cam = Camera(ros_context, "/cam/image_raw")
         node.executor.add_node(cam)
         newest = _publish(cam, "rgb8")
-        results = node.set_parameters([Parameter("question", value="Is the path clear?"),
-                                       Parameter("actions", value=["halt", "go"]),
-                                       Parameter("fallback_action", value="halt")])  # fmt: skip
+        results = node.set_parameters(
+            [
+                Parameter("question", value="Is the path clear?"),
+                Parameter("actions", value=["halt", "go"]),
+                Parameter("fallback_action", value="halt"),
+            ]
+        )
         assert all(r.successful for r in results), results
         res = _ask_until_stamp(listener, newest)
         bad = node.set_parameters([Parameter("temperature", value=-1.0)])[0]
@@ -247,7 +262,7 @@ def test_live_parameter_change_takes_effect_and_invalid_is_rejected(
 def test_set_parameters_service_rejects_out_of_range_with_reason(
     ros_context: Any, tiny_model_dir: Any
 ) -> None:
-    with running(ros_context, tiny_model_dir) as (node, listener):
+    with running(ros_context, tiny_model_dir) as (_node, listener):
         client = listener.create_client(SetParameters, "/cosmos_reason/set_parameters")
         assert client.wait_for_service(timeout_sec=10)
         req = SetParameters.Request(
@@ -260,7 +275,9 @@ def test_set_parameters_service_rejects_out_of_range_with_reason(
     assert "decision_period_s" in result.reason or "range" in result.reason
 
 
-def test_periodic_decisions_publish_without_requests(ros_context: Any, tiny_model_dir: Any) -> None:
+def test_periodic_decisions_publish_without_requests(
+    ros_context: Any, tiny_model_dir: Any
+) -> None:
     with running(ros_context, tiny_model_dir, decision_period_s=0.3) as (node, listener):
         cam = Camera(ros_context, "/cam/image_raw")
         node.executor.add_node(cam)
