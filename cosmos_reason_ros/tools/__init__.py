@@ -1,0 +1,1 @@
+"""Command-line tools: the ``cosmos-reason`` CLI, scenarios, replay, evaluation."""

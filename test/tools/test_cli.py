@@ -1,0 +1,137 @@
+"""Specification of the ``cosmos-reason`` CLI, run in-process against the real tiny model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from cosmos_reason_ros.tools.cli import EXIT_INPUT, EXIT_OK, main
+
+# Short answers keep it fast: the random model fills every string up to its bound.
+FAST = [
+    "--device", "cpu", "--max-new-tokens", "160", "--max-thinking-tokens", "4", "--seed", "0",
+    "--max-target-chars", "4", "--max-reason-chars", "8", "--max-parameters", "0",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """The tiny model runs ~5x faster on one thread when other processes share the cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-second 10 fps MJPG clip of a square moving right, 64x48 pixels."""
+    path = tmp_path_factory.mktemp("video") / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
+    assert writer.isOpened(), "OpenCV cannot write MJPG/avi here"
+    for i in range(20):
+        frame = np.full((48, 64, 3), 40, dtype=np.uint8)
+        frame[16:32, 2 * i : 2 * i + 16] = (0, 0, 255)
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
+    status = main(argv)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_video_gives_one_json_decision_stamped_with_the_video_frame_times(
+    tiny_model_dir: Path, video: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--model", str(tiny_model_dir), "--video", str(video), "--question", "Go?"]
+    argv += ["--actions", "move_forward: drive ahead,turn_left,turn_right", *FAST]
+    status, out, err = run(capsys, [*argv, "--window-s", "1.0"])
+    assert status == EXIT_OK, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 1, "exactly one JSON object on stdout"
+    decision = json.loads(lines[0])
+    assert decision["valid"] is True, decision["reason"]
+    assert decision["action"] in ("move_forward", "turn_left", "turn_right", "stop")
+    assert decision["decision_id"] == 1
+    assert decision["question"] == "Go?"
+    # 20 frames at 10 fps (t = 0.0 … 1.9 s) sampled on a 4 fps grid (the first frame at or
+    # after each due time), then the last second before the newest kept frame.
+    assert decision["stamp_ns"] == 1_800_000_000
+    assert decision["window_start_ns"] == 800_000_000
+    assert decision["frame_count"] == 5
+    assert set(decision["timings"]) >= {"latency_s", "generation_s", "time_to_first_token_s"}
+    assert "thinking" not in decision
+
+
+def test_verbose_adds_thinking_and_choices_restrict_the_action(
+    tiny_model_dir: Path, video: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--model", str(tiny_model_dir), "--video", str(video), "--actions", "a,b,c"]
+    argv += ["--choices", "b,c", "-v", *FAST]
+    status, out, err = run(capsys, argv)
+    assert status == EXIT_OK, err
+    decision = json.loads(out)
+    assert decision["valid"] is True, decision["reason"]
+    assert decision["action"] in ("b", "c")
+    assert decision["choices"] == ["b", "c"]
+    assert "thinking" in decision
+    assert decision["raw_text"]
+    assert decision["frame_stamps_ns"]["clip.avi"][-1] == decision["stamp_ns"]
+
+
+def test_image_folder_is_read_in_name_order_at_fps(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"frame_{i:03d}.png"), np.full((40, 40, 3), 60 * i, np.uint8))
+    argv = ["--model", str(tiny_model_dir), "--images", str(tmp_path), "--fps", "2"]
+    status, out, err = run(capsys, [*argv, "--actions", "go", *FAST])
+    assert status == EXIT_OK, err
+    decision = json.loads(out)
+    assert (decision["frame_count"], decision["window_start_ns"], decision["stamp_ns"]) == (
+        3,
+        0,
+        1_000_000_000,
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--video", "/nonexistent/clip.avi", "--actions", "go"], "does not exist"),
+        (["--video", "{video}", "--actions", "go,go"], "duplicate action 'go'"),
+        (["--video", "{video}", "--actions", "go", "--choices", "fly"], "not allowed actions"),
+        (["--video", "{video}", "--actions", "go", "--fps", "0"], "--fps must be"),
+        (["--video", "{not_a_video}", "--actions", "go"], "cannot open video"),
+        (["--images", "{empty_dir}", "--actions", "go"], "no images"),
+        (["--actions", "go"], "one of the arguments --video --images is required"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(
+    tiny_model_dir: Path,
+    video: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    *,
+    extra: list[str],
+    message: str,
+) -> None:
+    not_a_video = tmp_path / "notes.avi"
+    not_a_video.write_text("not a video")
+    (tmp_path / "empty").mkdir()
+    places = {"video": video, "not_a_video": not_a_video, "empty_dir": tmp_path / "empty"}
+    extra = [arg.format(**places) for arg in extra]
+    status, out, err = run(capsys, ["--model", str(tiny_model_dir), *extra, *FAST])
+    assert status == EXIT_INPUT
+    assert out == ""
+    assert message in err
