@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Union
+from typing import Any, Protocol
 
 from cosmos_reason_ros.core.types import Clip
 
@@ -32,7 +32,7 @@ class VideoPart:
     clip_index: int
 
 
-Part = Union[TextPart, VideoPart]
+Part = TextPart | VideoPart
 
 
 @dataclass(frozen=True)
