@@ -1,0 +1,311 @@
+"""A tiny, random-weight checkpoint of the real Cosmos-Reason architectures, for tests.
+
+``build_tiny_model`` writes a folder that loads like ``nvidia/Cosmos-Reason1-7B`` (Qwen2.5-VL)
+or a Cosmos-Reason2 checkpoint (Qwen3-VL) through ``AutoProcessor`` and
+``AutoModelForImageTextToText``: the real model classes with tiny widths (>= 64, so
+bitsandbytes 4-bit works), a byte-level BPE tokenizer trained here on a few sentences (it
+covers every byte, so a grammar can spell any JSON string), the Qwen special tokens, image and
+video processor configs and a chat template that renders chats the way the real Qwen-VL
+templates do. Its output is noise; that is what parsing and fallback code must survive.
+
+Command line::
+
+    python -m cosmos_reason_ros.testing.tiny_model OUT_DIR [--arch qwen2_5_vl|qwen3_vl] [--seed N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+ARCHS = ("qwen2_5_vl", "qwen3_vl")
+
+_LOG = logging.getLogger(__name__)
+
+SPECIAL_TOKENS = (
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+)
+# Qwen3 tokenizers carry the reasoning markers as added (not special) tokens.
+_QWEN3_ADDED_TOKENS = ("<think>", "</think>")
+
+_CORPUS = (
+    "<think>\nThe robot sees an open corridor ahead, so it should move forward.\n</think>\n\n"
+    '<answer>\n{"action": "move_forward", "target": "door", "confidence": 0.8, '
+    '"reason": "the path is clear"}\n</answer>',
+    '{"action": "stop", "target": "", "confidence": 0.5, "reason": "a person is close"}',
+    '{"action": "turn_left", "target": "shelf", "parameters": {"distance_m": "0.5"}}',
+    '{"action": "turn_right", "target": "wall", "confidence": 1.0, "reason": "blocked"}',
+    "think answer action target reason confidence parameters wait pick_up place",
+    "What should the robot do next? Answer the question using the following format.",
+    "Write your final answer immediately after the </think> tag. (A) stop (B) go",
+    "The camera shows a table, a cup, a box and a person walking to the left.",
+    '0123456789 true false null [ ] { } : , " . - _ ? !',
+)
+
+# Jinja templates that render chats like the real Qwen2.5-VL / Qwen3-VL templates do.
+_VISION_ITEMS = (
+    "{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
+    "<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'video' or 'video' in content %}"
+    "<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif 'text' in content %}{{ content['text'] }}{% endif %}"
+)
+_QWEN2_5_VL_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    "{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for content in message['content'] %}" + _VISION_ITEMS + "{% endfor %}"
+    "{% endif %}<|im_end|>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+_QWEN3_VL_TEMPLATE = (
+    "{% for message in messages %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for content in message['content'] %}" + _VISION_ITEMS + "{% endfor %}"
+    "{% endif %}<|im_end|>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+_TEXT_WIDTH = 128
+_VOCAB_TARGET = 512
+
+
+def build_tiny_model(out_dir: str | Path, arch: str = "qwen2_5_vl", seed: int = 0) -> Path:
+    """Write a tiny random-weight checkpoint of ``arch`` to ``out_dir`` and return the folder.
+
+    The same ``seed`` gives the same weight bytes. Takes a second or two and under 5 MB.
+
+    Args:
+        out_dir: Folder to write (created if missing; existing files are overwritten).
+        arch: ``qwen2_5_vl`` (Cosmos-Reason1 layout) or ``qwen3_vl`` (Cosmos-Reason2 layout).
+        seed: Seed of the random weights.
+
+    Returns:
+        The folder, loadable with ``AutoProcessor`` and ``AutoModelForImageTextToText``.
+
+    Raises:
+        ValueError: ``arch`` is not one of ``ARCHS``.
+    """
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {', '.join(ARCHS)}; got {arch!r}")
+    import torch
+
+    start = time.monotonic()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = _train_tokenizer(arch)
+    ids = {tok: tokenizer.convert_tokens_to_ids(tok) for tok in SPECIAL_TOKENS}
+    # Real checkpoints pad the embedding past the tokenizer; so does this one.
+    vocab_size = (len(tokenizer) // 64 + 1) * 64
+    config = _model_config(arch, vocab_size, ids)
+    torch.manual_seed(seed)
+    model = _model_class(arch)(config).to(torch.bfloat16).eval()
+    model.generation_config.eos_token_id = [ids["<|im_end|>"], ids["<|endoftext|>"]]
+    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    model.generation_config.bos_token_id = ids["<|endoftext|>"]
+    model.save_pretrained(out, safe_serialization=True)
+    _processor(arch, tokenizer).save_pretrained(out)
+    _LOG.info(
+        "built tiny %s model: folder=%s params=%d seconds=%.2f",
+        arch,
+        out,
+        sum(p.numel() for p in model.parameters()),
+        time.monotonic() - start,
+    )
+    return out
+
+
+def _train_tokenizer(arch: str) -> Any:
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+
+    core = Tokenizer(models.BPE())
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    core.decoder = decoders.ByteLevel()
+    core.post_processor = processors.ByteLevel(trim_offsets=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=_VOCAB_TARGET,
+        min_frequency=1,
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        special_tokens=list(SPECIAL_TOKENS),
+    )
+    core.train_from_iterator(list(_CORPUS), trainer=trainer)
+    if arch == "qwen3_vl":
+        from tokenizers import AddedToken
+
+        core.add_tokens(
+            [AddedToken(t, special=False, normalized=False) for t in _QWEN3_ADDED_TOKENS]
+        )
+    fast_tokenizer: Any = importlib.import_module("transformers").PreTrainedTokenizerFast
+    tokenizer = fast_tokenizer(
+        tokenizer_object=core,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        unk_token=None,
+        bos_token=None,
+        clean_up_tokenization_spaces=False,
+        model_max_length=32768,
+        extra_special_tokens={
+            "image_token": "<|image_pad|>",
+            "video_token": "<|video_pad|>",
+            "vision_bos_token": "<|vision_start|>",
+            "vision_eos_token": "<|vision_end|>",
+        },
+    )
+    tokenizer.chat_template = _template(arch)
+    return tokenizer
+
+
+def _template(arch: str) -> str:
+    return _QWEN2_5_VL_TEMPLATE if arch == "qwen2_5_vl" else _QWEN3_VL_TEMPLATE
+
+
+def _model_config(arch: str, vocab_size: int, ids: dict[str, int]) -> Any:
+    text: dict[str, Any] = {
+        "vocab_size": vocab_size,
+        "hidden_size": _TEXT_WIDTH,
+        "intermediate_size": 2 * _TEXT_WIDTH,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 4096,
+        "bos_token_id": ids["<|endoftext|>"],
+        "eos_token_id": ids["<|im_end|>"],
+        "pad_token_id": ids["<|endoftext|>"],
+        "dtype": "bfloat16",
+    }
+    vision: dict[str, Any] = {
+        "depth": 2,
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_heads": 2,
+        "out_hidden_size": _TEXT_WIDTH,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+    }
+    tokens: dict[str, Any] = {
+        "image_token_id": ids["<|image_pad|>"],
+        "video_token_id": ids["<|video_pad|>"],
+        "vision_start_token_id": ids["<|vision_start|>"],
+        "vision_end_token_id": ids["<|vision_end|>"],
+    }
+    if arch == "qwen2_5_vl":
+        from transformers import Qwen2_5_VLConfig
+
+        # mrope_section sums to head_dim / 2 (head_dim = 128 / 4 = 32).
+        text["rope_scaling"] = {"type": "mrope", "mrope_section": [4, 6, 6]}
+        vision.update(patch_size=14, window_size=112, fullatt_block_indexes=[1])
+        return Qwen2_5_VLConfig(text_config=text, vision_config=vision, **tokens)
+    from transformers import Qwen3VLConfig
+
+    text["head_dim"] = 32
+    text["rope_scaling"] = {
+        "rope_type": "default",
+        "mrope_section": [4, 6, 6],
+        "mrope_interleaved": True,
+    }
+    vision.update(patch_size=16, num_position_embeddings=256, deepstack_visual_indexes=[1])
+    return Qwen3VLConfig(text_config=text, vision_config=vision, **tokens)
+
+
+def _model_class(arch: str) -> Any:
+    if arch == "qwen2_5_vl":
+        from transformers import Qwen2_5_VLForConditionalGeneration
+
+        return Qwen2_5_VLForConditionalGeneration
+    from transformers import Qwen3VLForConditionalGeneration
+
+    return Qwen3VLForConditionalGeneration
+
+
+def _processor(arch: str, tokenizer: Any) -> Any:
+    hf: Any = importlib.import_module("transformers")
+
+    if arch == "qwen2_5_vl":
+        factor = 28
+        image = hf.Qwen2VLImageProcessor(
+            patch_size=14,
+            merge_size=2,
+            temporal_patch_size=2,
+            min_pixels=4 * factor * factor,
+            max_pixels=16384 * factor * factor,
+        )
+        video = hf.Qwen2VLVideoProcessor(
+            patch_size=14,
+            merge_size=2,
+            temporal_patch_size=2,
+            min_pixels=4 * factor * factor,
+            max_pixels=768 * factor * factor,
+        )
+        return hf.Qwen2_5_VLProcessor(
+            image_processor=image,
+            tokenizer=tokenizer,
+            video_processor=video,
+            chat_template=_template(arch),
+        )
+    factor = 32
+    image = hf.Qwen2VLImageProcessor(
+        patch_size=16,
+        merge_size=2,
+        temporal_patch_size=2,
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+        min_pixels=4 * factor * factor,
+        max_pixels=16384 * factor * factor,
+    )
+    video = hf.Qwen3VLVideoProcessor(
+        patch_size=16,
+        merge_size=2,
+        temporal_patch_size=2,
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+        size={"shortest_edge": 4 * factor * factor, "longest_edge": 768 * factor * factor},
+    )
+    return hf.Qwen3VLProcessor(
+        image_processor=image,
+        tokenizer=tokenizer,
+        video_processor=video,
+        chat_template=_template(arch),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: build the tiny checkpoint and print its folder."""
+    parser = argparse.ArgumentParser(
+        prog="python -m cosmos_reason_ros.testing.tiny_model",
+        description="Write a tiny random-weight Cosmos-Reason-shaped checkpoint for tests.",
+    )
+    parser.add_argument("out_dir", type=Path, help="folder to write")
+    parser.add_argument("--arch", choices=ARCHS, default="qwen2_5_vl", help="architecture")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    print(build_tiny_model(args.out_dir, arch=args.arch, seed=args.seed))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
