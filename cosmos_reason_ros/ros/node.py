@@ -26,7 +26,12 @@ from sensor_msgs.msg import Image as ImageMsg
 from cosmos_reason_ros.action import Reason
 from cosmos_reason_ros.backends import Backend, create_backend
 from cosmos_reason_ros.core.decision import Decision
-from cosmos_reason_ros.core.errors import BackendError, ConfigError, InputError
+from cosmos_reason_ros.core.errors import (
+    BackendError,
+    ConfigError,
+    GenerationCancelled,
+    InputError,
+)
 from cosmos_reason_ros.core.prompts import profile_for
 from cosmos_reason_ros.core.reasoner import Reasoner
 from cosmos_reason_ros.core.types import WindowSnapshot
@@ -39,7 +44,7 @@ from cosmos_reason_ros.ros.conversions import image_msg, next_action_msg, reason
 from cosmos_reason_ros.ros.debug_image import annotate, newest_frame
 from cosmos_reason_ros.ros.diagnostics import DecisionCounters, DiagnosticsReport
 from cosmos_reason_ros.ros.params_ros import declare_all, rejection
-from cosmos_reason_ros.ros.requests import Outcome, failure_message, wait_for
+from cosmos_reason_ros.ros.requests import Outcome, failure_message, validated_request, wait_for
 from cosmos_reason_ros.srv import AskNextAction
 
 from diagnostic_msgs.msg import DiagnosticArray  # isort: skip
@@ -202,7 +207,7 @@ class ReasonNode(LifecycleNode):
         if self._state != "active" or worker is None or reasoner is None or cfg is None:
             return Outcome(False, f"node is not active (state: {self._state})")
         try:
-            question, choices_t = reasoner.validate_request(question, choices)
+            question, choices_t = validated_request(reasoner, question, choices)
             job = worker.submit(
                 lambda cancel: self._decide(question, choices_t, on_text, cancel),
                 timeout_s=cfg.inference_timeout_s,
@@ -253,6 +258,8 @@ class ReasonNode(LifecycleNode):
             snapshot, decision_id=next(self._ids), question=question, choices=choices,
             on_text=on_text, cancel=cancel, snapshot_s=time.monotonic() - t0,
         )  # fmt: skip
+        if cancel.is_set():  # timed out or cancelled meanwhile: never publish a late decision
+            raise GenerationCancelled(f"decision {decision.decision_id} finished too late")
         self._publish(decision, snapshot)
         with self._lock:
             self._counters.made += 1

@@ -188,12 +188,15 @@ SPECS: tuple[ParamSpec, ...] = (
         high=1_000_000,
     ),
     ParamSpec("max_choices", 32, "More choices are refused", live=True, low=1, high=1000),
-    ParamSpec("max_reason_chars", 300, "Length bound of the answer's reason", live=True,
-              low=1, high=300),
-    ParamSpec("max_target_chars", 128, "Length bound of the answer's target", live=True,
-              low=1, high=128),
-    ParamSpec("max_parameters", 8, "Most key/value parameters in an answer", live=True,
-              low=0, high=8),
+    ParamSpec(
+        "max_reason_chars", 300, "Length bound of the answer's reason", live=True, low=1, high=300
+    ),
+    ParamSpec(
+        "max_target_chars", 128, "Length bound of the answer's target", live=True, low=1, high=128
+    ),
+    ParamSpec(
+        "max_parameters", 8, "Most key/value parameters in an answer", live=True, low=0, high=8
+    ),
     ParamSpec(
         "publish_on_failure",
         True,

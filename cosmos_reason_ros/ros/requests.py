@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -18,6 +18,7 @@ from cosmos_reason_ros.core.errors import (
     GenerationTimeout,
     InputError,
 )
+from cosmos_reason_ros.core.reasoner import Reasoner
 from cosmos_reason_ros.core.worker import Job, QueueFullError
 
 _LOG = logging.getLogger(__name__)
@@ -45,9 +46,24 @@ def failure_message(exc: BaseException) -> str:
         return f"bad request: {exc}"
     if isinstance(exc, BackendError):
         return f"backend failed: {exc}"
-    if isinstance(exc, MemoryError):
-        return "backend failed: out of memory"
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return "backend failed: out of memory"  # torch.OutOfMemoryError: no torch import here
     return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def validated_request(reasoner: Reasoner, question: str,
+                      choices: Sequence[str]) -> tuple[str, tuple[str, ...]]:  # fmt: skip
+    """``reasoner.validate_request``, after the size limits, which are checked here first so
+    that the message names the parameter to change (and a huge request is not processed)."""
+    cfg = reasoner.config
+    if len(question) > cfg.max_question_chars:
+        raise InputError(
+            f"question is {len(question)} characters; max_question_chars is "
+            f"{cfg.max_question_chars}"
+        )
+    if len(choices) > cfg.max_choices:
+        raise InputError(f"{len(choices)} choices given; max_choices is {cfg.max_choices}")
+    return reasoner.validate_request(question, choices)
 
 
 def wait_for(job: Job[Decision], cancel_requested: Callable[[], bool] = lambda: False,

@@ -12,16 +12,16 @@ from typing import Any
 
 import cv2
 import numpy as np
-from cosmos_reason_ros.msg import NextAction, Reasoning
-from cosmos_reason_ros.srv import AskNextAction
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from spin import spinning, wait_for
 
+from cosmos_reason_ros.msg import NextAction, Reasoning
 from cosmos_reason_ros.ros.conversions import time_from_ns
 from cosmos_reason_ros.ros.node import SUCCESS, ReasonNode
+from cosmos_reason_ros.srv import AskNextAction
 
 T0_NS = 1_700_000_000 * 10**9
 PERIOD_NS = 250_000_000  # 4 fps: every frame is kept by the default window

@@ -12,15 +12,16 @@ import pytest
 pytest.importorskip("rclpy", reason="rclpy is not importable: run `make setup` / `make test`")
 
 from builtin_interfaces.msg import Time
-from cosmos_reason_ros.action import Reason
-from cosmos_reason_ros.msg import NextAction, Reasoning
-from cosmos_reason_ros.srv import AskNextAction
 from diagnostic_msgs.msg import KeyValue
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from spin import spinning, wait_for
+
+from cosmos_reason_ros.action import Reason
+from cosmos_reason_ros.msg import NextAction, Reasoning
+from cosmos_reason_ros.srv import AskNextAction
 
 
 def _next_action() -> NextAction:

@@ -11,7 +11,6 @@ import pytest
 
 pytest.importorskip("rclpy", reason="rclpy is not importable: run `make setup` / `make test`")
 
-from cosmos_reason_ros.action import Reason
 from diagnostic_msgs.msg import DiagnosticArray
 from harness import PERIOD_NS, T0_NS, Camera, frame, image_msg, running
 from rcl_interfaces.srv import SetParameters
@@ -19,6 +18,7 @@ from rclpy.action import ActionClient
 from rclpy.parameter import Parameter
 from spin import wait_for
 
+from cosmos_reason_ros.action import Reason
 from cosmos_reason_ros.ros.conversions import ns_from_time
 from cosmos_reason_ros.ros.parameters import DEFAULT_ACTIONS
 

@@ -1,0 +1,205 @@
+"""Security properties: no checkpoint code runs, only safetensors load, only allowed actions
+leave the node, and API keys never leak into logs, parameters, diagnostics or answers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from cosmos_reason_ros.backends.config import BackendConfig
+from cosmos_reason_ros.core.errors import BackendError, InputError
+from cosmos_reason_ros.core.reasoner import Reasoner
+from cosmos_reason_ros.core.types import Clip, WindowSnapshot
+from cosmos_reason_ros.ros import parameters as params
+from cosmos_reason_ros.testing import faulty_backend
+from cosmos_reason_ros.testing.openai_server import ChatCompletionsServer, Reply, reason1_text
+
+SECRET = "sk-test-9f8e7d6c5b4a-DO-NOT-LEAK"
+
+
+def _config(model: Path, **values: Any) -> params.NodeConfig:
+    return params.build_config({"model": str(model), "device": "cpu", "max_new_tokens": 64,
+                                "max_thinking_tokens": 4, **values})  # fmt: skip
+
+
+def test_trust_remote_code_defaults_to_false_and_transformers_is_told_so(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    transformers = pytest.importorskip("transformers")
+    from cosmos_reason_ros.backends.transformers_backend import TransformersBackend
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+    for cls_name in ("AutoProcessor", "AutoModelForImageTextToText"):
+        cls = getattr(transformers, cls_name)
+        real = cls.from_pretrained
+
+        def spy(*args: Any, _real: Any = real, _name: str = cls_name, **kwargs: Any) -> Any:
+            calls.append((_name, kwargs))
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(cls, "from_pretrained", spy)
+    config = _config(tiny_model_dir)
+    backend = TransformersBackend(config.backend)
+    backend.load()
+    backend.close()
+    assert params.SPEC_BY_NAME["trust_remote_code"].default is False
+    assert BackendConfig().trust_remote_code is False
+    assert [name for name, _ in calls] == ["AutoProcessor", "AutoModelForImageTextToText"]
+    assert all(kwargs["trust_remote_code"] is False for _, kwargs in calls)
+    assert calls[1][1]["use_safetensors"] is True
+
+
+def _copy_checkpoint(src: Path, dst: Path, weights: bool = True) -> Path:
+    shutil.copytree(src, dst, ignore=None if weights else shutil.ignore_patterns("*.safetensors"))
+    return dst
+
+
+def test_checkpoint_custom_code_is_never_run_without_trust_remote_code(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("transformers")
+    from cosmos_reason_ros.backends.transformers_backend import TransformersBackend
+
+    folder = _copy_checkpoint(tiny_model_dir, tmp_path / "evil")
+    marker = tmp_path / "custom_code_ran"
+    (folder / "modeling_evil.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n"
+        "from transformers import PreTrainedModel as EvilModel\n",
+        encoding="utf-8",
+    )
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config["auto_map"] = {"AutoModelForImageTextToText": "modeling_evil.EvilModel",
+                          "AutoModel": "modeling_evil.EvilModel"}  # fmt: skip
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    backend = TransformersBackend(_config(folder).backend)
+    try:
+        backend.load()  # the built-in class for the architecture, or a clear BackendError
+    except BackendError as exc:
+        assert "trust_remote_code" in str(exc) or "could not be loaded" in str(exc)
+    finally:
+        backend.close()
+    assert not marker.exists(), "code shipped with the checkpoint ran"
+
+
+def test_a_folder_with_only_pytorch_model_bin_is_refused_naming_safetensors(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import load_file
+
+    from cosmos_reason_ros.backends.transformers_backend import TransformersBackend
+
+    folder = _copy_checkpoint(tiny_model_dir, tmp_path / "pickled", weights=False)
+    state: dict[str, Any] = {}
+    for file in tiny_model_dir.glob("*.safetensors"):
+        state.update(load_file(file))
+    torch.save(state, folder / "pytorch_model.bin")
+    backend = TransformersBackend(_config(folder).backend)
+    with pytest.raises(BackendError, match=r"has no \*\.safetensors weights"):
+        backend.load()
+
+
+def _snapshot() -> WindowSnapshot:
+    frames = tuple(np.full((56, 56, 3), 80 + 10 * i, np.uint8) for i in range(2))
+    return WindowSnapshot((Clip("/cam", "cam", frames, (10**9, 10**9 + 250_000_000), 4.0),))
+
+
+def test_only_the_action_space_names_actions_choices_and_model_output_outside_it_fail(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("transformers")
+    config = _config(tiny_model_dir, constrained_decoding=False, profile="reason1")
+    backend = faulty_backend.FaultyBackend(config.backend)
+    backend.load()
+    reasoner = Reasoner(backend, config.reasoner)
+    outside = reason1_text({"action": "self_destruct", "target": "", "reason": "because",
+                            "confidence": 0.9, "parameters": {}})  # fmt: skip
+    try:
+        with pytest.raises(InputError, match="choices 'self_destruct' are not allowed actions"):
+            reasoner.validate_request("", ["self_destruct", "stop"])
+        faulty_backend.SWITCH.set("garbage", text=outside)
+        decision = reasoner.decide(_snapshot(), decision_id=1)
+        in_choices = reasoner.decide(_snapshot(), decision_id=2, choices=["wait", "turn_left"])
+    finally:
+        faulty_backend.SWITCH.clear()
+        backend.close()
+    for d in (decision, in_choices):
+        assert not d.valid
+        assert d.action == "stop"
+        assert "self_destruct" in d.reason
+
+
+# ----- API keys ------------------------------------------------------------------------------
+def test_api_key_never_appears_in_logs_parameters_diagnostics_or_answers(
+    ros_context: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    pytest.importorskip("openai")
+    pytest.importorskip("rclpy", reason="rclpy is not importable: run `make setup`")
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "ros"))  # the ROS test harness
+    from diagnostic_msgs.msg import DiagnosticArray
+    from harness import T0_NS, Camera, Listener, frame, image_msg
+    from rcl_interfaces.msg import Log
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    from spin import spinning, wait_for
+
+    from cosmos_reason_ros.ros.node import SUCCESS, ReasonNode
+
+    monkeypatch.setenv("COSMOS_TEST_API_KEY", SECRET)
+    caplog.set_level(logging.DEBUG)
+    answer = reason1_text({"action": "wait", "target": "", "reason": "ok", "confidence": 0.5,
+                           "parameters": {}})  # fmt: skip
+    with ChatCompletionsServer(default=Reply.answer(answer), api_key=SECRET) as server:
+        from rclpy.parameter import Parameter
+
+        values = {
+            "backend": "openai", "model": "test-model", "base_url": server.base_url,
+            "api_key_env": "COSMOS_TEST_API_KEY", "profile": "reason1",
+            "image_topics": ["/cam/image_raw"], "decision_period_s": 0.0,
+            "max_frame_age_s": 30.0, "autostart": False, "diagnostics_period_s": 0.2,
+        }  # fmt: skip
+        overrides = [Parameter(k, value=v) for k, v in values.items()]
+        node = ReasonNode(context=ros_context, parameter_overrides=overrides)
+        listener = Listener(ros_context)
+        cam = Camera(ros_context, "/cam/image_raw", reliable=True)
+        logs: list[Log] = []
+        diags: list[DiagnosticArray] = []
+        qos = QoSProfile(depth=500, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)  # fmt: skip
+        listener.create_subscription(Log, "/rosout", logs.append, qos)
+        listener.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
+        with spinning(ros_context, node, listener, cam, threads=8):
+            assert node.trigger_configure() == SUCCESS
+            assert node.trigger_activate() == SUCCESS
+            assert listener.ask.wait_for_service(timeout_sec=10)
+            cam.wait_matched()
+            cam.send([image_msg(frame(), T0_NS, "rgb8")])
+            time.sleep(0.3)
+            good = listener.call()
+            server.api_key = "a-different-key"  # the next request is refused: 401
+            refused = listener.call()
+            wait_for(lambda: len(diags) >= 2, what="diagnostics")
+            parameters = [p.value for p in node.get_parameters([s.name for s in params.SPECS])]
+        node.close()
+        for n in (node, listener, cam):
+            n.destroy_node()
+        authorization = server.chat_requests[0].authorization
+    assert authorization == f"Bearer {SECRET}", "the key from the environment was used"
+    assert good.success, good.message
+    assert not refused.success and refused.message.startswith("backend failed")
+    texts = {
+        "rosout": [m.msg for m in logs],
+        "python logging": [r.getMessage() for r in caplog.records],
+        "parameters": [str(v) for v in parameters],
+        "diagnostics": [str(d) for d in diags],
+        "answers": [str(good), str(refused)],
+    }
+    leaks = {where: [t for t in items if SECRET in t] for where, items in texts.items()}
+    assert all(not found for found in leaks.values()), leaks
+    assert logs and diags
