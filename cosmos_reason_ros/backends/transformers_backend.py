@@ -240,10 +240,13 @@ def _resolve_dtype(dtype: str, device: str) -> str:
     return "fp32"
 
 
+def _major_version(version: str) -> int:
+    return int(version.split(".", 1)[0])
+
+
 def _dtype_keyword(version: str) -> str:
     """transformers 5 takes ``dtype=``; 4.x takes ``torch_dtype=``."""
-    major = int(version.split(".", 1)[0])
-    return "dtype" if major >= 5 else "torch_dtype"
+    return "dtype" if _major_version(version) >= 5 else "torch_dtype"
 
 
 def _quantization_config(quantization: str) -> Any:
@@ -321,6 +324,9 @@ def _build_inputs(processor: Any, request: GenerationRequest, device: str) -> An
         }
         if hasattr(video_processor, "cap_pixels_per_frame"):
             kwargs["cap_pixels_per_frame"] = False
+        if _major_version(importlib.import_module("transformers").__version__) < 5:
+            # 4.x Qwen2.5-VL times video patches from the ``fps`` argument, not the metadata.
+            kwargs["fps"] = [m["fps"] for m in kwargs["video_metadata"]]
     inputs = processor(text=[prompt], return_tensors="pt", **kwargs)
     return inputs.to(device)
 
