@@ -234,8 +234,8 @@ class ReasonNode(LifecycleNode):
 
     def _after_tick(self, future: Any) -> None:
         exc = future.exception()
-        if exc is None:
-            return
+        if exc is None or isinstance(exc, GenerationCancelled) or not self.context.ok():
+            return  # cancelled: the node is deactivating or shutting down; nothing to report
         message = failure_message(exc)
         with self._lock:
             self._counters.failed += 1
@@ -291,7 +291,7 @@ class ReasonNode(LifecycleNode):
 
     def _publish(self, decision: Decision, snapshot: WindowSnapshot | None) -> None:
         pubs = (self._pub_action, self._pub_reasoning, self._pub_debug)
-        if None in pubs:
+        if None in pubs or not self.context.ok():
             return
         pubs[0].publish(next_action_msg(decision))
         pubs[1].publish(reasoning_msg(decision))
