@@ -6,6 +6,7 @@ Both are real rclpy nodes talking over real DDS (loopback) in this process.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -19,7 +20,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from spin import spinning, wait_for
 
 from cosmos_reason_ros.msg import NextAction, Reasoning
-from cosmos_reason_ros.ros.conversions import time_from_ns
+from cosmos_reason_ros.ros.conversions import ns_from_time, time_from_ns
 from cosmos_reason_ros.ros.node import SUCCESS, ReasonNode
 from cosmos_reason_ros.srv import AskNextAction
 
@@ -91,6 +92,13 @@ class Camera(Node):
     def wait_matched(self) -> None:
         wait_for(lambda: self.pub.get_subscription_count() > 0, what="the node to subscribe")
 
+    def publish_frames(self, encoding: str = "rgb8", n: int = 4, start_ns: int = T0_NS) -> int:
+        """Publish ``n`` frames stamped at 4 fps once matched; returns the newest stamp."""
+        stamps = [start_ns + i * PERIOD_NS for i in range(n)]
+        self.wait_matched()
+        self.send([image_msg(frame(seed=i), s, encoding) for i, s in enumerate(stamps)])
+        return stamps[-1]
+
     def send(self, msgs: Sequence[Any], gap_s: float = 0.01) -> None:
         for msg in msgs:
             self.pub.publish(msg)
@@ -107,6 +115,18 @@ class Listener(Node):
         self.create_subscription(NextAction, "/cosmos_reason/next_action", self.actions.append, 10)
         self.create_subscription(Reasoning, "/cosmos_reason/reasoning", self.reasonings.append, 10)
         self.ask = self.create_client(AskNextAction, "/cosmos_reason/ask")
+
+    def ask_on_newest(self, newest_ns: int, timeout_s: float = 30.0) -> Any:
+        """Ask until an answer succeeds on the frame stamped ``newest_ns`` (frames may still be
+        in flight when the first ask arrives)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            res = self.call()
+            if res.success and ns_from_time(res.action.header.stamp) == newest_ns:
+                return res
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no successful answer on the newest frame: {res}")
+            time.sleep(0.1)
 
     def call(
         self, question: str = "", choices: Sequence[str] = (), timeout_s: float = 60.0

@@ -6,7 +6,6 @@ Every bad camera frame, request and parameter gets a clear message (camera frame
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,18 +34,6 @@ RAW, COMPRESSED = "/cam/image_raw", "/cam2/image_raw/compressed"
 
 def _stamp(i: int) -> int:
     return T0_NS + i * PERIOD_NS
-
-
-def _ask_on_newest(listener: Any, newest_ns: int, timeout_s: float = 30.0) -> Any:
-    """Ask until the answer uses the newest good frame (frames may still be in flight)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        res = listener.call()
-        if res.success and ns_from_time(res.action.header.stamp) == newest_ns:
-            return res
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no answer on the newest frame: {res}")
-        time.sleep(0.1)
 
 
 def _send_good(cam: Camera, first: int, n: int = 3) -> int:
@@ -163,7 +150,7 @@ def test_malformed_camera_frames_are_refused_with_a_reason_counted_invalid_and_a
             what="/diagnostics to count every bad frame",
         )
         newest = _send_good(cam, 200)
-        res = _ask_on_newest(listener, newest)
+        res = listener.ask_on_newest(newest)
         for node_ in (cam, cam2):
             node_.destroy_node()
     for error, expected in errors:
@@ -181,14 +168,14 @@ def test_depth_with_nan_far_past_and_out_of_order_stamps_are_handled_without_fai
         node.executor.add_node(cam)
         cam.wait_matched()
         cam.send([_depth_32fc1_with_nan(_stamp(0))])  # NaN/inf = no measurement: black pixels
-        depth_res = _ask_on_newest(listener, _stamp(0))
+        depth_res = listener.ask_on_newest(_stamp(0))
         cam.send([image_msg(frame(), _stamp(10), "rgb8"),
                   image_msg(frame(), _stamp(9), "rgb8")])  # fmt: skip
         wait_for(lambda: _camera_values(diags, RAW).get("out_of_order") == "1",
                  what="/diagnostics to count the out-of-order frame")  # fmt: skip
         cam.send([image_msg(frame(), 1_000_000_000, "rgb8")])  # 1970: a camera restart
         newest = _send_good(cam, 20)
-        res = _ask_on_newest(listener, newest)
+        res = listener.ask_on_newest(newest)
         values = _camera_values(diags, RAW)
         cam.destroy_node()
     assert depth_res.action.valid and depth_res.action.frame_count == 1
@@ -204,7 +191,7 @@ def test_bad_questions_and_choices_are_refused_naming_the_limit_and_answers_go_o
         node.executor.add_node(cam)
         cam.wait_matched()
         newest = _send_good(cam, 0)
-        _ask_on_newest(listener, newest)
+        listener.ask_on_newest(newest)
         empty = listener.call(question="   ")
         huge = listener.call(question="x" * 1_000_000)
         many = listener.call(choices=[f"a{i}" for i in range(1000)])
@@ -281,7 +268,7 @@ def test_every_parameter_of_wrong_type_or_out_of_range_is_rejected_naming_it(
                     accepted.append(f"{spec.name}={value!r}")
                 elif spec.name not in result.reason:
                     unclear.append(f"{spec.name}={value!r}: {result.reason}")
-        res = _ask_on_newest(listener, newest)
+        res = listener.ask_on_newest(newest)
         cam.destroy_node()
     assert accepted == []
     assert unclear == []

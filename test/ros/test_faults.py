@@ -15,14 +15,13 @@ import pytest
 
 pytest.importorskip("rclpy", reason="rclpy is not importable: run `make setup` / `make test`")
 
-from harness import PERIOD_NS, T0_NS, Camera, Listener, frame, image_msg, make_node, running
+from harness import Camera, Listener, make_node, running
 from rcl_interfaces.msg import Log
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from spin import spinning, wait_for
 
 from cosmos_reason_ros import backends
-from cosmos_reason_ros.ros.conversions import ns_from_time
 from cosmos_reason_ros.ros.node import FAILURE, SUCCESS
 from cosmos_reason_ros.testing import faulty_backend
 from cosmos_reason_ros.testing.faulty_backend import SWITCH
@@ -37,24 +36,6 @@ def faulty(monkeypatch: pytest.MonkeyPatch) -> Iterator[faulty_backend.FaultSwit
     SWITCH.clear()
     yield SWITCH
     SWITCH.clear()
-
-
-def _frames(cam: Camera) -> int:
-    cam.wait_matched()
-    stamps = [T0_NS + i * PERIOD_NS for i in range(3)]
-    cam.send([image_msg(frame(seed=i), s, "rgb8") for i, s in enumerate(stamps)])
-    return stamps[-1]
-
-
-def _ask_ok(listener: Listener, newest_ns: int, timeout_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        res = listener.call()
-        if res.success and ns_from_time(res.action.header.stamp) == newest_ns:
-            return res
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no successful answer: {res}")
-        time.sleep(0.1)
 
 
 def test_each_backend_fault_fails_the_ask_clearly_publishes_nothing_and_then_asks_succeed(
@@ -73,8 +54,8 @@ def test_each_backend_fault_fails_the_ask_clearly_publishes_nothing_and_then_ask
                  inference_timeout_s=TIMEOUT_S) as (node, listener):  # fmt: skip
         cam = Camera(ros_context, "/cam/image_raw")
         node.executor.add_node(cam)
-        newest = _frames(cam)
-        recovered.append(_ask_ok(listener, newest))
+        newest = cam.publish_frames(n=3)
+        recovered.append(listener.ask_on_newest(newest))
         for fault, _ in faults:
             faulty.set(fault, hang_s=TIMEOUT_S + 1.0)
             res = listener.call()
@@ -108,8 +89,8 @@ def test_periodic_decisions_during_a_fault_publish_only_fallbacks_that_explain_i
                  publish_on_failure=publish_on_failure) as (node, listener):  # fmt: skip
         cam = Camera(ros_context, "/cam/image_raw")
         node.executor.add_node(cam)
-        newest = _frames(cam)
-        last_good = _ask_ok(listener, newest).action.decision_id
+        newest = cam.publish_frames(n=3)
+        last_good = listener.ask_on_newest(newest).action.decision_id
         faulty.set("backend_error")
         assert node.set_parameters([Parameter("decision_period_s", value=0.2)])[0].successful
         wait_for(lambda: faulty.injected >= 3, 30, what="three failed periodic decisions")
@@ -117,7 +98,7 @@ def test_periodic_decisions_during_a_fault_publish_only_fallbacks_that_explain_i
         time.sleep(0.5)
         during = [a for a in listener.actions if a.decision_id > last_good]
         faulty.clear()
-        after = _ask_ok(listener, newest)
+        after = listener.ask_on_newest(newest)
         cam.destroy_node()
     if publish_on_failure:
         assert len(during) >= 2

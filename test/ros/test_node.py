@@ -19,29 +19,9 @@ from rclpy.parameter import Parameter
 from spin import wait_for
 
 from cosmos_reason_ros.action import Reason
-from cosmos_reason_ros.ros.conversions import ns_from_time
 from cosmos_reason_ros.ros.parameters import DEFAULT_ACTIONS
 
 ALLOWED = {a.split(":")[0] for a in DEFAULT_ACTIONS}
-
-
-def _publish(cam: Camera, encoding: str, n: int = 4, start_ns: int = T0_NS) -> int:
-    stamps = [start_ns + i * PERIOD_NS for i in range(n)]
-    cam.wait_matched()
-    cam.send([image_msg(frame(seed=i), s, encoding) for i, s in enumerate(stamps)])
-    return stamps[-1]
-
-
-def _ask_until_stamp(listener: Any, newest_ns: int, timeout_s: float = 30.0) -> Any:
-    """Ask until the answer uses the newest frame (frames may still be in flight)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        res = listener.call()
-        if res.success and ns_from_time(res.action.header.stamp) == newest_ns:
-            return res
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no answer on the newest frame: {res}")
-        time.sleep(0.1)
 
 
 @pytest.mark.parametrize(
@@ -60,8 +40,8 @@ def test_ask_answers_with_allowed_action_stamped_with_newest_frame(
     with running(ros_context, tiny_model_dir, topics=[topic]) as (node, listener):
         cam = Camera(ros_context, topic)
         node.executor.add_node(cam)
-        newest = _publish(cam, encoding)
-        res = _ask_until_stamp(listener, newest)
+        newest = cam.publish_frames(encoding)
+        res = listener.ask_on_newest(newest)
         wait_for(
             lambda: any(r.decision_id == res.action.decision_id for r in listener.reasonings),
             what="the Reasoning message",
@@ -91,8 +71,8 @@ def test_ask_works_with_best_effort_and_reliable_publishers(
     with running(ros_context, tiny_model_dir) as (node, listener):
         cam = Camera(ros_context, "/cam/image_raw", reliable=reliable)
         node.executor.add_node(cam)
-        newest = _publish(cam, "rgb8")
-        res = _ask_until_stamp(listener, newest)
+        newest = cam.publish_frames("rgb8")
+        res = listener.ask_on_newest(newest)
         cam.destroy_node()
     assert res.action.action in ALLOWED
 
@@ -114,7 +94,7 @@ def test_reason_action_streams_feedback_before_the_result(
     with running(ros_context, tiny_model_dir) as (node, listener):
         cam = Camera(ros_context, "/cam/image_raw")
         node.executor.add_node(cam)
-        _publish(cam, "rgb8")
+        cam.publish_frames("rgb8")
         client = ActionClient(listener, Reason, "/cosmos_reason/reason")
         assert client.wait_for_server(timeout_sec=10)
         handle, feedback = _goal(listener, client)
@@ -134,7 +114,7 @@ def test_reason_action_cancel_ends_generation_early(ros_context: Any, tiny_model
     with running(ros_context, tiny_model_dir, **slow) as (node, listener):
         cam = Camera(ros_context, "/cam/image_raw")
         node.executor.add_node(cam)
-        _publish(cam, "rgb8")
+        cam.publish_frames("rgb8")
         client = ActionClient(listener, Reason, "/cosmos_reason/reason")
         assert client.wait_for_server(timeout_sec=10)
         handle, feedback = _goal(listener, client)
@@ -159,7 +139,7 @@ def test_ask_while_busy_queues_then_refuses_beyond_max_pending(
     with running(ros_context, tiny_model_dir, **slow) as (node, listener):
         cam = Camera(ros_context, "/cam/image_raw")
         node.executor.add_node(cam)
-        _publish(cam, "rgb8")
+        cam.publish_frames("rgb8")
         client = ActionClient(listener, Reason, "/cosmos_reason/reason")
         assert client.wait_for_server(timeout_sec=10)
         handle, feedback = _goal(listener, client)  # occupies the worker
@@ -196,7 +176,7 @@ def test_corrupt_and_unsupported_frames_are_counted_and_the_node_keeps_answering
         truncated.data = bytes(truncated.data[:100])
         tail = image_msg(frame(seed=9), T0_NS + 13 * PERIOD_NS, "rgb8")
         cam.send([*good[:3], bad_step, unknown, truncated, tail])
-        res = _ask_until_stamp(listener, T0_NS + 13 * PERIOD_NS)
+        res = listener.ask_on_newest(T0_NS + 13 * PERIOD_NS)
         wait_for(lambda: _camera_value(diags, "invalid") == "3", what="diagnostics to count 3")
         cam.destroy_node()
     assert res.success
@@ -238,7 +218,7 @@ def test_live_parameter_change_takes_effect_and_invalid_is_rejected(
     with running(ros_context, tiny_model_dir) as (node, listener):
         cam = Camera(ros_context, "/cam/image_raw")
         node.executor.add_node(cam)
-        newest = _publish(cam, "rgb8")
+        newest = cam.publish_frames("rgb8")
         results = node.set_parameters(
             [
                 Parameter("question", value="Is the path clear?"),
@@ -247,7 +227,7 @@ def test_live_parameter_change_takes_effect_and_invalid_is_rejected(
             ]
         )
         assert all(r.successful for r in results), results
-        res = _ask_until_stamp(listener, newest)
+        res = listener.ask_on_newest(newest)
         bad = node.set_parameters([Parameter("temperature", value=-1.0)])[0]
         wrong_type = node.set_parameters([Parameter("max_pending", value="three")])[0]
         frozen = node.set_parameters([Parameter("model", value="/elsewhere")])[0]
@@ -281,7 +261,7 @@ def test_periodic_decisions_publish_without_requests(
     with running(ros_context, tiny_model_dir, decision_period_s=0.3) as (node, listener):
         cam = Camera(ros_context, "/cam/image_raw")
         node.executor.add_node(cam)
-        _publish(cam, "rgb8")
+        cam.publish_frames("rgb8")
         wait_for(lambda: len(listener.actions) >= 2, 60, what="two periodic decisions")
         cam.destroy_node()
     ids = [a.decision_id for a in listener.actions]
