@@ -19,6 +19,7 @@ from sensor_msgs.msg import Image as ImageMsg
 
 from cosmos_reason_ros.core.decoding import decode_image
 from cosmos_reason_ros.core.errors import InputError
+from cosmos_reason_ros.core.types import WindowSnapshot
 from cosmos_reason_ros.core.window import FrameWindow, WindowSet
 from cosmos_reason_ros.ros.conversions import ns_from_time
 
@@ -42,8 +43,9 @@ class CameraStats:
 class Camera:
     """One camera topic feeding one FrameWindow."""
 
-    def __init__(self, node: Node, topic: str, window: FrameWindow, qos: QoSProfile,
-                 max_input_pixels: int) -> None:  # fmt: skip
+    def __init__(
+        self, node: Node, topic: str, window: FrameWindow, qos: QoSProfile, max_input_pixels: int
+    ) -> None:
         self.topic = topic
         self._node = node
         self._window = window
@@ -56,9 +58,12 @@ class Camera:
         self._last_warn = 0.0
         msg_type = CompressedImage if topic.endswith("/compressed") else ImageMsg
         self._sub = node.create_subscription(
-            msg_type, topic, self._on_image, qos,
+            msg_type,
+            topic,
+            self._on_image,
+            qos,
             callback_group=MutuallyExclusiveCallbackGroup(),
-        )  # fmt: skip
+        )
 
     def _on_image(self, msg: Any) -> None:
         now = time.monotonic()
@@ -116,9 +121,13 @@ class Camera:
 
     def stats(self) -> CameraStats:
         with self._lock:
-            return CameraStats(self.topic, self._received, self._invalid, self._last_error,
-                               None if self._last_arrival is None
-                               else time.monotonic() - self._last_arrival)  # fmt: skip
+            return CameraStats(
+                self.topic,
+                self._received,
+                self._invalid,
+                self._last_error,
+                None if self._last_arrival is None else time.monotonic() - self._last_arrival,
+            )
 
     def destroy(self) -> None:
         self._node.destroy_subscription(self._sub)
@@ -133,9 +142,37 @@ def image_qos(name: str) -> QoSProfile:
     return qos
 
 
-def create_cameras(node: Node, windows: WindowSet, qos_name: str,
-                   max_input_pixels: int) -> list[Camera]:  # fmt: skip
+def create_cameras(
+    node: Node, windows: WindowSet, qos_name: str, max_input_pixels: int
+) -> list[Camera]:
     qos = image_qos(qos_name)
     return [
         Camera(node, cam, windows.window(cam), qos, max_input_pixels) for cam in windows.cameras
     ]
+
+
+def fresh_snapshot(
+    cameras: list[Camera], windows: WindowSet, max_frame_age_s: float
+) -> WindowSnapshot:
+    """The windows' clips, leaving out cameras silent for longer than ``max_frame_age_s``.
+
+    Raises:
+        InputError: no camera has fresh, usable frames; the message names each camera and why.
+    """
+    stale: dict[str, str] = {}
+    for cam in cameras:
+        silent = cam.silent_s()
+        if silent is None:
+            stale[cam.topic] = f"camera {cam.topic} has sent no frames since activation"
+        elif silent > max_frame_age_s:
+            stale[cam.topic] = f"camera {cam.topic} silent for {silent:.1f} s"
+    clips = tuple(c for c in windows.snapshot().clips if c.camera not in stale)
+    if clips:
+        return WindowSnapshot(clips)
+    reasons = list(stale.values()) or [
+        f"camera {c.topic} sent {c.stats().invalid} invalid frames ({c.stats().last_error})"
+        for c in cameras
+    ]
+    raise InputError(
+        f"no recent frames (max_frame_age_s={max_frame_age_s:g}): " + "; ".join(reasons)
+    )

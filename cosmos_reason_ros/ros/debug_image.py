@@ -35,6 +35,7 @@ def annotate(frame: Image, decision: Decision, min_width: int = 448) -> Image:
     band = np.zeros((44, out.shape[1], 3), np.uint8)
     color = _GREEN if decision.valid else _RED
     cv2.putText(band, head, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.55, color, 1, cv2.LINE_AA)
-    cv2.putText(band, reason, (6, 37), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (230, 230, 230), 1,
-                cv2.LINE_AA)  # fmt: skip
+    cv2.putText(
+        band, reason, (6, 37), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (230, 230, 230), 1, cv2.LINE_AA
+    )
     return np.ascontiguousarray(np.vstack([band, out]))

@@ -52,18 +52,27 @@ class DiagnosticsReport:
         self._name = node_name
         self._prev = _Previous()
 
-    def build(self, *, state: str, period_s: float, max_frame_age_s: float,
-              cameras: Sequence[CameraStats], windows: dict[str, WindowStats],
-              counters: DecisionCounters, worker: WorkerStats | None,
-              backend: BackendInfo | None) -> list[DiagnosticStatus]:  # fmt: skip
+    def build(
+        self,
+        *,
+        state: str,
+        period_s: float,
+        max_frame_age_s: float,
+        cameras: Sequence[CameraStats],
+        windows: dict[str, WindowStats],
+        counters: DecisionCounters,
+        worker: WorkerStats | None,
+        backend: BackendInfo | None,
+    ) -> list[DiagnosticStatus]:
         statuses = [
             self._camera(c, windows.get(c.topic), period_s, max_frame_age_s) for c in cameras
         ]
         statuses.append(self._reasoner(state, counters, worker, backend))
         return statuses
 
-    def _camera(self, cam: CameraStats, window: WindowStats | None, period_s: float,
-                max_age_s: float) -> DiagnosticStatus:  # fmt: skip
+    def _camera(
+        self, cam: CameraStats, window: WindowStats | None, period_s: float, max_age_s: float
+    ) -> DiagnosticStatus:
         new = cam.received - self._prev.received.get(cam.topic, 0)
         new_invalid = cam.invalid - self._prev.invalid.get(cam.topic, 0)
         self._prev.received[cam.topic] = cam.received
@@ -84,14 +93,21 @@ class DiagnosticsReport:
         }
         if window is not None:
             values.update(
-                kept=str(window.kept), skipped_rate=str(window.skipped_rate),
-                out_of_order=str(window.out_of_order), duplicate=str(window.duplicate),
+                kept=str(window.kept),
+                skipped_rate=str(window.skipped_rate),
+                out_of_order=str(window.out_of_order),
+                duplicate=str(window.duplicate),
                 window_fill=f"{window.fill}/{window.capacity}",
-            )  # fmt: skip
+            )
         return _status(f"{self._name}: camera {cam.topic}", level, message, values)
 
-    def _reasoner(self, state: str, c: DecisionCounters, worker: WorkerStats | None,
-                  backend: BackendInfo | None) -> DiagnosticStatus:  # fmt: skip
+    def _reasoner(
+        self,
+        state: str,
+        c: DecisionCounters,
+        worker: WorkerStats | None,
+        backend: BackendInfo | None,
+    ) -> DiagnosticStatus:
         new_failed = c.failed - self._prev.failed
         self._prev.failed = c.failed
         if backend is None or not backend.loaded:
@@ -115,10 +131,14 @@ class DiagnosticsReport:
             values.update(busy=str(worker.busy), pending=f"{worker.pending}/{worker.max_pending}")
         if backend is not None:
             values.update(
-                backend=backend.backend, model=backend.model, architecture=backend.architecture,
-                device=backend.device, dtype=backend.dtype, quantization=backend.quantization,
+                backend=backend.backend,
+                model=backend.model,
+                architecture=backend.architecture,
+                device=backend.device,
+                dtype=backend.dtype,
+                quantization=backend.quantization,
                 model_loaded=str(backend.loaded),
-            )  # fmt: skip
+            )
             if backend.gpu_memory_bytes is not None:
                 values["gpu_memory_mb"] = f"{backend.gpu_memory_bytes / 2**20:.0f}"
         return _status(f"{self._name}: reasoner", level, message, values)
@@ -126,9 +146,12 @@ class DiagnosticsReport:
 
 def _status(name: str, level: bytes, message: str, values: dict[str, str]) -> DiagnosticStatus:
     return DiagnosticStatus(
-        level=level, name=name, message=message, hardware_id="cosmos_reason",
+        level=level,
+        name=name,
+        message=message,
+        hardware_id="cosmos_reason",
         values=[KeyValue(key=k, value=v) for k, v in values.items()],
-    )  # fmt: skip
+    )
 
 
 def diagnostic_array(statuses: list[DiagnosticStatus]) -> DiagnosticArray:

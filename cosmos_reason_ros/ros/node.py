@@ -17,13 +17,10 @@ from typing import Any
 
 import rclpy
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from sensor_msgs.msg import Image as ImageMsg
 
-from cosmos_reason_ros.action import Reason
 from cosmos_reason_ros.backends import Backend, create_backend
 from cosmos_reason_ros.core.decision import Decision
 from cosmos_reason_ros.core.errors import (
@@ -37,15 +34,13 @@ from cosmos_reason_ros.core.reasoner import Reasoner
 from cosmos_reason_ros.core.types import WindowSnapshot
 from cosmos_reason_ros.core.window import WindowSet
 from cosmos_reason_ros.core.worker import InferenceWorker
-from cosmos_reason_ros.msg import NextAction, Reasoning
 from cosmos_reason_ros.ros import parameters as params
-from cosmos_reason_ros.ros.cameras import Camera, create_cameras
-from cosmos_reason_ros.ros.conversions import image_msg, next_action_msg, reasoning_msg
-from cosmos_reason_ros.ros.debug_image import annotate, newest_frame
+from cosmos_reason_ros.ros.cameras import Camera, create_cameras, fresh_snapshot
 from cosmos_reason_ros.ros.diagnostics import DecisionCounters, DiagnosticsReport
+from cosmos_reason_ros.ros.outputs import Outputs
 from cosmos_reason_ros.ros.params_ros import declare_all, rejection
 from cosmos_reason_ros.ros.requests import Outcome, failure_message, validated_request, wait_for
-from cosmos_reason_ros.srv import AskNextAction
+from cosmos_reason_ros.ros.servers import RequestServers
 
 from diagnostic_msgs.msg import DiagnosticArray  # isort: skip
 
@@ -67,7 +62,7 @@ class ReasonNode(LifecycleNode):
         self._windows: WindowSet | None = None
         self._cameras: list[Camera] = []
         self._worker: InferenceWorker | None = None
-        self._entities: list[Any] = []  # service, action server, timer: created on activate
+        self._servers: RequestServers | None = None
         self._ids = itertools.count(1)
         self._counters = DecisionCounters()
         self._group = ReentrantCallbackGroup()
@@ -100,9 +95,7 @@ class ReasonNode(LifecycleNode):
         )
         self._config, self._backend = config, backend
         self._reasoner = Reasoner(backend, config.reasoner)
-        self._pub_action = self.create_lifecycle_publisher(NextAction, "~/next_action", 10)
-        self._pub_reasoning = self.create_lifecycle_publisher(Reasoning, "~/reasoning", 10)
-        self._pub_debug = self.create_lifecycle_publisher(ImageMsg, "~/debug_image", 2)
+        self._outputs = Outputs(self)
         self._state = "inactive"
         return SUCCESS
 
@@ -111,14 +104,7 @@ class ReasonNode(LifecycleNode):
         self._windows = WindowSet(cfg.image_topics, cfg.window)
         self._cameras = create_cameras(self, self._windows, cfg.image_qos, cfg.max_input_pixels)
         self._worker = InferenceWorker(cfg.max_pending)
-        self._entities = [
-            self.create_service(AskNextAction, "~/ask", self._on_ask, callback_group=self._group),
-            ActionServer(
-                self, Reason, "~/reason", execute_callback=self._on_reason,
-                goal_callback=lambda _g: GoalResponse.ACCEPT,
-                cancel_callback=lambda _g: CancelResponse.ACCEPT, callback_group=self._group,
-            ),
-        ]  # fmt: skip
+        self._servers = RequestServers(self, self._request, self._group)
         self._timer = self._make_timer(cfg.decision_period_s)
         self._state = "active"
         self.get_logger().info(f"active: watching {', '.join(cfg.image_topics)}")
@@ -148,9 +134,9 @@ class ReasonNode(LifecycleNode):
         if self._timer is not None:
             self.destroy_timer(self._timer)
             self._timer = None
-        for entity in self._entities:
-            entity.destroy() if isinstance(entity, ActionServer) else self.destroy_service(entity)
-        self._entities = []
+        if self._servers is not None:
+            self._servers.destroy()
+            self._servers = None
         for cam in self._cameras:
             cam.destroy()
         self._cameras = []
@@ -159,50 +145,25 @@ class ReasonNode(LifecycleNode):
             self._worker = None
 
     def _release(self) -> None:
-        for name in ("_pub_action", "_pub_reasoning", "_pub_debug"):
-            pub = getattr(self, name, None)
-            if pub is not None:
-                self.destroy_lifecycle_publisher(pub)
-                setattr(self, name, None)
+        if self._outputs is not None:
+            self._outputs.destroy()
+            self._outputs = None
         if self._backend is not None:
             self._backend.close()
         self._backend = self._reasoner = self._config = None
         gc.collect()
 
     _timer: Any = None
-    _pub_action: Any = None
-    _pub_reasoning: Any = None
-    _pub_debug: Any = None
+    _outputs: Outputs | None = None
 
     # ----- triggers --------------------------------------------------------------------
-    def _on_ask(self, req: AskNextAction.Request, res: AskNextAction.Response) -> Any:
-        outcome = self._request(req.question, list(req.choices))
-        res.success, res.message = outcome.success, outcome.message
-        if outcome.decision is not None:
-            res.action = next_action_msg(outcome.decision)
-            res.reasoning = reasoning_msg(outcome.decision)
-        return res
-
-    def _on_reason(self, goal: Any) -> Reason.Result:
-        def on_text(delta: str, n_tokens: int) -> None:
-            goal.publish_feedback(Reason.Feedback(text_delta=delta, generated_tokens=n_tokens))
-
-        outcome = self._request(goal.request.question, list(goal.request.choices), on_text,
-                                lambda: goal.is_cancel_requested)  # fmt: skip
-        result = Reason.Result(success=outcome.success, message=outcome.message)
-        if outcome.decision is not None:
-            result.action = next_action_msg(outcome.decision)
-            result.reasoning = reasoning_msg(outcome.decision)
-        if outcome.cancelled and goal.is_cancel_requested:
-            goal.canceled()
-        elif outcome.success:
-            goal.succeed()
-        else:
-            goal.abort()
-        return result
-
-    def _request(self, question: str, choices: list[str], on_text: Any = None,
-                 cancel_requested: Any = lambda: False) -> Outcome:  # fmt: skip
+    def _request(
+        self,
+        question: str,
+        choices: list[str],
+        on_text: Any = None,
+        cancel_requested: Any = lambda: False,
+    ) -> Outcome:
         worker, reasoner, cfg = self._worker, self._reasoner, self._config
         if self._state != "active" or worker is None or reasoner is None or cfg is None:
             return Outcome(False, f"node is not active (state: {self._state})")
@@ -228,8 +189,9 @@ class ReasonNode(LifecycleNode):
             with self._lock:
                 self._counters.skipped += 1
             return
-        job = worker.submit(lambda cancel: self._decide("", (), None, cancel),
-                            timeout_s=cfg.inference_timeout_s)  # fmt: skip
+        job = worker.submit(
+            lambda cancel: self._decide("", (), None, cancel), timeout_s=cfg.inference_timeout_s
+        )
         job.future.add_done_callback(self._after_tick)
 
     def _after_tick(self, future: Any) -> None:
@@ -247,17 +209,23 @@ class ReasonNode(LifecycleNode):
             self._publish(dataclasses.replace(decision, stamp_ns=now_ns), None)
 
     # ----- the job (worker thread) -----------------------------------------------------
-    def _decide(self, question: str, choices: tuple[str, ...], on_text: Any,
-                cancel: threading.Event) -> Decision:  # fmt: skip
+    def _decide(
+        self, question: str, choices: tuple[str, ...], on_text: Any, cancel: threading.Event
+    ) -> Decision:
         reasoner = self._reasoner
         if reasoner is None:
             raise InputError("the model was released")
         t0 = time.monotonic()
         snapshot = self._fresh_snapshot()
         decision = reasoner.decide(
-            snapshot, decision_id=next(self._ids), question=question, choices=choices,
-            on_text=on_text, cancel=cancel, snapshot_s=time.monotonic() - t0,
-        )  # fmt: skip
+            snapshot,
+            decision_id=next(self._ids),
+            question=question,
+            choices=choices,
+            on_text=on_text,
+            cancel=cancel,
+            snapshot_s=time.monotonic() - t0,
+        )
         if cancel.is_set():  # timed out or cancelled meanwhile: never publish a late decision
             raise GenerationCancelled(f"decision {decision.decision_id} finished too late")
         self._publish(decision, snapshot)
@@ -271,36 +239,12 @@ class ReasonNode(LifecycleNode):
         cfg, windows = self._require_config(), self._windows
         if windows is None:
             raise InputError("the node is not active")
-        stale: dict[str, str] = {}
-        for cam in self._cameras:
-            silent = cam.silent_s()
-            if silent is None:
-                stale[cam.topic] = f"camera {cam.topic} has sent no frames since activation"
-            elif silent > cfg.max_frame_age_s:
-                stale[cam.topic] = f"camera {cam.topic} silent for {silent:.1f} s"
-        clips = tuple(c for c in windows.snapshot().clips if c.camera not in stale)
-        if clips:
-            return WindowSnapshot(clips)
-        reasons = list(stale.values()) or [
-            f"camera {c.topic} sent {c.stats().invalid} invalid frames ({c.stats().last_error})"
-            for c in self._cameras
-        ]
-        raise InputError(
-            f"no recent frames (max_frame_age_s={cfg.max_frame_age_s:g}): " + "; ".join(reasons)
-        )
+        return fresh_snapshot(self._cameras, windows, cfg.max_frame_age_s)
 
     def _publish(self, decision: Decision, snapshot: WindowSnapshot | None) -> None:
-        pubs = (self._pub_action, self._pub_reasoning, self._pub_debug)
-        if None in pubs or not self.context.ok():
-            return
-        pubs[0].publish(next_action_msg(decision))
-        pubs[1].publish(reasoning_msg(decision))
-        cfg = self._config
-        if cfg and cfg.debug_image and snapshot is not None and pubs[2].get_subscription_count():
-            frame = newest_frame(snapshot)
-            if frame is not None:
-                pubs[2].publish(image_msg(annotate(frame, decision), decision.stamp_ns,
-                                          decision.frame_id))  # fmt: skip
+        outputs, cfg = self._outputs, self._config
+        if outputs is not None:
+            outputs.publish(decision, snapshot, debug=bool(cfg and cfg.debug_image))
 
     # ----- parameters and diagnostics --------------------------------------------------
     def _values(self) -> dict[str, Any]:
@@ -348,13 +292,15 @@ class ReasonNode(LifecycleNode):
             )
         windows = self._windows
         statuses = self._report.build(
-            state=self._state, period_s=float(self.get_parameter("diagnostics_period_s").value),
+            state=self._state,
+            period_s=float(self.get_parameter("diagnostics_period_s").value),
             max_frame_age_s=cfg.max_frame_age_s if cfg else 0.0,
             cameras=[c.stats() for c in self._cameras],
-            windows={s.camera: s for s in windows.stats()} if windows else {}, counters=counters,
+            windows={s.camera: s for s in windows.stats()} if windows else {},
+            counters=counters,
             worker=self._worker.stats() if self._worker else None,
             backend=self._backend.describe() if self._backend else None,
-        )  # fmt: skip
+        )
         msg = DiagnosticArray(status=statuses)
         msg.header.stamp = self.get_clock().now().to_msg()
         self._diag_pub.publish(msg)

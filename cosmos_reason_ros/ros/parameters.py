@@ -323,14 +323,21 @@ def build_config(values: Mapping[str, Any], patch_multiple: int = 28) -> NodeCon
         max_parameters=int(v["max_parameters"]),
     )
     backend = BackendConfig(
-        backend=v["backend"], model=v["model"], dtype=v["dtype"], device=v["device"],
-        quantization=v["quantization"], trust_remote_code=v["trust_remote_code"],
+        backend=v["backend"],
+        model=v["model"],
+        dtype=v["dtype"],
+        device=v["device"],
+        quantization=v["quantization"],
+        trust_remote_code=v["trust_remote_code"],
         kv_cache_free_gpu_memory_fraction=float(v["kv_cache_free_gpu_memory_fraction"]),
-        kv_cache_dtype=v["kv_cache_dtype"], base_url=v["base_url"],
-        api_key_env=v["api_key_env"], timeout_s=float(v["timeout_s"]),
-        max_retries=int(v["max_retries"]), jpeg_quality=int(v["jpeg_quality"]),
+        kv_cache_dtype=v["kv_cache_dtype"],
+        base_url=v["base_url"],
+        api_key_env=v["api_key_env"],
+        timeout_s=float(v["timeout_s"]),
+        max_retries=int(v["max_retries"]),
+        jpeg_quality=int(v["jpeg_quality"]),
         video_transport=v["video_transport"],
-    )  # fmt: skip
+    )
     window = WindowConfig(
         window_s=float(v["window_s"]),
         sample_fps=float(v["sample_fps"]),

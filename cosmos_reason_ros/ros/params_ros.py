@@ -48,8 +48,12 @@ def declare_all(node: Node) -> dict[str, str]:
         try:
             node.declare_parameter(spec.name, spec.default, d)
             params.check_value(spec, node.get_parameter(spec.name).value)
-        except (InvalidParameterTypeException, InvalidParameterValueException,
-                ParameterException, CosmosReasonError) as exc:  # fmt: skip
+        except (
+            InvalidParameterTypeException,
+            InvalidParameterValueException,
+            ParameterException,
+            CosmosReasonError,
+        ) as exc:
             errors[spec.name] = f"parameter {spec.name}: {exc}"
             node.get_logger().error(f"invalid parameter {spec.name}: {exc}")
             if not node.has_parameter(spec.name):
@@ -57,8 +61,12 @@ def declare_all(node: Node) -> dict[str, str]:
     return errors
 
 
-def rejection(changes: Sequence[Any], current: Mapping[str, Any], config: params.NodeConfig | None,
-              state: str) -> str:  # fmt: skip
+def rejection(
+    changes: Sequence[Any],
+    current: Mapping[str, Any],
+    config: params.NodeConfig | None,
+    state: str,
+) -> str:
     """Why ``changes`` (to the values ``current``) must be refused, or "" if none."""
     values = {**current, **{p.name: p.value for p in changes}}
     for p in changes:

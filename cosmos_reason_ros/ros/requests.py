@@ -51,8 +51,9 @@ def failure_message(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"
 
 
-def validated_request(reasoner: Reasoner, question: str,
-                      choices: Sequence[str]) -> tuple[str, tuple[str, ...]]:  # fmt: skip
+def validated_request(
+    reasoner: Reasoner, question: str, choices: Sequence[str]
+) -> tuple[str, tuple[str, ...]]:
     """``reasoner.validate_request``, after the size limits, which are checked here first so
     that the message names the parameter to change (and a huge request is not processed)."""
     cfg = reasoner.config
@@ -66,8 +67,9 @@ def validated_request(reasoner: Reasoner, question: str,
     return reasoner.validate_request(question, choices)
 
 
-def wait_for(job: Job[Decision], cancel_requested: Callable[[], bool] = lambda: False,
-             poll_s: float = 0.02) -> Outcome:  # fmt: skip
+def wait_for(
+    job: Job[Decision], cancel_requested: Callable[[], bool] = lambda: False, poll_s: float = 0.02
+) -> Outcome:
     """Wait for ``job``; cancel it when ``cancel_requested()`` turns true. Never raises."""
     future: Future[Decision] = job.future
     while True:
