@@ -55,15 +55,6 @@ REASON2 = AnswerFormat("</think>", "</think>\n\n", "", SCHEMA, BUDGET)
 LAYOUTS = {"qwen2_5_vl": (REASON1, 56), "qwen3_vl": (REASON2, 64)}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Two shared cores: one torch thread is several times faster than two contending."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {a: build_tiny_model(tmp_path_factory.mktemp(a), arch=a) for a in LAYOUTS}

@@ -26,17 +26,6 @@ from cosmos_reason_ros.core.types import Clip
 from cosmos_reason_ros.testing.tiny_model import build_tiny_model
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Two shared cores: one torch thread is several times faster than two contending."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny_reason1"), arch="qwen2_5_vl")

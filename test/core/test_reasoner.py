@@ -54,17 +54,6 @@ def clip(camera: str, stamps_s: tuple[float, ...], frame_id: str = "cam_link") -
 SNAPSHOT = WindowSnapshot((clip("/front/image_raw", (10.0, 10.25)),))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """The tiny model runs ~5x faster on one thread when other processes share the cores."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def backend(tiny_model_dir: Path) -> Iterator[Backend]:
     loaded = create_backend(

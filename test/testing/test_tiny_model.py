@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,17 +24,6 @@ REAL_CLASSES = {
     "qwen3_vl": "Qwen3VLForConditionalGeneration",
 }
 FRAME_SIDE = {"qwen2_5_vl": 56, "qwen3_vl": 64}  # one merged patch is 28 / 32 pixels
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Two shared cores: one torch thread is several times faster than two contending."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -17,17 +16,6 @@ FAST = [
     "--device", "cpu", "--max-new-tokens", "160", "--max-thinking-tokens", "4", "--seed", "0",
     "--max-target-chars", "4", "--max-reason-chars", "8", "--max-parameters", "0",
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """The tiny model runs ~5x faster on one thread when other processes share the cores."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
