@@ -159,7 +159,9 @@ def _train_tokenizer(arch: str) -> Any:
         core.add_tokens(
             [AddedToken(t, special=False, normalized=False) for t in _QWEN3_ADDED_TOKENS]
         )
-    fast_tokenizer: Any = importlib.import_module("transformers").PreTrainedTokenizerFast
+    # The Qwen class: transformers 4.x processors refuse any other tokenizer class. Built from
+    # ``tokenizer_object``, it keeps this pipeline as is (in 5.x too, where it is an alias).
+    fast_tokenizer: Any = importlib.import_module("transformers").Qwen2TokenizerFast
     tokenizer = fast_tokenizer(
         tokenizer_object=core,
         eos_token="<|im_end|>",
@@ -218,7 +220,14 @@ def _model_config(arch: str, vocab_size: int, ids: dict[str, int]) -> Any:
         # mrope_section sums to head_dim / 2 (head_dim = 128 / 4 = 32).
         text["rope_scaling"] = {"type": "mrope", "mrope_section": [4, 6, 6]}
         vision.update(patch_size=14, window_size=112, fullatt_block_indexes=[1])
-        return Qwen2_5_VLConfig(text_config=text, vision_config=vision, **tokens)
+        # Named here: transformers 4.x forwards a later ``config.architectures = ...`` (as
+        # save_pretrained does) to the text config, leaving none at the top of config.json.
+        return Qwen2_5_VLConfig(
+            text_config=text,
+            vision_config=vision,
+            architectures=["Qwen2_5_VLForConditionalGeneration"],
+            **tokens,
+        )
     from transformers import Qwen3VLConfig
 
     text["head_dim"] = 32
