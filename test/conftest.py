@@ -20,6 +20,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny random-weight Qwen2.5-VL checkpoint (Cosmos-Reason1 architecture)."""
+    pytest.importorskip("torch", reason="the tiny model needs torch: run `make setup`")
     from cosmos_reason_ros.testing.tiny_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny_qwen2_5_vl"), arch="qwen2_5_vl")

@@ -75,7 +75,7 @@ class TransformersBackend:
         dtype_name = _resolve_dtype(cfg.dtype, device)
         torch_dtype = getattr(torch, _DTYPE_NAMES[dtype_name])
         kwargs: dict[str, Any] = {
-            _dtype_keyword(transformers.__version__): torch_dtype,
+            "dtype": torch_dtype,  # transformers >= 4.56 takes dtype= (torch_dtype= is deprecated)
             "use_safetensors": True,
             "trust_remote_code": cfg.trust_remote_code,
         }
@@ -242,11 +242,6 @@ def _resolve_dtype(dtype: str, device: str) -> str:
 
 def _major_version(version: str) -> int:
     return int(version.split(".", 1)[0])
-
-
-def _dtype_keyword(version: str) -> str:
-    """transformers 5 takes ``dtype=``; 4.x takes ``torch_dtype=``."""
-    return "dtype" if _major_version(version) >= 5 else "torch_dtype"
 
 
 def _quantization_config(quantization: str) -> Any:

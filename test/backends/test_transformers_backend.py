@@ -281,13 +281,3 @@ def test_missing_model_folder_is_a_backend_error(tmp_path: Path) -> None:
     backend = TransformersBackend(BackendConfig(model=str(tmp_path / "absent"), device="cpu"))
     with pytest.raises(BackendError, match=f"^model folder {tmp_path / 'absent'} does not exist$"):
         backend.load()
-
-
-@pytest.mark.parametrize(
-    ("version", "keyword"),
-    [("4.57.1", "torch_dtype"), ("5.0.0", "dtype"), ("5.24.0", "dtype")],
-)
-def test_dtype_keyword_follows_the_transformers_major_version(version: str, keyword: str) -> None:
-    from cosmos_reason_ros.backends.transformers_backend import _dtype_keyword
-
-    assert _dtype_keyword(version) == keyword
