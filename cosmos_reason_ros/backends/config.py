@@ -12,6 +12,7 @@ DEVICES = ("auto", "cuda", "cpu")
 QUANTIZATIONS = ("none", "8bit", "4bit")
 KV_CACHE_DTYPES = ("auto", "fp8")
 VIDEO_TRANSPORTS = ("images", "video")
+STRUCTURED_OUTPUT_MODES = ("auto", "after_reasoning", "off")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class BackendConfig:
         max_retries: ``openai``: retries on connection errors and 5xx answers.
         jpeg_quality: ``openai``: JPEG quality of frames sent to the server.
         video_transport: ``openai``: send each clip as ``images`` or as one ``video``.
+        structured_output: ``openai``: when to send the answer's JSON schema as
+            ``response_format`` (``auto``: only with no thinking budget; ``after_reasoning``:
+            always, for servers that constrain only after a reasoning parser; ``off``: never).
     """
 
     backend: str = "transformers"
@@ -49,6 +53,7 @@ class BackendConfig:
     max_retries: int = 2
     jpeg_quality: int = 85
     video_transport: str = "images"
+    structured_output: str = "auto"
 
     def __post_init__(self) -> None:
         _one_of("backend", self.backend, BACKENDS)
@@ -57,6 +62,7 @@ class BackendConfig:
         _one_of("quantization", self.quantization, QUANTIZATIONS)
         _one_of("kv_cache_dtype", self.kv_cache_dtype, KV_CACHE_DTYPES)
         _one_of("video_transport", self.video_transport, VIDEO_TRANSPORTS)
+        _one_of("structured_output", self.structured_output, STRUCTURED_OUTPUT_MODES)
         if not self.model.strip():
             raise ConfigError("model must name a hub id or a local folder, got ''")
         if not 0.0 < self.kv_cache_free_gpu_memory_fraction <= 1.0:

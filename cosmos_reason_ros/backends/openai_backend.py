@@ -45,7 +45,7 @@ from cosmos_reason_ros.backends.base import (
     TextPart,
     VideoPart,
 )
-from cosmos_reason_ros.backends.config import BackendConfig
+from cosmos_reason_ros.backends.config import STRUCTURED_OUTPUT_MODES, BackendConfig
 from cosmos_reason_ros.backends.media import jpeg_data_url, mp4_data_url
 from cosmos_reason_ros.core.errors import (
     BackendError,
@@ -59,7 +59,6 @@ __all__ = ["STRUCTURED_OUTPUT_MODES", "OpenAIBackend", "build_chat_kwargs", "gue
 
 logger = logging.getLogger(__name__)
 
-STRUCTURED_OUTPUT_MODES = ("auto", "after_reasoning", "off")
 PLACEHOLDER_API_KEY = "EMPTY"  # what servers without authentication are sent
 _MAX_ERROR_CHARS = 300
 
@@ -176,11 +175,12 @@ class OpenAIBackend:
         self,
         config: BackendConfig,
         *,
-        structured_output: str = "auto",
+        structured_output: str | None = None,
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 10.0,
         extra_body: dict[str, Any] | None = None,
     ) -> None:
+        structured_output = structured_output or config.structured_output
         if structured_output not in STRUCTURED_OUTPUT_MODES:
             raise ConfigError(
                 f"structured_output must be one of {', '.join(STRUCTURED_OUTPUT_MODES)}; "

@@ -20,6 +20,7 @@ from cosmos_reason_ros.backends.config import (
     DTYPES,
     KV_CACHE_DTYPES,
     QUANTIZATIONS,
+    STRUCTURED_OUTPUT_MODES,
     VIDEO_TRANSPORTS,
     BackendConfig,
 )
@@ -105,6 +106,13 @@ SPECS: tuple[ParamSpec, ...] = (
         "images",
         "openai: send a clip as images or one video",
         choices=VIDEO_TRANSPORTS,
+    ),
+    ParamSpec(
+        "structured_output",
+        "auto",
+        "openai: send the answer schema as response_format: auto (only when "
+        "max_thinking_tokens is 0), after_reasoning (servers with a reasoning parser), off",
+        choices=STRUCTURED_OUTPUT_MODES,
     ),
     # --- cameras and window (change through cleanup -> configure) ---
     ParamSpec(
@@ -337,6 +345,7 @@ def build_config(values: Mapping[str, Any], patch_multiple: int = 28) -> NodeCon
         max_retries=int(v["max_retries"]),
         jpeg_quality=int(v["jpeg_quality"]),
         video_transport=v["video_transport"],
+        structured_output=v["structured_output"],
     )
     window = WindowConfig(
         window_s=float(v["window_s"]),

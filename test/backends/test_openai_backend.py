@@ -330,11 +330,16 @@ def test_zero_thinking_budget_constrains_the_answer_and_wraps_it_in_the_answer_l
     assert "".join(deltas) == result.text
 
 
-def test_after_reasoning_mode_reassembles_server_split_thinking_and_answer() -> None:
+def test_after_reasoning_mode_from_the_config_reassembles_split_thinking_and_answer() -> None:
     reply = Reply.answer('{"action": "forward"}', reasoning="the path is clear")
     with ChatCompletionsServer(default=reply) as srv:
-        cfg = BackendConfig(backend="openai", model="test-model", base_url=srv.base_url)
-        backend = OpenAIBackend(cfg, structured_output="after_reasoning")
+        cfg = BackendConfig(
+            backend="openai",
+            model="test-model",
+            base_url=srv.base_url,
+            structured_output="after_reasoning",
+        )
+        backend = OpenAIBackend(cfg)
         backend.load()
         result = backend.generate(make_request(answer_format=answer_format(256)))
         assert "response_format" in srv.chat_requests[0].body
