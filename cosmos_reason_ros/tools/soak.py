@@ -490,6 +490,20 @@ def format_report(r: SoakReport) -> list[str]:
     return lines
 
 
+def _use_large_image_profile() -> None:
+    """Give this process and the node the shared-memory profile the README recommends for raw
+    images (set before rclpy starts; the child inherits it)."""
+    profile = Path(__file__).resolve().parents[2] / "config" / "fastdds_large_images.xml"
+    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
+        if profile.is_file():
+            break
+        profile = Path(prefix) / "share" / "cosmos_reason_ros" / "config" / profile.name
+    if profile.is_file():
+        for var in ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE"):
+            os.environ.setdefault(var, str(profile))
+        print(f"soak: Fast DDS profile {os.environ['FASTDDS_DEFAULT_PROFILES_FILE']}", flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m cosmos_reason_ros.tools.soak``: run, print the report, 1 if a target missed."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -498,8 +512,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         kind = str if f.name == "model_dir" else float if f.name == "warmup_s" else type(default)
         p.add_argument("--" + f.name.replace("_", "-"), type=kind, default=default)
     p.add_argument("--log-dir", type=Path, default=None, help="keep the node's log here")
+    p.add_argument(
+        "--default-dds",
+        action="store_true",
+        help="keep Fast DDS's default transports instead of config/fastdds_large_images.xml",
+    )
     a = vars(p.parse_args(argv))
     log_dir = a.pop("log_dir")
+    if not a.pop("default_dds"):
+        _use_large_image_profile()
     settings = SoakSettings(**a)
     if min(settings.minutes, settings.rate_hz, settings.ask_period_s) <= 0:
         p.error("--minutes, --rate-hz and --ask-period-s must be > 0")
