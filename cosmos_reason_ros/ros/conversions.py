@@ -8,6 +8,7 @@ import numpy as np
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import KeyValue
 from sensor_msgs.msg import Image as ImageMsg
+from std_msgs.msg import Header
 
 from cosmos_reason_ros.core.decision import Decision
 from cosmos_reason_ros.core.types import Image
@@ -27,11 +28,15 @@ def ns_from_time(stamp: Time) -> int:
     return int(stamp.sec) * _NS + int(stamp.nanosec)
 
 
+def _header(decision: Decision) -> Header:
+    """The header of both messages of a decision: the newest frame it used."""
+    return Header(stamp=time_from_ns(decision.stamp_ns), frame_id=decision.frame_id)
+
+
 def next_action_msg(decision: Decision) -> NextAction:
     """NextAction for ``decision``: stamped with the newest frame it used."""
     msg = NextAction()
-    msg.header.stamp = time_from_ns(decision.stamp_ns)
-    msg.header.frame_id = decision.frame_id
+    msg.header = _header(decision)
     msg.decision_id = decision.decision_id
     msg.action = decision.action
     msg.target = decision.target
@@ -47,8 +52,7 @@ def next_action_msg(decision: Decision) -> NextAction:
 def reasoning_msg(decision: Decision) -> Reasoning:
     """Reasoning for ``decision``; same header and decision_id as its NextAction."""
     msg = Reasoning()
-    msg.header.stamp = time_from_ns(decision.stamp_ns)
-    msg.header.frame_id = decision.frame_id
+    msg.header = _header(decision)
     msg.decision_id = decision.decision_id
     msg.question = decision.question
     msg.thinking = decision.thinking

@@ -36,11 +36,6 @@ def _stamp(i: int) -> int:
     return T0_NS + i * PERIOD_NS
 
 
-def _send_good(cam: Camera, first: int, n: int = 3) -> int:
-    cam.send([image_msg(frame(seed=i), _stamp(first + i), "rgb8") for i in range(n)])
-    return _stamp(first + n - 1)
-
-
 def _camera_values(diags: list[DiagnosticArray], topic: str) -> dict[str, str]:
     for arr in reversed(diags):
         for st in arr.status:
@@ -149,7 +144,7 @@ def test_malformed_camera_frames_are_refused_with_a_reason_counted_invalid_and_a
             ),
             what="/diagnostics to count every bad frame",
         )
-        newest = _send_good(cam, 200)
+        newest = cam.publish_frames(n=3, start_ns=_stamp(200))
         res = listener.ask_on_newest(newest)
         for node_ in (cam, cam2):
             node_.destroy_node()
@@ -174,7 +169,7 @@ def test_depth_with_nan_far_past_and_out_of_order_stamps_are_handled_without_fai
         wait_for(lambda: _camera_values(diags, RAW).get("out_of_order") == "1",
                  what="/diagnostics to count the out-of-order frame")  # fmt: skip
         cam.send([image_msg(frame(), 1_000_000_000, "rgb8")])  # 1970: a camera restart
-        newest = _send_good(cam, 20)
+        newest = cam.publish_frames(n=3, start_ns=_stamp(20))
         res = listener.ask_on_newest(newest)
         values = _camera_values(diags, RAW)
         cam.destroy_node()
@@ -190,7 +185,7 @@ def test_bad_questions_and_choices_are_refused_naming_the_limit_and_answers_go_o
         cam = Camera(ros_context, RAW)
         node.executor.add_node(cam)
         cam.wait_matched()
-        newest = _send_good(cam, 0)
+        newest = cam.publish_frames(n=3, start_ns=_stamp(0))
         listener.ask_on_newest(newest)
         empty = listener.call(question="   ")
         huge = listener.call(question="x" * 1_000_000)
@@ -258,7 +253,7 @@ def test_every_parameter_of_wrong_type_or_out_of_range_is_rejected_naming_it(
         cam = Camera(ros_context, RAW)
         node.executor.add_node(cam)
         cam.wait_matched()
-        newest = _send_good(cam, 0)
+        newest = cam.publish_frames(n=3, start_ns=_stamp(0))
         accepted: list[str] = []
         unclear: list[str] = []
         for spec in SPECS:
