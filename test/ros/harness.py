@@ -105,6 +105,13 @@ class Camera(Node):
             threading.Event().wait(gap_s)
 
 
+def attach_camera(node: Node, topic: str, reliable: bool = False, name: str = "cam") -> Camera:
+    """A Camera in ``node``'s context, spun by ``node``'s executor."""
+    cam = Camera(node.context, topic, reliable=reliable, name=name)
+    node.executor.add_node(cam)
+    return cam
+
+
 class Listener(Node):
     """Collects the node's outputs."""
 

@@ -15,7 +15,17 @@ pytest.importorskip("rclpy", reason="rclpy is not importable: run `make setup` /
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
-from harness import PERIOD_NS, T0_NS, Camera, Listener, frame, image_msg, make_node, running
+from harness import (
+    PERIOD_NS,
+    T0_NS,
+    Camera,
+    Listener,
+    attach_camera,
+    frame,
+    image_msg,
+    make_node,
+    running,
+)
 from rcl_interfaces.msg import Log
 from rclpy.action import ActionClient
 from rclpy.parameter import Parameter
@@ -159,8 +169,7 @@ def test_depth_with_nan_far_past_and_out_of_order_stamps_are_handled_without_fai
     diags: list[DiagnosticArray] = []
     with running(ros_context, tiny_model_dir, diagnostics_period_s=0.2) as (node, listener):
         listener.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
-        cam = Camera(ros_context, RAW, reliable=True)
-        node.executor.add_node(cam)
+        cam = attach_camera(node, RAW, reliable=True)
         cam.wait_matched()
         cam.send([_depth_32fc1_with_nan(_stamp(0))])  # NaN/inf = no measurement: black pixels
         depth_res = listener.ask_on_newest(_stamp(0))
@@ -182,8 +191,7 @@ def test_bad_questions_and_choices_are_refused_naming_the_limit_and_answers_go_o
     ros_context: Any, tiny_model_dir: Any
 ) -> None:
     with running(ros_context, tiny_model_dir) as (node, listener):
-        cam = Camera(ros_context, RAW)
-        node.executor.add_node(cam)
+        cam = attach_camera(node, RAW)
         cam.wait_matched()
         newest = cam.publish_frames(n=3, start_ns=_stamp(0))
         listener.ask_on_newest(newest)
@@ -250,8 +258,7 @@ def test_every_parameter_of_wrong_type_or_out_of_range_is_rejected_naming_it(
     ros_context: Any, tiny_model_dir: Any
 ) -> None:
     with running(ros_context, tiny_model_dir) as (node, listener):
-        cam = Camera(ros_context, RAW)
-        node.executor.add_node(cam)
+        cam = attach_camera(node, RAW)
         cam.wait_matched()
         newest = cam.publish_frames(n=3, start_ns=_stamp(0))
         accepted: list[str] = []

@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("rclpy", reason="rclpy is not importable: run `make setup` / `make test`")
 
-from harness import Camera, Listener, make_node, running
+from harness import Listener, attach_camera, make_node, running
 from rcl_interfaces.msg import Log
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -52,8 +52,7 @@ def test_each_backend_fault_fails_the_ask_clearly_publishes_nothing_and_then_ask
     recovered: list[Any] = []
     with running(ros_context, tiny_model_dir,
                  inference_timeout_s=TIMEOUT_S) as (node, listener):  # fmt: skip
-        cam = Camera(ros_context, "/cam/image_raw")
-        node.executor.add_node(cam)
+        cam = attach_camera(node, "/cam/image_raw")
         newest = cam.publish_frames(n=3)
         recovered.append(listener.ask_on_newest(newest))
         for fault, _ in faults:
@@ -87,8 +86,7 @@ def test_periodic_decisions_during_a_fault_publish_only_fallbacks_that_explain_i
 ) -> None:  # fmt: skip
     with running(ros_context, tiny_model_dir,
                  publish_on_failure=publish_on_failure) as (node, listener):  # fmt: skip
-        cam = Camera(ros_context, "/cam/image_raw")
-        node.executor.add_node(cam)
+        cam = attach_camera(node, "/cam/image_raw")
         newest = cam.publish_frames(n=3)
         last_good = listener.ask_on_newest(newest).action.decision_id
         faulty.set("backend_error")

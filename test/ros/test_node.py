@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("rclpy", reason="rclpy is not importable: run `make setup` / `make test`")
 
 from diagnostic_msgs.msg import DiagnosticArray
-from harness import PERIOD_NS, T0_NS, Camera, frame, image_msg, running
+from harness import PERIOD_NS, T0_NS, attach_camera, frame, image_msg, running
 from rcl_interfaces.srv import SetParameters
 from rclpy.action import ActionClient
 from rclpy.parameter import Parameter
@@ -38,8 +38,7 @@ def test_ask_answers_with_allowed_action_stamped_with_newest_frame(
     ros_context: Any, tiny_model_dir: Any, encoding: str, topic: str
 ) -> None:
     with running(ros_context, tiny_model_dir, topics=[topic]) as (node, listener):
-        cam = Camera(ros_context, topic)
-        node.executor.add_node(cam)
+        cam = attach_camera(node, topic)
         newest = cam.publish_frames(encoding)
         res = listener.ask_on_newest(newest)
         wait_for(
@@ -69,8 +68,7 @@ def test_ask_works_with_best_effort_and_reliable_publishers(
     ros_context: Any, tiny_model_dir: Any, reliable: bool
 ) -> None:
     with running(ros_context, tiny_model_dir) as (node, listener):
-        cam = Camera(ros_context, "/cam/image_raw", reliable=reliable)
-        node.executor.add_node(cam)
+        cam = attach_camera(node, "/cam/image_raw", reliable=reliable)
         newest = cam.publish_frames("rgb8")
         res = listener.ask_on_newest(newest)
         cam.destroy_node()
@@ -92,8 +90,7 @@ def test_reason_action_streams_feedback_before_the_result(
     ros_context: Any, tiny_model_dir: Any
 ) -> None:
     with running(ros_context, tiny_model_dir) as (node, listener):
-        cam = Camera(ros_context, "/cam/image_raw")
-        node.executor.add_node(cam)
+        cam = attach_camera(node, "/cam/image_raw")
         cam.publish_frames("rgb8")
         client = ActionClient(listener, Reason, "/cosmos_reason/reason")
         assert client.wait_for_server(timeout_sec=10)
@@ -112,8 +109,7 @@ def test_reason_action_streams_feedback_before_the_result(
 def test_reason_action_cancel_ends_generation_early(ros_context: Any, tiny_model_dir: Any) -> None:
     slow = {"max_new_tokens": 4000, "max_thinking_tokens": 3900}
     with running(ros_context, tiny_model_dir, **slow) as (node, listener):
-        cam = Camera(ros_context, "/cam/image_raw")
-        node.executor.add_node(cam)
+        cam = attach_camera(node, "/cam/image_raw")
         cam.publish_frames("rgb8")
         client = ActionClient(listener, Reason, "/cosmos_reason/reason")
         assert client.wait_for_server(timeout_sec=10)
@@ -137,8 +133,7 @@ def test_ask_while_busy_queues_then_refuses_beyond_max_pending(
 ) -> None:
     slow = {"max_new_tokens": 4000, "max_thinking_tokens": 3900, "max_pending": 1}
     with running(ros_context, tiny_model_dir, **slow) as (node, listener):
-        cam = Camera(ros_context, "/cam/image_raw")
-        node.executor.add_node(cam)
+        cam = attach_camera(node, "/cam/image_raw")
         cam.publish_frames("rgb8")
         client = ActionClient(listener, Reason, "/cosmos_reason/reason")
         assert client.wait_for_server(timeout_sec=10)
@@ -164,8 +159,7 @@ def test_corrupt_and_unsupported_frames_are_counted_and_the_node_keeps_answering
     diags: list[DiagnosticArray] = []
     with running(ros_context, tiny_model_dir, diagnostics_period_s=0.2) as (node, listener):
         listener.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
-        cam = Camera(ros_context, "/cam/image_raw", reliable=True)
-        node.executor.add_node(cam)
+        cam = attach_camera(node, "/cam/image_raw", reliable=True)
         cam.wait_matched()
         good = [image_msg(frame(seed=i), T0_NS + i * PERIOD_NS, "rgb8") for i in range(6)]
         bad_step = image_msg(frame(), T0_NS + 10 * PERIOD_NS, "rgb8")
@@ -216,8 +210,7 @@ def test_live_parameter_change_takes_effect_and_invalid_is_rejected(
     ros_context: Any, tiny_model_dir: Any
 ) -> None:
     with running(ros_context, tiny_model_dir) as (node, listener):
-        cam = Camera(ros_context, "/cam/image_raw")
-        node.executor.add_node(cam)
+        cam = attach_camera(node, "/cam/image_raw")
         newest = cam.publish_frames("rgb8")
         results = node.set_parameters(
             [
@@ -259,8 +252,7 @@ def test_periodic_decisions_publish_without_requests(
     ros_context: Any, tiny_model_dir: Any
 ) -> None:
     with running(ros_context, tiny_model_dir, decision_period_s=0.3) as (node, listener):
-        cam = Camera(ros_context, "/cam/image_raw")
-        node.executor.add_node(cam)
+        cam = attach_camera(node, "/cam/image_raw")
         cam.publish_frames("rgb8")
         wait_for(lambda: len(listener.actions) >= 2, 60, what="two periodic decisions")
         cam.destroy_node()

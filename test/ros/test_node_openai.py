@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("rclpy", reason="rclpy is not importable: run `make setup` / `make test`")
 
-from harness import PERIOD_NS, T0_NS, Camera, frame, image_msg, running
+from harness import PERIOD_NS, T0_NS, attach_camera, frame, image_msg, running
 
 from cosmos_reason_ros.ros.conversions import ns_from_time
 from cosmos_reason_ros.testing.openai_server import ChatCompletionsServer, Reply
@@ -41,8 +41,7 @@ def test_ask_with_openai_backend_returns_the_servers_valid_decision(
             "model": "test-model",
         }
         with running(ros_context, "unused", **overrides) as (node, listener):
-            cam = Camera(ros_context, "/cam/image_raw")
-            node.executor.add_node(cam)
+            cam = attach_camera(node, "/cam/image_raw")
             cam.wait_matched()
             cam.send([image_msg(frame(seed=i), T0_NS + i * PERIOD_NS, "rgb8") for i in range(3)])
             first = _ask_until(listener, lambda r: r.success)
