@@ -29,6 +29,7 @@ from typing import Any
 
 import rclpy
 from builtin_interfaces.msg import Time  # type: ignore[import-untyped]
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.publisher import Publisher
 from rclpy.qos import (
@@ -55,6 +56,7 @@ from cosmos_reason_ros.tools.scenario import (
 
 QOS_CHOICES = ("reliable", "sensor_data")
 _NS = 1_000_000_000
+DRAIN_TIMEOUT_S = 5.0  # longest wait at the end for reliable subscribers to acknowledge
 
 
 class ReplayError(CosmosReasonError):
@@ -165,6 +167,15 @@ def replay(
         rclpy.try_shutdown()
 
 
+def _drain(pubs: Sequence[Publisher[Any]], timeout_s: float = DRAIN_TIMEOUT_S) -> None:
+    """Wait until reliable subscribers have acknowledged what was published (best-effort
+    publishers return at once), so that shutting down right after replay loses nothing."""
+    deadline = time.monotonic() + timeout_s
+    for pub in pubs:
+        left = max(0.0, deadline - time.monotonic())
+        pub.wait_for_all_acked(Duration(nanoseconds=int(left * _NS)))
+
+
 def to_ros_header(src: Any, offset_ns: int = 0) -> Header:
     """A rosbags ``std_msgs/Header`` (ROS 1 or 2) as an rclpy Header, stamp shifted by offset."""
     stamp_ns = int(src.stamp.sec) * _NS + int(src.stamp.nanosec) + offset_ns
@@ -260,6 +271,7 @@ class _Player:
                 period = span // max(1, max(c.msgcount for c in conns) - 1) or _NS // 10
                 pass_wall0 += (span + period) / _NS / self.rate
                 offset += (span + period) if restamp else 0
+            _drain(waited)
         finally:
             reader.close()
         return ReplayStats(
