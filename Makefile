@@ -29,10 +29,10 @@ demo: setup
 	$(WITH_ENV) python -m cosmos_reason_ros.tools.demo $(if $(MODEL),--model $(MODEL),)
 
 bench: setup
-	$(WITH_ENV) python -m cosmos_reason_ros.tools.bench
+	$(WITH_ENV) python -m cosmos_reason_ros.bench
 
 soak: setup
-	$(WITH_ENV) python -m cosmos_reason_ros.tools.soak --minutes $(MINUTES)
+	$(WITH_ENV) python -m cosmos_reason_ros.bench.soak --minutes $(MINUTES)
 
 clean:
 	rm -rf build install log build.log .venv results demo_out

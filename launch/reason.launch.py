@@ -21,7 +21,7 @@ from launch_ros.actions import Node
 
 from launch import LaunchContext, LaunchDescription
 
-# launch argument -> what it sets (node parameter names; see cosmos_reason_ros/ros/parameters.py)
+# launch argument -> what it sets (node parameter names; see cosmos_reason_ros/config.py)
 PARAMETER_ARGUMENTS = {
     "model": "Hub id or local folder of the checkpoint",
     "backend": "transformers | tensorrt_llm | openai",

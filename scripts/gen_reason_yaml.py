@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import textwrap
 
-from cosmos_reason_ros.ros.parameters import SPECS
+from cosmos_reason_ros.config import SPECS
 
 
 def _value(value: object) -> str:
@@ -25,7 +25,7 @@ def _value(value: object) -> str:
 
 def main() -> None:
     print("# cosmos_reason node parameters: every parameter with its default.")
-    print("# Generated from cosmos_reason_ros/ros/parameters.py by scripts/gen_reason_yaml.py;")
+    print("# Generated from cosmos_reason_ros/config.py by scripts/gen_reason_yaml.py;")
     print("# copy it and edit the copy (launch with params_file:=...).")
     print("# [live]: may change at run time (ros2 param set); others change through")
     print("# deactivate -> cleanup -> set -> configure.")

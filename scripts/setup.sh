@@ -64,6 +64,12 @@ want=$( (find msg srv action launch config cosmos_reason_ros scripts -type f \
          sha256sum CMakeLists.txt package.xml) | sha256sum | cut -d' ' -f1)
 if [[ "$(cat build/.colcon-stamp 2>/dev/null)" != "$want" || ! -d install/cosmos_reason_ros ]]; then
   log "colcon build"
+  # install(DIRECTORY) copies modules but never deletes them: clear the installed hand-written
+  # modules so a moved or deleted module cannot linger there (the build copies them afresh).
+  for site in install/cosmos_reason_ros/lib/python3*/site-packages/cosmos_reason_ros; do
+    [[ -d "$site" ]] || continue
+    find "$site" -name '*.py' ! -path '*/msg/*' ! -path '*/srv/*' ! -path '*/action/*' -delete
+  done
   if [[ -n "$SYSTEM_ROS" ]]; then
     set +u; source "$SYSTEM_ROS/setup.bash"; set -u
     PATH="$VENV/bin:$PATH" colcon build --event-handlers console_cohesion- \

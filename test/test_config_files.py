@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cosmos_reason_ros.ros.parameters import SPEC_BY_NAME, SPECS, build_config
+from cosmos_reason_ros.config import SPEC_BY_NAME, SPECS, build_config
 
 ROOT = Path(__file__).resolve().parents[1]
 ROS_OWN = {"use_sim_time"}  # declared by rclpy itself

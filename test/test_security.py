@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from cosmos_reason_ros import config as params
 from cosmos_reason_ros.backends.config import BackendConfig
 from cosmos_reason_ros.core.errors import BackendError, InputError
 from cosmos_reason_ros.core.reasoner import Reasoner
 from cosmos_reason_ros.core.types import Clip, WindowSnapshot
-from cosmos_reason_ros.ros import parameters as params
 from cosmos_reason_ros.testing import faulty_backend
 from cosmos_reason_ros.testing.openai_server import ChatCompletionsServer, Reply, reason1_text
 

@@ -1,4 +1,4 @@
-"""Model backends behind one small interface (see ``base``), registered by name.
+"""Model backends, registered by name; each implements ``core.generation.Backend``.
 
 Heavy imports (torch, tensorrt_llm, openai) happen inside the backend module that needs them,
 when that backend is created.
@@ -8,34 +8,11 @@ from __future__ import annotations
 
 import importlib
 
-from cosmos_reason_ros.backends.base import (
-    AnswerFormat,
-    Backend,
-    BackendInfo,
-    ChatMessage,
-    GenerationRequest,
-    GenerationResult,
-    SamplingSettings,
-    TextPart,
-    VideoPart,
-)
 from cosmos_reason_ros.backends.config import BACKENDS, BackendConfig
 from cosmos_reason_ros.core.errors import ConfigError
+from cosmos_reason_ros.core.generation import Backend
 
-__all__ = [
-    "BACKENDS",
-    "AnswerFormat",
-    "Backend",
-    "BackendConfig",
-    "BackendInfo",
-    "ChatMessage",
-    "GenerationRequest",
-    "GenerationResult",
-    "SamplingSettings",
-    "TextPart",
-    "VideoPart",
-    "create_backend",
-]
+__all__ = ["BACKENDS", "BackendConfig", "create_backend"]
 
 # name -> (module, class). Modules are imported only when their backend is created.
 _REGISTRY: dict[str, tuple[str, str]] = {

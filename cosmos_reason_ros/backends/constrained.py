@@ -25,8 +25,8 @@ import torch
 import xgrammar as xgr
 from transformers import LogitsProcessor
 
-from cosmos_reason_ros.backends.base import AnswerFormat
 from cosmos_reason_ros.core.errors import BackendError
+from cosmos_reason_ros.core.generation import AnswerFormat
 
 _LOG = logging.getLogger(__name__)
 

@@ -35,18 +35,9 @@ import time
 from typing import Any
 from urllib.parse import urlparse
 
-from cosmos_reason_ros.backends.base import (
-    AnswerFormat,
-    BackendInfo,
-    ChatMessage,
-    GenerationRequest,
-    GenerationResult,
-    TextCallback,
-    TextPart,
-    VideoPart,
-)
 from cosmos_reason_ros.backends.config import STRUCTURED_OUTPUT_MODES, BackendConfig
 from cosmos_reason_ros.backends.media import jpeg_data_url, mp4_data_url
+from cosmos_reason_ros.core.architecture import detect_architecture
 from cosmos_reason_ros.core.errors import (
     BackendError,
     BackendUnavailableError,
@@ -54,19 +45,24 @@ from cosmos_reason_ros.core.errors import (
     GenerationCancelled,
     GenerationTimeout,
 )
+from cosmos_reason_ros.core.generation import (
+    AnswerFormat,
+    BackendInfo,
+    Capabilities,
+    ChatMessage,
+    GenerationRequest,
+    GenerationResult,
+    TextCallback,
+    TextPart,
+    VideoPart,
+)
 
-__all__ = ["STRUCTURED_OUTPUT_MODES", "OpenAIBackend", "build_chat_kwargs", "guess_architecture"]
+__all__ = ["STRUCTURED_OUTPUT_MODES", "OpenAIBackend", "build_chat_kwargs"]
 
 logger = logging.getLogger(__name__)
 
 PLACEHOLDER_API_KEY = "EMPTY"  # what servers without authentication are sent
 _MAX_ERROR_CHARS = 300
-
-
-def guess_architecture(model: str) -> str:
-    """``qwen3_vl`` for Cosmos-Reason2 / Qwen3 names, else ``qwen2_5_vl`` (Cosmos-Reason1)."""
-    name = model.lower()
-    return "qwen3_vl" if ("reason2" in name or "qwen3" in name) else "qwen2_5_vl"
 
 
 def _content(message: ChatMessage, request: GenerationRequest, config: BackendConfig) -> Any:
@@ -158,7 +154,7 @@ class _RetryableError(Exception):
 class OpenAIBackend:
     """A model served behind an OpenAI-compatible chat-completions API.
 
-    Call order and threading follow ``backends.base``: ``load()``, then ``generate()`` from one
+    Call order and threading follow ``core.generation``: ``load()``, then ``generate()`` from one
     thread at a time, then ``close()``; ``describe()`` from any thread.
 
     Args:
@@ -203,6 +199,7 @@ class OpenAIBackend:
         self._api_key = os.environ.get(config.api_key_env, "") if config.api_key_env else ""
         self._client: Any = None
         self._openai: Any = None
+        self._architecture = detect_architecture(config.model)
         self._lock = threading.Lock()
 
     # -- Backend interface --------------------------------------------------------------------
@@ -228,21 +225,32 @@ class OpenAIBackend:
         )
         self._openai = openai
         try:
-            served = self._with_retries(
-                lambda: self._call(lambda: [m.id for m in client.models.list()]), None
+            models = self._with_retries(
+                lambda: self._call(lambda: list(client.models.list())), None
             )
         except BackendError as err:
             client.close()
             raise BackendUnavailableError(f"cannot list models: {err}") from err
+        served = [str(m.id) for m in models]
         if served and self._config.model not in served:
             client.close()
             raise BackendError(
                 f"server {self._host} does not serve model {self._config.model!r}; it serves "
                 f"{', '.join(repr(m) for m in served[:10])}"
             )
+        # The server's metadata may name what it loaded (vLLM: ``root``, the checkpoint's hub
+        # id or path): the architecture is read from that checkpoint where it is reachable.
+        roots = [str(getattr(m, "root", "") or "") for m in models if m.id == self._config.model]
+        architecture = detect_architecture(self._config.model, *roots)
         with self._lock:
             self._client = client
-        logger.info("openai backend ready host=%s model=%s", self._host, self._config.model)
+            self._architecture = architecture
+        logger.info(
+            "openai backend ready host=%s model=%s architecture=%s",
+            self._host,
+            self._config.model,
+            architecture.describe(),
+        )
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
         """Stream one chat completion; see the module docstring for retries and layout.
@@ -282,7 +290,14 @@ class OpenAIBackend:
         return BackendInfo(
             backend="openai",
             model=self._config.model,
-            architecture=guess_architecture(self._config.model),
+            architecture=self._architecture.model_type,
+            architecture_source=self._architecture.origin(),
+            capabilities=Capabilities(
+                constrained_answer=self._structured_output == "after_reasoning",
+                video_input=self._config.video_transport == "video",
+                streaming=True,
+                cancel=True,
+            ),
             device=f"remote {self._host}",
             dtype="server",
             quantization="server",

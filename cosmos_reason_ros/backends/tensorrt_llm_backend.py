@@ -31,22 +31,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cosmos_reason_ros.backends.base import (
-    BackendInfo,
-    GenerationRequest,
-    GenerationResult,
-    SamplingSettings,
-    TextPart,
-    VideoPart,
-)
 from cosmos_reason_ros.backends.config import BackendConfig
-from cosmos_reason_ros.backends.openai_backend import guess_architecture
+from cosmos_reason_ros.core.architecture import detect_architecture
 from cosmos_reason_ros.core.errors import (
     BackendError,
     BackendUnavailableError,
     ConfigError,
     CosmosReasonError,
     GenerationCancelled,
+)
+from cosmos_reason_ros.core.generation import (
+    BackendInfo,
+    Capabilities,
+    GenerationRequest,
+    GenerationResult,
+    SamplingSettings,
+    TextPart,
+    VideoPart,
 )
 from cosmos_reason_ros.core.types import Clip
 
@@ -209,7 +210,7 @@ def plan_phases(request: GenerationRequest) -> tuple[Phase, ...]:
 class TensorRTLLMBackend:
     """A Cosmos-Reason model run by TensorRT-LLM's LLM API in this process.
 
-    Call order and threading follow ``backends.base``. ``generate`` runs TensorRT-LLM's
+    Call order and threading follow ``core.generation``. ``generate`` runs TensorRT-LLM's
     asyncio streaming API on a private event loop in the calling thread.
     """
 
@@ -220,6 +221,7 @@ class TensorRTLLMBackend:
         self._processor: Any = None
         self._trtllm: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._architecture = detect_architecture(config.model)
 
     def load(self) -> None:
         """Load the model on the GPU.
@@ -296,7 +298,15 @@ class TensorRTLLMBackend:
         return BackendInfo(
             backend="tensorrt_llm",
             model=self._config.model,
-            architecture=guess_architecture(self._config.model),
+            architecture=self._architecture.model_type,
+            architecture_source=self._architecture.origin(),
+            capabilities=Capabilities(
+                thinking_budget=True,
+                constrained_answer=True,
+                video_input=True,
+                streaming=True,
+                cancel=True,
+            ),
             device="cuda",
             dtype=self._config.dtype,
             quantization="checkpoint",

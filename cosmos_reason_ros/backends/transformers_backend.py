@@ -5,7 +5,7 @@ Loads a hub id or a local folder with ``AutoProcessor`` + ``AutoModelForImageTex
 bitsandbytes, and generates with optional streaming, cancellation and constrained decoding
 (``constrained.AnswerConstraint``). Works with transformers >= 4.57 and 5.x.
 
-Call order and threading follow ``backends.base``: ``load`` once, ``generate`` from one thread
+Call order and threading follow ``core.generation``: ``load`` once, ``generate`` from one thread
 at a time, ``close``; ``describe`` from any thread.
 """
 
@@ -25,20 +25,22 @@ import torch
 from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
-from cosmos_reason_ros.backends.base import (
-    BackendInfo,
-    GenerationRequest,
-    GenerationResult,
-    TextCallback,
-    TextPart,
-    VideoPart,
-)
 from cosmos_reason_ros.backends.config import BackendConfig
+from cosmos_reason_ros.core.architecture import Architecture, detect_architecture
 from cosmos_reason_ros.core.errors import (
     BackendError,
     BackendUnavailableError,
     CosmosReasonError,
     GenerationCancelled,
+)
+from cosmos_reason_ros.core.generation import (
+    BackendInfo,
+    Capabilities,
+    GenerationRequest,
+    GenerationResult,
+    TextCallback,
+    TextPart,
+    VideoPart,
 )
 
 _LOG = logging.getLogger(__name__)
@@ -49,6 +51,10 @@ _LOG = logging.getLogger(__name__)
 SKIP_QUANTIZATION_MODULES = ("lm_head", "model.visual")
 
 _DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+
+CAPABILITIES = Capabilities(
+    thinking_budget=True, constrained_answer=True, video_input=True, streaming=True, cancel=True
+)
 
 
 class TransformersBackend:
@@ -62,7 +68,7 @@ class TransformersBackend:
         self._processor: Any = None
         self._device = config.device
         self._dtype = config.dtype
-        self._architecture = ""
+        self._architecture = detect_architecture(config.model)
 
     def load(self) -> None:
         """Load processor and model. Raises ``BackendError`` naming what is wrong."""
@@ -112,14 +118,16 @@ class TransformersBackend:
         except Exception as exc:  # any loader failure becomes one clear BackendError
             what = "model folder" if _looks_local(cfg.model) else "model"
             raise BackendError(f"{what} {cfg.model} could not be loaded: {_brief(exc)}") from exc
-        architecture = str(getattr(model.config, "model_type", ""))
+        architecture = Architecture(
+            str(getattr(model.config, "model_type", "")), "config.json", cfg.model
+        )
         with self._lock:
             self._model, self._processor = model, processor
             self._device, self._dtype, self._architecture = device, dtype_name, architecture
         _LOG.info(
             "model loaded: architecture=%s parameters=%d processor_s=%.2f load_s=%.2f "
             "gpu_memory_bytes=%s",
-            architecture,
+            architecture.describe(),
             sum(p.numel() for p in model.parameters()),
             processor_s,
             time.monotonic() - start,
@@ -189,7 +197,9 @@ class TransformersBackend:
         return BackendInfo(
             backend="transformers",
             model=self._config.model,
-            architecture=architecture,
+            architecture=architecture.model_type,
+            architecture_source=architecture.origin(),
+            capabilities=CAPABILITIES,
             device=device,
             dtype=dtype,
             quantization=self._config.quantization,

@@ -16,9 +16,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from cosmos_reason_ros.backends.base import AnswerFormat, ChatMessage, Part, TextPart, VideoPart
 from cosmos_reason_ros.core.action_space import ActionSpace
 from cosmos_reason_ros.core.errors import ConfigError
+from cosmos_reason_ros.core.generation import AnswerFormat, ChatMessage, Part, TextPart, VideoPart
 from cosmos_reason_ros.core.types import Clip
 
 _LOG = logging.getLogger(__name__)

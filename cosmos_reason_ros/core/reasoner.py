@@ -14,12 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
-from cosmos_reason_ros.backends.base import (
-    Backend,
-    GenerationRequest,
-    SamplingSettings,
-    TextCallback,
-)
 from cosmos_reason_ros.core.action_space import (
     MAX_PARAMETERS,
     MAX_REASON_CHARS,
@@ -29,6 +23,12 @@ from cosmos_reason_ros.core.action_space import (
 from cosmos_reason_ros.core.answer import RAW_TEXT_MAX_CHARS, clean_text, parse_answer
 from cosmos_reason_ros.core.decision import Decision, DecisionTimings
 from cosmos_reason_ros.core.errors import ConfigError, InputError
+from cosmos_reason_ros.core.generation import (
+    Backend,
+    GenerationRequest,
+    SamplingSettings,
+    TextCallback,
+)
 from cosmos_reason_ros.core.prompts import PROFILES, PromptProfile, profile_for
 from cosmos_reason_ros.core.types import WindowSnapshot
 
@@ -162,7 +162,7 @@ class Reasoner:
                 strings, duplicates, not allowed actions, or too many.
         """
         config = self.config
-        return _validated(config, question, choices)
+        return check_request(config, question, choices)
 
     def decide(
         self,
@@ -201,7 +201,7 @@ class Reasoner:
         config = self.config
         if snapshot.empty:
             raise InputError("the frame window is empty: no frames to reason over yet")
-        question, choices = _validated(config, question, choices)
+        question, choices = check_request(config, question, choices)
         space = config.action_space
         if choices:
             space = space.restricted_to(choices, config.max_choices)
@@ -295,9 +295,14 @@ class Reasoner:
         )
 
 
-def _validated(
-    config: ReasonerConfig, question: str, choices: Sequence[str]
+def check_request(
+    config: ReasonerConfig, question: str, choices: Sequence[str] = ()
 ) -> tuple[str, tuple[str, ...]]:
+    """The question and choices to ask under ``config`` (see ``Reasoner.validate_request``).
+
+    Raises:
+        InputError: The question or the choices are unusable.
+    """
     if not isinstance(question, str):
         raise InputError(f"question must be a string, got {type(question).__name__}")
     question = question.strip() or config.question

@@ -59,6 +59,26 @@ class Job(Generic[T]):
         self.cancel_event.set()
 
 
+class Reservation:
+    """A place in the worker's queue held for one later ``submit``; ``release`` gives it back
+    unused. Thread-safe; using or releasing it twice does nothing."""
+
+    def __init__(self, worker: InferenceWorker) -> None:
+        self._worker = worker
+        self._lock = threading.Lock()
+        self._held = True
+
+    def take(self) -> bool:
+        """Mark the place used; True the first time only (the worker calls this)."""
+        with self._lock:
+            held, self._held = self._held, False
+            return held
+
+    def release(self) -> None:
+        """Give the place back without submitting."""
+        self._worker._release(self)
+
+
 _STOP = object()
 
 
@@ -76,6 +96,7 @@ class InferenceWorker:
         self._lock = threading.Lock()
         self._pending: list[Job[object]] = []
         self._running: Job[object] | None = None
+        self._reserved = 0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -90,29 +111,66 @@ class InferenceWorker:
 
     def stats(self) -> WorkerStats:
         with self._lock:
-            return WorkerStats(self._running is not None, len(self._pending), self._max_pending)
+            pending = len(self._pending) + self._reserved
+            return WorkerStats(self._running is not None, pending, self._max_pending)
 
     def idle(self) -> bool:
-        """True when nothing runs and nothing waits."""
+        """True when nothing runs, waits or is reserved."""
         with self._lock:
-            return self._running is None and not self._pending
+            return self._running is None and not self._pending and not self._reserved
 
-    def submit(self, fn: Callable[[threading.Event], T], timeout_s: float | None = None) -> Job[T]:
+    def reserve(self) -> Reservation:
+        """Hold a place for a job submitted later (an action goal between its acceptance and
+        its submission), so that the goal is refused now rather than failed later.
+
+        Raises:
+            QueueFullError: No place is free.
+        """
+        with self._lock:
+            self._check_room()
+            self._reserved += 1
+        return Reservation(self)
+
+    def submit(
+        self,
+        fn: Callable[[threading.Event], T],
+        timeout_s: float | None = None,
+        reservation: Reservation | None = None,
+    ) -> Job[T]:
         """Queue ``fn(cancel_event)``; returns the job (its ``future`` settles with the result).
+
+        Args:
+            fn: The work; it receives the job's cancel event.
+            timeout_s: Deadline of the job once it starts; None: none.
+            reservation: A place held by ``reserve()``; it is used up here.
 
         Raises:
             QueueFullError: ``max_pending`` jobs already wait behind a running one.
         """
         job: Job[T] = Job(fn, timeout_s)
         with self._lock:
-            if self._running is not None and len(self._pending) >= self._max_pending:
-                raise QueueFullError(
-                    f"inference queue full: 1 running and {len(self._pending)} pending "
-                    f"(max_pending={self._max_pending}); try again later"
-                )
+            if reservation is not None and reservation.take():
+                self._reserved -= 1
+            else:
+                self._check_room()
             self._pending.append(job)  # type: ignore[arg-type]
         self._queue.put(job)
         return job
+
+    def _check_room(self) -> None:
+        """Raise ``QueueFullError`` unless one more job fits (call with the lock held)."""
+        waiting = len(self._pending) + self._reserved
+        if waiting >= self._max_pending + (0 if self._running is not None else 1):
+            running = 1 if self._running is not None else 0
+            raise QueueFullError(
+                f"inference queue full: {running} running and {waiting} pending "
+                f"(max_pending={self._max_pending}); try again later"
+            )
+
+    def _release(self, reservation: Reservation) -> None:
+        with self._lock:
+            if reservation.take():
+                self._reserved -= 1
 
     def cancel_all(self) -> None:
         """Cancel the running job and every pending one."""

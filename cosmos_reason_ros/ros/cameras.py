@@ -17,16 +17,13 @@ from rclpy.qos import QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage
 from sensor_msgs.msg import Image as ImageMsg
 
-from cosmos_reason_ros.core.decoding import decode_image
 from cosmos_reason_ros.core.errors import InputError
+from cosmos_reason_ros.core.ingest import ingest
 from cosmos_reason_ros.core.types import WindowSnapshot
 from cosmos_reason_ros.core.window import FrameWindow, WindowSet
 from cosmos_reason_ros.ros.conversions import ns_from_time
 
 WARN_PERIOD_S = 5.0
-MAX_FUTURE_S = 300.0
-"""Frames stamped further ahead of this node's clock are invalid: a camera clock gone wrong.
-(Stamps in the past are fine: replayed bags carry old stamps.)"""
 
 
 @dataclass(frozen=True)
@@ -70,34 +67,17 @@ class Camera:
         with self._lock:
             self._received += 1
             self._last_arrival = now
-        stamp_ns = ns_from_time(msg.header.stamp)
-        stamp_error = self._stamp_error(stamp_ns)
-        if stamp_error:
-            self._record_invalid(stamp_error, now)
-            return
-        if not self._window.accept(stamp_ns):
-            return
         try:
-            image = decode_image(msg, self._window.target_size, self._max_input_pixels)
+            ingest(
+                self._window,
+                ns_from_time(msg.header.stamp),
+                msg.header.frame_id,
+                msg,
+                self._max_input_pixels,
+                now_ns=self._node.get_clock().now().nanoseconds,
+            )
         except InputError as exc:
             self._record_invalid(str(exc), now)
-            return
-        self._window.push(stamp_ns, msg.header.frame_id, image)
-
-    def _stamp_error(self, stamp_ns: int) -> str:
-        """Why ``stamp_ns`` cannot be used, or "". A zero stamp would make every later frame a
-        duplicate of the first, so the window would hold one old frame while the camera looks
-        fresh; a far-future stamp would restart the window and stamp decisions wrongly."""
-        if stamp_ns == 0:
-            return "header.stamp is 0: the camera does not stamp its frames"
-        now_ns = self._node.get_clock().now().nanoseconds
-        ahead_s = (stamp_ns - now_ns) * 1e-9
-        if now_ns > 0 and ahead_s > MAX_FUTURE_S:  # a sim clock reads 0 until /clock arrives
-            return (
-                f"header.stamp is {ahead_s:.0f} s ahead of this node's clock "
-                f"(more than {MAX_FUTURE_S:g} s): the camera's clock is wrong"
-            )
-        return ""
 
     def _record_invalid(self, error: str, now: float) -> None:
         with self._lock:

@@ -11,9 +11,9 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 
-from cosmos_reason_ros.backends.base import BackendInfo
+from cosmos_reason_ros.core.generation import BackendInfo
 from cosmos_reason_ros.core.window import WindowStats
 from cosmos_reason_ros.core.worker import WorkerStats
 from cosmos_reason_ros.ros.cameras import CameraStats
@@ -63,11 +63,13 @@ class DiagnosticsReport:
         counters: DecisionCounters,
         worker: WorkerStats | None,
         backend: BackendInfo | None,
+        last_error: str = "",
     ) -> list[DiagnosticStatus]:
+        """The statuses of one report: one per camera, then the reasoner's."""
         statuses = [
             self._camera(c, windows.get(c.topic), period_s, max_frame_age_s) for c in cameras
         ]
-        statuses.append(self._reasoner(state, counters, worker, backend))
+        statuses.append(self._reasoner(state, counters, worker, backend, last_error))
         return statuses
 
     def _camera(
@@ -107,10 +109,13 @@ class DiagnosticsReport:
         c: DecisionCounters,
         worker: WorkerStats | None,
         backend: BackendInfo | None,
+        last_error: str,
     ) -> DiagnosticStatus:
         new_failed = c.failed - self._prev.failed
         self._prev.failed = c.failed
-        if backend is None or not backend.loaded:
+        if last_error and (backend is None or not backend.loaded):
+            level, message = ERROR, f"{state}: {last_error}"
+        elif backend is None or not backend.loaded:
             level, message = (
                 (ERROR, "no model loaded") if state != "unconfigured" else (OK, "unconfigured")
             )
@@ -120,6 +125,7 @@ class DiagnosticsReport:
             level, message = OK, state
         values = {
             "state": state,
+            "last_error": last_error,
             "decisions_made": str(c.made),
             "decisions_skipped": str(c.skipped),
             "decisions_failed": str(c.failed),
@@ -134,6 +140,8 @@ class DiagnosticsReport:
                 backend=backend.backend,
                 model=backend.model,
                 architecture=backend.architecture,
+                architecture_source=backend.architecture_source,
+                capabilities=backend.capabilities.summary(),
                 device=backend.device,
                 dtype=backend.dtype,
                 quantization=backend.quantization,
@@ -152,7 +160,3 @@ def _status(name: str, level: bytes, message: str, values: dict[str, str]) -> Di
         hardware_id="cosmos_reason",
         values=[KeyValue(key=k, value=v) for k, v in values.items()],
     )
-
-
-def diagnostic_array(statuses: list[DiagnosticStatus]) -> DiagnosticArray:
-    return DiagnosticArray(status=statuses)

@@ -1,4 +1,4 @@
-"""Declaring the parameters of ``ros.parameters.SPECS`` on a node, and vetting changes."""
+"""Declaring the parameters of ``config.SPECS`` on a node, and vetting changes."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from rclpy.exceptions import (
 )
 from rclpy.node import Node
 
+from cosmos_reason_ros import config as params
 from cosmos_reason_ros.core.errors import CosmosReasonError
-from cosmos_reason_ros.ros import parameters as params
 
 
 def descriptor(spec: params.ParamSpec) -> ParameterDescriptor:
@@ -83,7 +83,7 @@ def rejection(
                 f"set it, then configure"
             )
     try:
-        params.build_config(values, patch_multiple=config.window.patch_multiple if config else 28)
+        params.build_config(values, config.architecture if config else None)
     except CosmosReasonError as exc:
         return str(exc)
     return ""

@@ -1,27 +1,31 @@
-"""Turning a request (service, action, timer) into a decision on the worker, and any failure
-into one clear message. The one place that maps engine errors to ``success=false``."""
+"""What a request (service, action, timer) comes to, and the one place that turns any failure
+into a clear message for ``success=false``."""
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 from cosmos_reason_ros.core.decision import Decision
 from cosmos_reason_ros.core.errors import (
     BackendError,
     ConfigError,
+    CosmosReasonError,
     GenerationCancelled,
     GenerationTimeout,
     InputError,
 )
 from cosmos_reason_ros.core.reasoner import Reasoner
-from cosmos_reason_ros.core.worker import Job, QueueFullError
+from cosmos_reason_ros.core.worker import QueueFullError
 
 _LOG = logging.getLogger(__name__)
+
+
+class Refused(CosmosReasonError):
+    """A request the node declines before queueing it (not active, no fresh camera, …); the
+    message is sent as it is."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ def failure_message(exc: BaseException) -> str:
         return f"inference timed out: {exc}"
     if isinstance(exc, GenerationCancelled):
         return f"cancelled: {exc}" if str(exc) else "cancelled"
-    if isinstance(exc, QueueFullError):
+    if isinstance(exc, (QueueFullError, Refused)):
         return str(exc)
     if isinstance(exc, (InputError, ConfigError)):
         return f"bad request: {exc}"
@@ -49,6 +53,19 @@ def failure_message(exc: BaseException) -> str:
     if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
         return "backend failed: out of memory"  # torch.OutOfMemoryError: no torch import here
     return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def outcome_of(future: Future[Decision]) -> Outcome:
+    """The outcome of a finished job's future. Never raises; unexpected failures are logged
+    with their traceback."""
+    exc = future.exception()
+    if exc is None:
+        return Outcome(True, "", future.result())
+    if isinstance(exc, GenerationCancelled):
+        return Outcome(False, failure_message(exc), cancelled=True)
+    if not isinstance(exc, CosmosReasonError):
+        _LOG.error("decision failed unexpectedly", exc_info=exc)
+    return Outcome(False, failure_message(exc))
 
 
 def validated_request(
@@ -65,28 +82,3 @@ def validated_request(
     if len(choices) > cfg.max_choices:
         raise InputError(f"{len(choices)} choices given; max_choices is {cfg.max_choices}")
     return reasoner.validate_request(question, choices)
-
-
-def wait_for(
-    job: Job[Decision], cancel_requested: Callable[[], bool] = lambda: False, poll_s: float = 0.02
-) -> Outcome:
-    """Wait for ``job``; cancel it when ``cancel_requested()`` turns true. Never raises."""
-    future: Future[Decision] = job.future
-    while True:
-        if cancel_requested() and not job.cancel_event.is_set():
-            job.cancel()
-        try:
-            decision = future.result(timeout=poll_s)
-        except FutureTimeout:
-            continue
-        except GenerationCancelled as exc:
-            return Outcome(False, failure_message(exc), cancelled=True)
-        except Exception as exc:  # the one boundary: every failure becomes a message
-            if not isinstance(exc, (BackendError, InputError, ConfigError, QueueFullError)):
-                _LOG.exception("decision failed unexpectedly")
-            return Outcome(False, failure_message(exc))
-        return Outcome(True, "", decision)
-
-
-def elapsed_since(t0: float) -> float:
-    return time.monotonic() - t0

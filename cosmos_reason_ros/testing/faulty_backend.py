@@ -20,10 +20,10 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from cosmos_reason_ros.backends.base import BackendInfo, GenerationRequest, GenerationResult
 from cosmos_reason_ros.backends.config import BackendConfig
 from cosmos_reason_ros.backends.transformers_backend import TransformersBackend
 from cosmos_reason_ros.core.errors import BackendError
+from cosmos_reason_ros.core.generation import BackendInfo, GenerationRequest, GenerationResult
 
 __all__ = ["FAULTS", "REGISTRY_ENTRY", "SWITCH", "FaultSwitch", "FaultyBackend"]
 

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     rclpy.init()
     node = Node("cosmos_reason_ask")
     try:
-        client = node.create_client(AskNextAction, f"{args.node.rstrip('/')}/ask")
+        client: Any = node.create_client(AskNextAction, f"{args.node.rstrip('/')}/ask")
         if not client.wait_for_service(timeout_sec=10.0):
             print(f"error: service {client.srv_name} not available", file=sys.stderr)
             return 2
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         if not future.done():
             print(f"error: no answer within {args.timeout:g} s", file=sys.stderr)
             return 2
-        res = future.result()
+        res: Any = future.result()
         print(json.dumps(response_dict(res, args.verbose), ensure_ascii=False, indent=2))
         return 0 if res.success else 1
     finally:

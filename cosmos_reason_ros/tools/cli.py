@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -29,19 +28,20 @@ from typing import Any
 import cv2
 import numpy as np
 
-from cosmos_reason_ros.backends import BACKENDS, BackendConfig, SamplingSettings, create_backend
+from cosmos_reason_ros.backends import BACKENDS
 from cosmos_reason_ros.backends.config import DEVICES, DTYPES, QUANTIZATIONS
+from cosmos_reason_ros.config import SPEC_BY_NAME, build_config, load_configured
 from cosmos_reason_ros.core.action_space import (
     MAX_PARAMETERS,
     MAX_REASON_CHARS,
     MAX_TARGET_CHARS,
-    ActionSpace,
 )
 from cosmos_reason_ros.core.errors import BackendError, ConfigError, InputError
+from cosmos_reason_ros.core.ingest import ingest, raw_frame
 from cosmos_reason_ros.core.prompts import PROFILES
-from cosmos_reason_ros.core.reasoner import DEFAULT_QUESTION, Reasoner, ReasonerConfig
+from cosmos_reason_ros.core.reasoner import DEFAULT_QUESTION, Reasoner
 from cosmos_reason_ros.core.types import Image, WindowSnapshot
-from cosmos_reason_ros.core.window import FrameWindow, WindowConfig
+from cosmos_reason_ros.core.window import FrameWindow
 
 _LOG = logging.getLogger("cosmos_reason_ros.cli")
 
@@ -124,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = _run(args)
     except (ConfigError, InputError) as exc:
-        print(f"cosmos-reason: error: {exc}", file=sys.stderr)
+        print(f"cosmos-reason: error: {_in_option_names(str(exc))}", file=sys.stderr)
         return EXIT_INPUT
     except BackendError as exc:
         print(f"cosmos-reason: backend error: {exc}", file=sys.stderr)
@@ -133,55 +133,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_OK
 
 
+def _values(args: argparse.Namespace) -> dict[str, Any]:
+    """The node parameter values the arguments set (the rest keep their defaults)."""
+    values: dict[str, Any] = {
+        "model": args.model,
+        "backend": args.backend,
+        "device": args.device,
+        "dtype": args.dtype,
+        "quantization": args.quantization,
+        "profile": args.profile,
+        "sample_fps": args.fps,
+        "window_s": args.window_s,
+        "question": args.question,
+        "actions": _split(args.actions),
+        "fallback_action": args.fallback,
+        "max_new_tokens": args.max_new_tokens,
+        "max_thinking_tokens": args.max_thinking_tokens,
+        "max_target_chars": args.max_target_chars,
+        "max_reason_chars": args.max_reason_chars,
+        "max_parameters": args.max_parameters,
+        "temperature": args.temperature,
+        "seed": -1 if args.seed is None else args.seed,
+        "constrained_decoding": not args.unconstrained,
+    }
+    if args.base_url:
+        values["base_url"] = args.base_url
+    return values
+
+
 def _run(args: argparse.Namespace) -> dict[str, Any]:
-    space = ActionSpace.parse(_split(args.actions), args.fallback)
-    choices = tuple(_split(args.choices))
-    if not (math.isfinite(args.fps) and args.fps > 0):
-        raise ConfigError(f"--fps must be a number > 0, got {args.fps}")
-    config = ReasonerConfig(
-        action_space=space,
-        profile=args.profile,
-        sampling=SamplingSettings(
-            temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed
-        ),
-        max_thinking_tokens=args.max_thinking_tokens,
-        constrained=not args.unconstrained,
-        max_target_chars=args.max_target_chars,
-        max_reason_chars=args.max_reason_chars,
-        max_parameters=args.max_parameters,
-    )
+    values = _values(args)
+    build_config(values)  # every setting is checked before the model loads
     source = args.video if args.video is not None else args.images
     if not source.exists():
         raise InputError(f"{source} does not exist")
-    backend_settings: dict[str, Any] = {}
-    if args.base_url:
-        backend_settings["base_url"] = args.base_url
-    backend = create_backend(
-        BackendConfig(
-            backend=args.backend,
-            model=args.model,
-            device=args.device,
-            dtype=args.dtype,
-            quantization=args.quantization,
-            **backend_settings,
-        )
-    )
-    backend.load()
+    config, backend = load_configured(values)
     try:
-        reasoner = Reasoner(backend, config)
-        question, choices = reasoner.validate_request(args.question, choices)
-        window = FrameWindow(
-            source.name,
-            WindowConfig(
-                window_s=args.window_s,
-                sample_fps=args.fps,
-                patch_multiple=reasoner.profile().patch_multiple,
-            ),
-        )
+        reasoner = Reasoner(backend, config.reasoner)
+        question, choices = reasoner.validate_request(args.question, _split(args.choices))
+        window = FrameWindow(source.name, config.window)
         frames = (
             _video_frames(source) if args.video is not None else _image_frames(source, args.fps)
         )
-        read = _fill(window, frames, frame_id=source.stem)
+        read = _fill(window, frames, source.stem, config.max_input_pixels)
         clip = window.snapshot()
         if clip is None:
             raise InputError(f"no frames could be read from {source}")
@@ -196,23 +190,32 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     return {key: full[key] for key in keys}
 
 
+_OPTION_OF = {"sample_fps": "--fps", "window_s": "--window-s", "fallback_action": "--fallback"}
+
+
+def _in_option_names(message: str) -> str:
+    """A configuration message that names a parameter, naming the option that sets it."""
+    for name, option in _OPTION_OF.items():
+        if message.startswith(name + " "):
+            return option + message[len(name) :]
+    for name in SPEC_BY_NAME:
+        if message.startswith(name + " "):
+            return "--" + name.replace("_", "-") + message[len(name) :]
+    return message
+
+
 def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _fill(window: FrameWindow, frames: Iterator[tuple[int, Image]], frame_id: str) -> int:
-    """Pushes BGR frames through ``window`` (downscaled, then RGB) as the node does."""
+def _fill(
+    window: FrameWindow, frames: Iterator[tuple[int, Image]], frame_id: str, max_pixels: int
+) -> int:
+    """Pushes BGR frames through the node's ingest path (stamp check, downscale, RGB)."""
     count = 0
     for stamp_ns, frame in frames:
         count += 1
-        if not window.accept(stamp_ns):
-            continue
-        height, width = frame.shape[:2]
-        size = window.target_size(width, height)
-        small = frame
-        if size != (width, height):
-            small = np.asarray(cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
-        window.push(stamp_ns, frame_id, np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2RGB)))
+        ingest(window, stamp_ns, frame_id, raw_frame(frame), max_pixels)
     return count
 
 

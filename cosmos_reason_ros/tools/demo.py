@@ -150,14 +150,17 @@ def _live(info: Any, settings: dict[str, Any]) -> Any:
             return None
         _say(f"replaying {info.bag_path.name} live into {info.topics[0]} ...")
         replay(info.bag_path, node=player, start_delay_s=5.0, min_subscribers=1)
-        client = client_node.create_client(AskNextAction, "/cosmos_reason/ask")
+        client: Any = client_node.create_client(AskNextAction, "/cosmos_reason/ask")
         client.wait_for_service(timeout_sec=10.0)
         _say(f'asking "{QUESTION}"')
         future = client.call_async(AskNextAction.Request(question=QUESTION))
         deadline = time.monotonic() + 600
         while not future.done() and time.monotonic() < deadline:
             time.sleep(0.05)
-        res = future.result()
+        res: Any = future.result()
+        if res is None:
+            _say("no answer within 600 s")
+            return None
         print(json.dumps(response_dict(res), indent=2, ensure_ascii=False), flush=True)
         d = res.action
         _say(f"decision: action={d.action} valid={d.valid} reason={d.reason!r}")

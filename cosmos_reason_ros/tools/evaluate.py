@@ -13,7 +13,7 @@ Outputs in ``out_dir``:
   the expected actions; ``accuracy_valid`` counts only valid decisions as correct);
 * ``report.html``: one section per decision with thumbnails of its frames (``report``).
 
-Settings not given here take the node's parameter defaults (``ros.parameters``), validated by
+Settings not given here take the node's parameter defaults (``config``), validated by
 the same ``build_config``; ``params`` overrides any of them by parameter name.
 
 Example::
@@ -25,7 +25,6 @@ Example::
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import sys
@@ -35,18 +34,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from rosbags.highlevel import AnyReader, AnyReaderError
-from rosbags.typesys import Stores, get_typestore
 from tqdm import tqdm  # type: ignore[import-untyped]
 
-from cosmos_reason_ros.backends import Backend, create_backend
+from cosmos_reason_ros.config import NodeConfig, build_config, load_configured, rebuild_for
 from cosmos_reason_ros.core.decision import Decision
-from cosmos_reason_ros.core.decoding import decode_image
-from cosmos_reason_ros.core.errors import BackendError, CosmosReasonError, InputError
-from cosmos_reason_ros.core.reasoner import Reasoner
+from cosmos_reason_ros.core.errors import BackendError, ConfigError, CosmosReasonError, InputError
+from cosmos_reason_ros.core.generation import Backend
+from cosmos_reason_ros.core.ingest import ingest
+from cosmos_reason_ros.core.reasoner import Reasoner, check_request
 from cosmos_reason_ros.core.types import WindowSnapshot
-from cosmos_reason_ros.core.window import WindowConfig, WindowSet
-from cosmos_reason_ros.ros.parameters import NodeConfig, build_config
+from cosmos_reason_ros.core.window import WindowSet
+from cosmos_reason_ros.tools.bags import BagError, find_bag, image_connections, open_bag, stamp_ns
 from cosmos_reason_ros.tools.report import (
     EvalSummary,
     ReportEntry,
@@ -54,14 +52,7 @@ from cosmos_reason_ros.tools.report import (
     thumbnail,
     write_report,
 )
-from cosmos_reason_ros.tools.scenario import (
-    COMPRESSED_TYPE,
-    IMAGE_TYPE,
-    ScenarioError,
-    ScenarioLabels,
-    find_bag,
-    load_labels,
-)
+from cosmos_reason_ros.tools.scenario import ScenarioError, ScenarioLabels, load_labels
 
 _NS = 1_000_000_000
 
@@ -120,7 +111,7 @@ def evaluate(
     """Evaluate the engine on a bag; see the module docstring for what is written.
 
     Args:
-        bag: The bag (see ``scenario.find_bag``).
+        bag: The bag (see ``bags.find_bag``).
         model: Hub id or local folder of the checkpoint.
         out_dir: Output folder (created; existing outputs are overwritten).
         questions: Asked at every decision time; empty: the node's default question.
@@ -150,33 +141,37 @@ def evaluate(
     started = time.monotonic()
     if not (math.isfinite(every_s) and every_s > 0):
         raise EvalError(f"every_s must be > 0, got {every_s}")
-    config = _config(
-        model, actions=actions, fallback=fallback, backend=backend, device=device,
-        max_new_tokens=max_new_tokens, seed=seed, params=params,
-    )  # fmt: skip
+    values = _values(
+        model,
+        actions=actions,
+        fallback=fallback,
+        backend=backend,
+        device=device,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        params=params,
+    )
     try:
-        bag_path = find_bag(bag)
+        config = build_config(values)
         if isinstance(labels, (str, Path)):
             labels = load_labels(labels)
-    except ScenarioError as err:
-        raise EvalError(str(err)) from None
-    asked = tuple(questions) or (config.reasoner.question,)
-    used = image_topics(bag_path, topics)  # fail on a bad bag or topic before loading a model
-    engine = loaded_backend if loaded_backend is not None else create_backend(config.backend)
-    reasoner = Reasoner(engine, config.reasoner)
-    try:
+        bag_path = find_bag(bag)
+        used = image_topics(bag_path, topics)  # a bad bag or topic fails before any model loads
+        asked = tuple(questions) or (config.reasoner.question,)
         for q in asked:
-            reasoner.validate_request(q)
+            check_request(config.reasoner, q)
     except InputError as err:
         raise EvalError(f"unusable question: {err}") from None
+    except (ConfigError, ScenarioError, BagError) as err:
+        raise EvalError(str(err)) from None
     if loaded_backend is None:
-        engine.load()
+        config, engine = load_configured(values)
+    else:
+        engine = loaded_backend
+        config = rebuild_for(config, values, engine)
     try:
-        window_config = dataclasses.replace(
-            config.window, patch_multiple=reasoner.profile().patch_multiple
-        )
-        run = _Run(reasoner, asked, every_s, labels, config.max_input_pixels)
-        run.read(bag_path, used, window_config, progress)
+        run = _Run(Reasoner(engine, config.reasoner), asked, every_s, labels, config)
+        run.read(bag_path, used, progress)
     finally:
         if loaded_backend is None:
             engine.close()
@@ -201,7 +196,7 @@ def evaluate(
     return summary
 
 
-def _config(
+def _values(
     model: str,
     *,
     actions: Sequence[str] | None,
@@ -211,7 +206,8 @@ def _config(
     max_new_tokens: int | None,
     seed: int,
     params: Mapping[str, Any] | None,
-) -> NodeConfig:
+) -> dict[str, Any]:
+    """Node parameter values for an evaluation; everything not given keeps its default."""
     values: dict[str, Any] = {"model": model, "backend": backend, "device": device, "seed": seed}
     if actions is not None:
         values["actions"] = list(actions)
@@ -219,12 +215,8 @@ def _config(
         values["fallback_action"] = fallback
     if max_new_tokens is not None:
         values["max_new_tokens"] = max_new_tokens
-        values["max_thinking_tokens"] = min(512, max_new_tokens // 2)
     values.update(params or {})
-    try:
-        return build_config(values)
-    except CosmosReasonError as err:
-        raise EvalError(str(err)) from None
+    return values
 
 
 class _Run:
@@ -236,24 +228,21 @@ class _Run:
         questions: tuple[str, ...],
         every_s: float,
         labels: ScenarioLabels | None,
-        max_input_pixels: int,
+        config: NodeConfig,
     ) -> None:
         self.reasoner, self.questions, self.labels = reasoner, questions, labels
         self.every_ns = round(every_s * _NS)
         self.every_s = every_s
-        self.max_input_pixels = max_input_pixels
+        self.config = config
         self.entries: list[ReportEntry] = []
         self.latencies: list[float] = []  # of decisions the model made (not fallbacks)
         self.frames_read = self.frames_decoded = self.decode_errors = self.backend_errors = 0
 
-    def read(
-        self, bag: Path, topics: tuple[str, ...], window_config: WindowConfig, progress: bool
-    ) -> None:
+    def read(self, bag: Path, topics: tuple[str, ...], progress: bool) -> None:
         """Read the bag's ``topics``, deciding every ``every_s`` of bag time."""
-        reader = _open(bag)
-        try:
+        with open_bag(bag) as reader:
             conns = [c for c in reader.connections if c.topic in topics]
-            windows = WindowSet(topics, window_config)
+            windows = WindowSet(topics, self.config.window)
             due: int | None = None
             total = sum(c.msgcount for c in conns)
             bar = tqdm(total=total, unit="msg", disable=not progress, file=sys.stderr)
@@ -261,7 +250,7 @@ class _Run:
                 for conn, log_ns, raw in reader.messages(connections=conns):
                     bar.update(1)
                     msg = reader.deserialize(raw, conn.msgtype)
-                    stamp = _stamp_ns(msg) or log_ns
+                    stamp = stamp_ns(msg, log_ns)
                     if due is None:
                         due = stamp + self.every_ns
                     while stamp > due:
@@ -271,21 +260,21 @@ class _Run:
                 while due is not None and due <= _newest(windows):
                     self._decide(windows.snapshot())
                     due += self.every_ns
-        finally:
-            reader.close()
 
     def _push(self, windows: WindowSet, topic: str, stamp: int, msg: Any) -> None:
         self.frames_read += 1
-        window = windows.window(topic)
-        if not window.accept(stamp):
-            return
         try:
-            image = decode_image(msg, window.target_size, self.max_input_pixels)
+            kept = ingest(
+                windows.window(topic),
+                stamp,
+                str(msg.header.frame_id),
+                msg,
+                self.config.max_input_pixels,
+            )
         except InputError:
             self.decode_errors += 1
             return
-        if window.push(stamp, str(msg.header.frame_id), image):
-            self.frames_decoded += 1
+        self.frames_decoded += int(kept)
 
     def _decide(self, snapshot: WindowSnapshot) -> None:
         if snapshot.empty:
@@ -327,50 +316,12 @@ def image_topics(bag: Path, topics: Sequence[str] | None = None) -> tuple[str, .
     """The image topics an evaluation of ``bag`` uses; see ``evaluate``'s ``topics``.
 
     Raises:
-        EvalError: The bag cannot be read, a requested topic is not an image topic of it, or
+        BagError: The bag cannot be read, a requested topic is not an image topic of it, or
             it has no image topics.
     """
-    reader = _open(bag)
-    try:
-        return tuple(
-            dict.fromkeys(c.topic for c in _image_connections(reader.connections, topics))
-        )
-    finally:
-        reader.close()
-
-
-def _open(bag: Path) -> AnyReader:
-    try:
-        reader = AnyReader([bag], default_typestore=get_typestore(Stores.ROS2_HUMBLE))
-        reader.open()
-    except (AnyReaderError, OSError) as err:
-        raise EvalError(f"cannot read bag {str(bag)!r}: {err}") from None
-    return reader
-
-
-def _image_connections(connections: Sequence[Any], topics: Sequence[str] | None) -> list[Any]:
-    images = [c for c in connections if c.msgtype in (IMAGE_TYPE, COMPRESSED_TYPE)]
-    names = {c.topic for c in images}
-    if topics:
-        missing = sorted(set(topics) - names)
-        if missing:
-            raise EvalError(
-                f"not image topics of this bag: {', '.join(missing)} "
-                f"(image topics: {', '.join(sorted(names)) or 'none'})"
-            )
-        return [c for c in images if c.topic in topics]
-    chosen = [
-        c
-        for c in images
-        if not (c.topic.endswith("/compressed") and c.topic.removesuffix("/compressed") in names)
-    ]
-    if not chosen:
-        raise EvalError("the bag has no sensor_msgs/Image or CompressedImage topics")
-    return chosen
-
-
-def _stamp_ns(msg: Any) -> int:
-    return int(msg.header.stamp.sec) * _NS + int(msg.header.stamp.nanosec)
+    with open_bag(bag) as reader:
+        chosen = image_connections(reader.connections, topics, prefer_raw=True)
+    return tuple(dict.fromkeys(c.topic for c in chosen))
 
 
 def _newest(windows: WindowSet) -> int:

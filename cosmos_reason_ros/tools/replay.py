@@ -39,19 +39,19 @@ from rclpy.qos import (
     ReliabilityPolicy,
     qos_profile_sensor_data,
 )
-from rosbags.highlevel import AnyReader, AnyReaderError
+from rosbags.highlevel import AnyReader
 from rosbags.interfaces import Connection
-from rosbags.typesys import Stores, get_typestore
 from rosgraph_msgs.msg import Clock  # type: ignore[import-untyped]
 from sensor_msgs.msg import CompressedImage, Image  # type: ignore[import-untyped]
 from std_msgs.msg import Header  # type: ignore[import-untyped]
 
 from cosmos_reason_ros.core.errors import CosmosReasonError
-from cosmos_reason_ros.tools.scenario import (
-    COMPRESSED_TYPE,
+from cosmos_reason_ros.tools.bags import (
     IMAGE_TYPE,
-    ScenarioError,
+    BagError,
     find_bag,
+    image_connections,
+    open_bag,
 )
 
 QOS_CHOICES = ("reliable", "sensor_data")
@@ -90,18 +90,6 @@ class ReplayStats:
         return sum(n for _, n in self.published)
 
 
-def resolve_bag(path: str | Path) -> Path:
-    """Find the bag ``path`` names; see ``scenario.find_bag``.
-
-    Raises:
-        ReplayError: Nothing readable is there.
-    """
-    try:
-        return find_bag(path)
-    except ScenarioError as err:
-        raise ReplayError(str(err)) from None
-
-
 def replay(
     bag_path: str | Path,
     *,
@@ -120,7 +108,7 @@ def replay(
     """Publish the bag's image topics with their recorded timing. Blocks until done.
 
     Args:
-        bag_path: See ``resolve_bag``.
+        bag_path: The bag (see ``bags.find_bag``).
         rate: Playback speed; 2.0 plays twice as fast.
         loop: Start over at the end until ``stop_event`` is set or the context shuts down.
         clock: Also publish ``/clock`` with the bag time (at each message and ``clock_hz``).
@@ -142,7 +130,8 @@ def replay(
         What was published.
 
     Raises:
-        ReplayError: Bad argument, unreadable bag or no image topics to replay.
+        ReplayError: Bad argument.
+        BagError: Unreadable bag or no image topics to replay.
     """
     if not rate > 0.0:
         raise ReplayError(f"rate must be > 0, got {rate}")
@@ -150,7 +139,7 @@ def replay(
         raise ReplayError(f"qos must be one of {', '.join(QOS_CHOICES)}; got {qos!r}")
     if not (start_delay_s >= 0.0 and clock_hz > 0.0 and min_subscribers >= 0):
         raise ReplayError("start_delay_s and min_subscribers must be >= 0 and clock_hz > 0")
-    bag = resolve_bag(bag_path)
+    bag = find_bag(bag_path)
     stop = stop_event or threading.Event()
     if node is not None:
         return _Player(
@@ -247,13 +236,11 @@ class _Player:
         start: tuple[float, int],
         restamp: bool,
     ) -> ReplayStats:
-        try:
-            reader = AnyReader([self.bag], default_typestore=get_typestore(Stores.ROS2_HUMBLE))
-            reader.open()
-        except (AnyReaderError, OSError) as err:
-            raise ReplayError(f"cannot read bag {str(self.bag)!r}: {err}") from None
-        try:
-            conns, skipped = _select(reader.connections, topics)
+        with open_bag(self.bag) as reader:
+            conns = image_connections(reader.connections, topics)
+            skipped = tuple(
+                sorted({c.topic for c in reader.connections} - {c.topic for c in conns})
+            )
             pubs = {c.topic: self._publisher(c) for c in conns}
             self.counts = dict.fromkeys(pubs, 0)
             waited = [*pubs.values(), *([self.clock_pub] if self.clock_pub else [])]
@@ -272,8 +259,6 @@ class _Player:
                 pass_wall0 += (span + period) / _NS / self.rate
                 offset += (span + period) if restamp else 0
             _drain(waited)
-        finally:
-            reader.close()
         return ReplayStats(
             published=tuple(self.counts.items()),
             clock_published=self.clock_count,
@@ -348,27 +333,6 @@ class _Player:
         self.clock_count += 1
 
 
-def _select(
-    connections: list[Connection], topics: Sequence[str] | None
-) -> tuple[list[Connection], tuple[str, ...]]:
-    images = [c for c in connections if c.msgtype in (IMAGE_TYPE, COMPRESSED_TYPE)]
-    skipped = tuple(sorted({c.topic for c in connections} - {c.topic for c in images}))
-    if topics:
-        missing = sorted(set(topics) - {c.topic for c in images})
-        if missing:
-            have = ", ".join(sorted({c.topic for c in images})) or "none"
-            raise ReplayError(
-                f"not image topics of this bag: {', '.join(missing)} (image topics: {have})"
-            )
-        images = [c for c in images if c.topic in topics]
-    if not images:
-        raise ReplayError(
-            f"no sensor_msgs/Image or CompressedImage topics to replay (bag has: "
-            f"{', '.join(skipped) or 'no topics'})"
-        )
-    return images, skipped
-
-
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cosmos-reason-replay",
@@ -420,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             clock_hz=args.clock_hz,
             restamp_loops=not args.loop_keep_stamps,
         )
-    except ReplayError as err:
+    except (ReplayError, BagError) as err:
         print(f"cosmos-reason-replay: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -34,13 +34,12 @@ from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 from rosbags.typesys import Stores, get_typestore
 
 from cosmos_reason_ros.core.errors import CosmosReasonError
+from cosmos_reason_ros.tools.bags import COMPRESSED_TYPE, IMAGE_TYPE, bag_dir_for
 from cosmos_reason_ros.tools.scenes import RgbImage, SceneRenderer
 
 EVENTS = ("ball_rolling", "object_falling", "person_crossing")
 ACTIONS = ("continue", "slow_down", "stop", "move_back", "turn_left", "turn_right", "wait")
 FRAME_ID = "camera_optical_frame"
-IMAGE_TYPE = "sensor_msgs/msg/Image"
-COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
 START_NS = 1_700_000_000 * 1_000_000_000
 """Stamp of the first frame: a fixed epoch, so bags are byte-for-byte reproducible."""
 
@@ -49,7 +48,6 @@ _EXPECTED: dict[str, tuple[tuple[str, ...], str]] = {
     "object_falling": (("stop", "wait"), "an object slides off the table edge and falls"),
     "person_crossing": (("stop", "wait", "slow_down"), "a person walks across the path"),
 }
-_STORAGE_BY_SUFFIX = {".mcap": StoragePlugin.MCAP, ".db3": StoragePlugin.SQLITE3}
 _EVENT_FRACTION = 1.0 / 3.0  # the event starts a third of the way into the clip
 
 
@@ -105,35 +103,6 @@ class ScenarioInfo:
     topics: tuple[str, ...]
     stamps_ns: tuple[int, ...]
     labels: ScenarioLabels
-
-
-def bag_dir_for(out: Path) -> tuple[Path, StoragePlugin]:
-    """Map ``OUT.mcap`` / ``OUT.db3`` (or ``OUT``: mcap) to the bag directory and storage."""
-    plugin = _STORAGE_BY_SUFFIX.get(out.suffix.lower())
-    if plugin is None:
-        return out, StoragePlugin.MCAP
-    return out.with_suffix(""), plugin
-
-
-def find_bag(path: str | Path) -> Path:
-    """Find the bag ``path`` names, for readers (replay, evaluation).
-
-    ``path`` may be a rosbag2 directory, a file inside one, ``OUT.mcap``/``OUT.db3`` as given to
-    ``write_scenario`` (the directory is ``OUT``), or a ROS 1 ``.bag`` file.
-
-    Raises:
-        ScenarioError: Nothing readable is there.
-    """
-    p = Path(path)
-    if p.is_dir():
-        return p
-    if p.is_file() and p.suffix == ".bag":
-        return p
-    if p.is_file() and (p.parent / "metadata.yaml").is_file():
-        return p.parent
-    if p.suffix.lower() in _STORAGE_BY_SUFFIX and p.with_suffix("").is_dir():
-        return p.with_suffix("")
-    raise ScenarioError(f"no rosbag2 directory or bag file at {str(p)!r}")
 
 
 def labels_path_for(bag_dir: Path) -> Path:

@@ -16,18 +16,18 @@ import pytest
 import torch
 from transformers import AutoModelForImageTextToText, AutoTokenizer, LogitsProcessor
 
-from cosmos_reason_ros.backends import (
+from cosmos_reason_ros.backends import BackendConfig
+from cosmos_reason_ros.backends.constrained import AnswerConstraint, compile_answer_grammar
+from cosmos_reason_ros.backends.transformers_backend import TransformersBackend
+from cosmos_reason_ros.core.errors import BackendError
+from cosmos_reason_ros.core.generation import (
     AnswerFormat,
-    BackendConfig,
     ChatMessage,
     GenerationRequest,
     SamplingSettings,
     TextPart,
     VideoPart,
 )
-from cosmos_reason_ros.backends.constrained import AnswerConstraint, compile_answer_grammar
-from cosmos_reason_ros.backends.transformers_backend import TransformersBackend
-from cosmos_reason_ros.core.errors import BackendError
 from cosmos_reason_ros.core.types import Clip
 from cosmos_reason_ros.testing.tiny_model import build_tiny_model
 

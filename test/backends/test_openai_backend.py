@@ -19,14 +19,6 @@ import cv2
 import numpy as np
 import pytest
 
-from cosmos_reason_ros.backends.base import (
-    AnswerFormat,
-    ChatMessage,
-    GenerationRequest,
-    SamplingSettings,
-    TextPart,
-    VideoPart,
-)
 from cosmos_reason_ros.backends.config import BackendConfig
 from cosmos_reason_ros.backends.openai_backend import OpenAIBackend, build_chat_kwargs
 from cosmos_reason_ros.core.errors import (
@@ -34,6 +26,14 @@ from cosmos_reason_ros.core.errors import (
     BackendUnavailableError,
     GenerationCancelled,
     GenerationTimeout,
+)
+from cosmos_reason_ros.core.generation import (
+    AnswerFormat,
+    ChatMessage,
+    GenerationRequest,
+    SamplingSettings,
+    TextPart,
+    VideoPart,
 )
 from cosmos_reason_ros.core.types import Clip
 from cosmos_reason_ros.testing.openai_server import ChatCompletionsServer, Reply

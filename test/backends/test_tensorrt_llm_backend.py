@@ -15,14 +15,6 @@ import numpy as np
 import pytest
 
 from cosmos_reason_ros.backends import create_backend
-from cosmos_reason_ros.backends.base import (
-    AnswerFormat,
-    ChatMessage,
-    GenerationRequest,
-    SamplingSettings,
-    TextPart,
-    VideoPart,
-)
 from cosmos_reason_ros.backends.config import BackendConfig
 from cosmos_reason_ros.backends.tensorrt_llm_backend import (
     Phase,
@@ -36,6 +28,14 @@ from cosmos_reason_ros.backends.tensorrt_llm_backend import (
     video_metadata,
 )
 from cosmos_reason_ros.core.errors import BackendError, BackendUnavailableError, ConfigError
+from cosmos_reason_ros.core.generation import (
+    AnswerFormat,
+    ChatMessage,
+    GenerationRequest,
+    SamplingSettings,
+    TextPart,
+    VideoPart,
+)
 from cosmos_reason_ros.core.types import Clip
 
 SCHEMA = {"type": "object", "properties": {"action": {"type": "string"}}}

@@ -11,17 +11,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from cosmos_reason_ros.backends import (
-    BackendConfig,
+from cosmos_reason_ros.backends import BackendConfig, create_backend
+from cosmos_reason_ros.backends.transformers_backend import TransformersBackend, _build_inputs
+from cosmos_reason_ros.core.errors import BackendError, GenerationCancelled
+from cosmos_reason_ros.core.generation import (
     ChatMessage,
     GenerationRequest,
     SamplingSettings,
     TextPart,
     VideoPart,
-    create_backend,
 )
-from cosmos_reason_ros.backends.transformers_backend import TransformersBackend, _build_inputs
-from cosmos_reason_ros.core.errors import BackendError, GenerationCancelled
 from cosmos_reason_ros.core.types import Clip
 from cosmos_reason_ros.testing.tiny_model import build_tiny_model
 

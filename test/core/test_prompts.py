@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cosmos_reason_ros.backends.base import TextPart, VideoPart
 from cosmos_reason_ros.core.action_space import ActionSpace
 from cosmos_reason_ros.core.errors import ConfigError
+from cosmos_reason_ros.core.generation import TextPart, VideoPart
 from cosmos_reason_ros.core.prompts import (
     REASON1,
     REASON1_SYSTEM_PROMPT,

@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cosmos_reason_ros.backends import BackendConfig, SamplingSettings, create_backend
-from cosmos_reason_ros.backends.base import Backend
+from cosmos_reason_ros.backends import BackendConfig, create_backend
 from cosmos_reason_ros.core.action_space import ActionSpace
 from cosmos_reason_ros.core.errors import (
     BackendError,
@@ -24,6 +23,7 @@ from cosmos_reason_ros.core.errors import (
     GenerationCancelled,
     InputError,
 )
+from cosmos_reason_ros.core.generation import Backend, SamplingSettings
 from cosmos_reason_ros.core.reasoner import DEFAULT_QUESTION, Reasoner, ReasonerConfig
 from cosmos_reason_ros.core.types import Clip, WindowSnapshot
 

@@ -34,9 +34,9 @@ from sensor_msgs.msg import CompressedImage, Image
 from spin import spinning, wait_for
 
 from cosmos_reason_ros.action import Reason
+from cosmos_reason_ros.config import DEFAULT_ACTIONS, SPECS, ParamSpec
 from cosmos_reason_ros.ros.conversions import ns_from_time, time_from_ns
 from cosmos_reason_ros.ros.node import FAILURE, SUCCESS
-from cosmos_reason_ros.ros.parameters import DEFAULT_ACTIONS, SPECS, ParamSpec
 
 ALLOWED = {a.split(":")[0] for a in DEFAULT_ACTIONS}
 RAW, COMPRESSED = "/cam/image_raw", "/cam2/image_raw/compressed"

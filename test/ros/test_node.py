@@ -19,7 +19,7 @@ from rclpy.parameter import Parameter
 from spin import wait_for
 
 from cosmos_reason_ros.action import Reason
-from cosmos_reason_ros.ros.parameters import DEFAULT_ACTIONS
+from cosmos_reason_ros.config import DEFAULT_ACTIONS
 
 ALLOWED = {a.split(":")[0] for a in DEFAULT_ACTIONS}
 
@@ -141,7 +141,7 @@ def test_ask_while_busy_queues_then_refuses_beyond_max_pending(
         wait_for(lambda: len(feedback) >= 1, 30, what="the first inference to run")
         queued = listener.ask.call_async(listener.ask.srv_type.Request())
         wait_for(
-            lambda: node._worker is not None and node._worker.stats().pending == 1,
+            lambda: node._decisions is not None and node._decisions.worker.stats().pending == 1,
             what="the second request to queue",
         )
         refused = listener.call(timeout_s=10)

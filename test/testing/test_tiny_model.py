@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cosmos_reason_ros.backends import (
-    BackendConfig,
+from cosmos_reason_ros.backends import BackendConfig
+from cosmos_reason_ros.core.generation import (
     ChatMessage,
     GenerationRequest,
     SamplingSettings,

@@ -31,7 +31,8 @@ def test_eval_on_a_scenario_bag_writes_decisions_summary_and_report_that_agree(
     status = main([
         str(tmp_path / "ball.mcap"), "--model", str(tiny_model_dir), "--questions",
         str(questions), "--every", "1.0", "--labels", str(info.labels_path), "--out", str(out),
-        "--device", "cpu", "--max-new-tokens", "16", "--seed", "1", "--no-progress",
+        "--device", "cpu", "--max-new-tokens", "16", "--set", "max_thinking_tokens=4",
+        "--seed", "1", "--no-progress",
     ])  # fmt: skip
     assert status == 0, capsys.readouterr().err
     assert "4 decisions" in capsys.readouterr().out

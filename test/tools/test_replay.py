@@ -29,7 +29,8 @@ from rosbags.typesys import Stores, get_typestore  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
-from cosmos_reason_ros.tools.replay import ReplayError, main, replay, resolve_bag  # noqa: E402
+from cosmos_reason_ros.tools.bags import BagError, find_bag  # noqa: E402
+from cosmos_reason_ros.tools.replay import ReplayError, main, replay  # noqa: E402
 
 T0 = 1_650_000_000_123_000_000
 PERIOD = 100_000_000  # 10 Hz
@@ -296,20 +297,20 @@ def test_bags_without_the_requested_images_are_refused_with_a_reason(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     path, _ = bag
-    with pytest.raises(ReplayError, match=r"not image topics of this bag: /log"):
+    with pytest.raises(BagError, match=r"not image topics of this bag: /log"):
         replay(path, topics=["/log"])
-    with pytest.raises(ReplayError, match="no rosbag2 directory"):
-        resolve_bag(tmp_path / "nothing.mcap")
+    with pytest.raises(BagError, match="no rosbag2 directory"):
+        find_bag(tmp_path / "nothing.mcap")
     with pytest.raises(ReplayError, match="rate must be > 0"):
         replay(path, rate=0.0)
     assert main([str(tmp_path / "nothing"), "--start-delay", "0"]) == 1
     assert "no rosbag2 directory" in capsys.readouterr().err
 
 
-def test_resolve_bag_accepts_the_directory_a_file_in_it_or_the_scenario_out_name(
+def test_find_bag_accepts_the_directory_a_file_in_it_or_the_scenario_out_name(
     bag: tuple[Path, dict[str, list[dict[str, Any]]]],
 ) -> None:
     path, _ = bag
-    assert resolve_bag(path) == path
-    assert resolve_bag(path / "mixed.db3") == path
-    assert resolve_bag(path.with_suffix(".db3")) == path
+    assert find_bag(path) == path
+    assert find_bag(path / "mixed.db3") == path
+    assert find_bag(path.with_suffix(".db3")) == path

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("rclpy", reason="rclpy is not importable: run `make setup` / `make test`")
 
-from cosmos_reason_ros.tools.soak import (
+from cosmos_reason_ros.bench.soak import (
     CAMERAS,
     SoakSettings,
     classify,

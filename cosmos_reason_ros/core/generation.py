@@ -1,5 +1,6 @@
-"""The backend interface: one request in, generated text and timings out.
+"""The generation port: what the engine asks of a model backend, and what it gets back.
 
+``core`` owns this port; every backend implements it and nothing here knows any backend.
 A backend owns a model runtime (in-process transformers, TensorRT-LLM, or a remote
 OpenAI-compatible server). It knows nothing about ROS, windows or action spaces: the
 ``Reasoner`` builds a ``GenerationRequest`` and parses the ``GenerationResult``.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 from cosmos_reason_ros.core.types import Clip
@@ -68,6 +69,8 @@ class AnswerFormat:
         answer_suffix: Text after the JSON (``\\n</answer>`` for reason1, empty for reason2).
         json_schema: JSON schema of the answer object.
         max_thinking_tokens: Thinking budget in tokens; 0 forces the answer at once.
+        max_thinking_s: Thinking deadline in seconds after generation starts; 0 = none.
+            Whichever of the token budget and the deadline comes first ends the thinking.
     """
 
     think_end: str
@@ -75,6 +78,7 @@ class AnswerFormat:
     answer_suffix: str
     json_schema: dict[str, Any]
     max_thinking_tokens: int
+    max_thinking_s: float = 0.0
 
 
 TextCallback = Callable[[str, int], None]
@@ -106,9 +110,28 @@ class GenerationRequest:
     cancel: threading.Event | None = None
 
 
+THINKING_ENDS = ("model", "tokens", "deadline")
+"""What can end the thinking: the model wrote the marker, the token budget, or the deadline."""
+
+
 @dataclass(frozen=True)
 class GenerationResult:
-    """What the model generated, with token counts and timings (seconds)."""
+    """What the model generated, with token counts and timings (seconds).
+
+    Attributes:
+        text: Everything generated, thinking and answer.
+        prompt_tokens: Prompt tokens, visual tokens included.
+        generated_tokens: Generated tokens.
+        time_to_first_token_s: From the start of ``generate`` to the first generated token.
+        total_s: The whole ``generate`` call.
+        preprocess_s: Of ``total_s``, the time spent building the model inputs.
+        thinking: With ``answer_json``, set by a backend that constrained the answer: the
+            thinking exactly as generated (without the markers). None: find it in ``text``.
+        answer_json: The constrained JSON answer exactly as generated; None when the answer
+            was not constrained (the Reasoner then searches ``text``).
+        thinking_ended_by: One of ``THINKING_ENDS``, or "" when unknown or not constrained.
+        thinking_s: Seconds from the start of generation to the end of the thinking.
+    """
 
     text: str
     prompt_tokens: int
@@ -116,11 +139,49 @@ class GenerationResult:
     time_to_first_token_s: float
     total_s: float
     preprocess_s: float = 0.0
+    thinking: str | None = None
+    answer_json: str | None = None
+    thinking_ended_by: str = ""
+    thinking_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend enforces itself; the Reasoner and the node log and rely on these.
+
+    Attributes:
+        thinking_budget: Ends the thinking at ``AnswerFormat.max_thinking_tokens``.
+        thinking_deadline: Ends the thinking at ``AnswerFormat.max_thinking_s``.
+        constrained_answer: Constrains the answer to ``AnswerFormat.json_schema``, so it
+            always parses (``GenerationResult.answer_json`` is set).
+        video_input: Gives the model each clip as one video with its timing (not stills).
+        streaming: Calls ``GenerationRequest.on_text`` as text arrives.
+        cancel: Stops within a token or two of ``GenerationRequest.cancel`` being set.
+    """
+
+    thinking_budget: bool = False
+    thinking_deadline: bool = False
+    constrained_answer: bool = False
+    video_input: bool = False
+    streaming: bool = False
+    cancel: bool = False
+
+    def summary(self) -> str:
+        """One line for logs: what is enforced and what is not."""
+        names = [f.name for f in fields(self)]
+        on = [n for n in names if getattr(self, n)]
+        off = [n for n in names if not getattr(self, n)]
+        return f"enforced: {', '.join(on) or 'nothing'}; not enforced: {', '.join(off) or 'none'}"
 
 
 @dataclass(frozen=True)
 class BackendInfo:
-    """What a backend runs, for logs and diagnostics. Never holds secrets."""
+    """What a backend runs, for logs and diagnostics. Never holds secrets.
+
+    ``architecture`` is a config ``model_type`` (``qwen2_5_vl``, ``qwen3_vl``);
+    ``architecture_source`` says what decided it (see ``core.architecture``).
+    ``capabilities`` says what the backend enforces itself.
+    """
 
     backend: str
     model: str
@@ -130,6 +191,8 @@ class BackendInfo:
     quantization: str = "none"
     loaded: bool = False
     gpu_memory_bytes: int | None = None
+    architecture_source: str = ""
+    capabilities: Capabilities = field(default_factory=Capabilities)
 
 
 class Backend(Protocol):

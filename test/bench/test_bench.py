@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from cosmos_reason_ros.tools import bench
+from cosmos_reason_ros.bench import __main__ as bench_main
+from cosmos_reason_ros.bench.ingest import bench_ingest
 
 FIGURE_KEYS = {"name", "value", "unit", "target", "baseline", "raw", "skipped", "met"}
 INGEST = ("ingest.per_received_frame", "jpeg.per_kept_frame", "raw.per_kept_frame")
@@ -23,7 +24,7 @@ DECISION_PARTS = ("snapshot_s", "preprocess_s", "generation_s", "parse_s", "publ
 def test_ingest_figures_are_interleaved_ratios_with_raw_rounds() -> None:
     pytest.importorskip("rclpy", reason="rclpy is not importable: run `make setup`")
 
-    figures = bench.bench_ingest(frames=16, rounds=1)
+    figures = bench_ingest(frames=16, rounds=1)
 
     assert [f.name for f in figures] == list(INGEST)
     for f in figures:
@@ -34,6 +35,7 @@ def test_ingest_figures_are_interleaved_ratios_with_raw_rounds() -> None:
         assert f.raw["target"] == [588, 336]  # 1080p at the default 448x448 pixel budget
     # 16 frames of a 30 Hz camera at 4 fps: stamps 0, 8/30 and 15/30 s open sampling slots
     assert figures[0].raw["frames"] == 16 and figures[0].raw["kept"] == 3
+    assert figures[0].raw["baseline_kept"] == 3  # the baseline samples the same frames
     assert figures[2].raw["kept"] == figures[2].raw["frames"]  # 4 Hz stamps: all kept
 
 
@@ -41,7 +43,7 @@ def test_model_figures_skip_with_the_reason_without_cuda() -> None:
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is present: the figures are measured, not skipped")
-    from cosmos_reason_ros.tools.bench_gpu import model_figures
+    from cosmos_reason_ros.bench.gpu import model_figures
 
     figures = model_figures(quick=True)
 
@@ -56,7 +58,7 @@ def test_model_speed_code_path_runs_on_cpu_with_a_tiny_config() -> None:
     pytest.importorskip("torch")
     from transformers import Qwen2_5_VLConfig
 
-    from cosmos_reason_ros.tools.bench_gpu import measure_model_speed, reason1_7b_config
+    from cosmos_reason_ros.bench.gpu import measure_model_speed, reason1_7b_config
 
     ids = {"bos_token_id": 500, "eos_token_id": 501}
     tiny = Qwen2_5_VLConfig(
@@ -84,7 +86,7 @@ def test_main_quick_prints_the_table_and_writes_one_json_entry_per_figure(
 ) -> None:
     out = tmp_path / "results" / "bench.json"
 
-    assert bench.main(["--quick", "--out", str(out)]) == 0
+    assert bench_main.main(["--quick", "--out", str(out)]) == 0
 
     report = json.loads(out.read_text())
     printed = capsys.readouterr().out

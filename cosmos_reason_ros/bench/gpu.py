@@ -20,10 +20,9 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from cosmos_reason_ros.tools.bench import Figure
+from cosmos_reason_ros.bench.figures import Figure
 
 __all__ = ["ModelSpeed", "measure_model_speed", "model_figures", "reason1_7b_config"]
 
@@ -112,8 +111,6 @@ def model_figures(quick: bool = False) -> list[Figure]:
     Returns:
         Three figures; without CUDA (or torch) they are skipped with the reason.
     """
-    from cosmos_reason_ros.tools.bench import Figure
-
     base = "random-weight Qwen2.5-VL-7B shape (Cosmos-Reason1-7B), bf16, 16 frames 448x448"
     names = (
         ("model.ttft_s", "s", base),
@@ -174,7 +171,7 @@ def measure_model_speed(
     dev = torch.device(device)
     start = time.perf_counter()
     with dev:
-        model = Qwen2_5_VLForConditionalGeneration._from_config(
+        model = Qwen2_5_VLForConditionalGeneration._from_config(  # type: ignore[no-untyped-call]
             config, dtype=torch.bfloat16, attn_implementation="sdpa"
         ).eval()
     _sync(dev)

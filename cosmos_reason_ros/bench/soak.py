@@ -11,7 +11,7 @@ and one verdict line per target. Exit status 1 when a target is missed.
 Example::
 
     make soak MINUTES=10
-    python -m cosmos_reason_ros.tools.soak --minutes 0.5 --width 320 --height 240
+    python -m cosmos_reason_ros.bench.soak --minutes 0.5 --width 320 --height 240
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ class _Monitor:
         self.node.create_subscription(NextAction, f"{NODE}/next_action", self._on_action, 50)
         self.node.create_subscription(Reasoning, f"{NODE}/reasoning", self._on_reasoning, 50)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, 10)
-        self.ask_client = self.node.create_client(AskNextAction, f"{NODE}/ask")
+        self.ask_client: Any = self.node.create_client(AskNextAction, f"{NODE}/ask")
 
     def _on_action(self, msg: Any) -> None:
         kind = classify(msg, self._allowed, self._fallback)
@@ -335,8 +335,8 @@ def run_soak(settings: SoakSettings, log_dir: Path | None = None) -> SoakReport:
     from rclpy.context import Context
     from rclpy.executors import MultiThreadedExecutor
 
+    from cosmos_reason_ros.config import DEFAULT_ACTIONS, SPEC_BY_NAME
     from cosmos_reason_ros.core.action_space import ActionSpace
-    from cosmos_reason_ros.ros.parameters import DEFAULT_ACTIONS, SPEC_BY_NAME
 
     fallback = str(SPEC_BY_NAME["fallback_action"].default)
     allowed = {a.name for a in ActionSpace.parse(DEFAULT_ACTIONS, fallback).actions}
@@ -432,7 +432,9 @@ def _finish(partial: dict[str, Any], mon: _Monitor, alive: bool, exit_code: int 
         counts = {k: int(diag.get(f"decisions_{k}", 0))
                   for k in ("made", "skipped", "failed", "invalid")}  # fmt: skip
         report = SoakReport(
-            **partial, **{f"decisions_{k}": v for k, v in counts.items()}, cameras=cameras,
+            **partial, decisions_made=counts["made"], decisions_skipped=counts["skipped"],
+            decisions_failed=counts["failed"], decisions_invalid=counts["invalid"],
+            cameras=cameras,
             latencies_s=tuple(mon.latencies), asks_ok=mon.asks_ok, asks_failed=mon.asks_failed,
             ask_errors=tuple(mon.ask_errors[:5]), actions_valid=mon.valid,
             actions_fallback=mon.fallbacks, actions_bad=tuple(mon.bad), alive_at_end=alive,
@@ -505,7 +507,7 @@ def _use_large_image_profile() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m cosmos_reason_ros.tools.soak``: run, print the report, 1 if a target missed."""
+    """``python -m cosmos_reason_ros.bench.soak``: run, print the report, 1 if a target missed."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for f in dataclasses.fields(SoakSettings):  # one option per setting: --rate-hz, --model-dir
         default = f.default if f.name != "domain_id" else SoakSettings().domain_id
