@@ -31,7 +31,7 @@ setup(
             "cosmos-reason-ask=cosmos_reason_ros.tools.ask:main",
             "cosmos-reason-scenario=cosmos_reason_ros.tools.scenario:main",
             "cosmos-reason-replay=cosmos_reason_ros.tools.replay:main",
-            "cosmos-reason-eval=cosmos_reason_ros.tools.evaluate:main",
+            "cosmos-reason-eval=cosmos_reason_ros.tools.eval_cli:main",
             "reason_node=cosmos_reason_ros.ros.node:main",
         ]
     },

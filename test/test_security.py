@@ -25,8 +25,15 @@ SECRET = "sk-test-9f8e7d6c5b4a-DO-NOT-LEAK"
 
 
 def _config(model: Path, **values: Any) -> params.NodeConfig:
-    return params.build_config({"model": str(model), "device": "cpu", "max_new_tokens": 64,
-                                "max_thinking_tokens": 4, **values})  # fmt: skip
+    return params.build_config(
+        {
+            "model": str(model),
+            "device": "cpu",
+            "max_new_tokens": 64,
+            "max_thinking_tokens": 4,
+            **values,
+        }
+    )
 
 
 def test_trust_remote_code_defaults_to_false_and_transformers_is_told_so(
@@ -75,8 +82,10 @@ def test_checkpoint_custom_code_is_never_run_without_trust_remote_code(
         encoding="utf-8",
     )
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    config["auto_map"] = {"AutoModelForImageTextToText": "modeling_evil.EvilModel",
-                          "AutoModel": "modeling_evil.EvilModel"}  # fmt: skip
+    config["auto_map"] = {
+        "AutoModelForImageTextToText": "modeling_evil.EvilModel",
+        "AutoModel": "modeling_evil.EvilModel",
+    }
     (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
     backend = TransformersBackend(_config(folder).backend)
     try:
@@ -119,8 +128,15 @@ def test_only_the_action_space_names_actions_choices_and_model_output_outside_it
     backend = faulty_backend.FaultyBackend(config.backend)
     backend.load()
     reasoner = Reasoner(backend, config.reasoner)
-    outside = reason1_text({"action": "self_destruct", "target": "", "reason": "because",
-                            "confidence": 0.9, "parameters": {}})  # fmt: skip
+    outside = reason1_text(
+        {
+            "action": "self_destruct",
+            "target": "",
+            "reason": "because",
+            "confidence": 0.9,
+            "parameters": {},
+        }
+    )
     try:
         with pytest.raises(InputError, match="choices 'self_destruct' are not allowed actions"):
             reasoner.validate_request("", ["self_destruct", "stop"])
@@ -153,25 +169,35 @@ def test_api_key_never_appears_in_logs_parameters_diagnostics_or_answers(
 
     monkeypatch.setenv("COSMOS_TEST_API_KEY", SECRET)
     caplog.set_level(logging.DEBUG)
-    answer = reason1_text({"action": "wait", "target": "", "reason": "ok", "confidence": 0.5,
-                           "parameters": {}})  # fmt: skip
+    answer = reason1_text(
+        {"action": "wait", "target": "", "reason": "ok", "confidence": 0.5, "parameters": {}}
+    )
     with ChatCompletionsServer(default=Reply.answer(answer), api_key=SECRET) as server:
         from rclpy.parameter import Parameter
 
         values = {
-            "backend": "openai", "model": "test-model", "base_url": server.base_url,
-            "api_key_env": "COSMOS_TEST_API_KEY", "profile": "reason1",
-            "image_topics": ["/cam/image_raw"], "decision_period_s": 0.0,
-            "max_frame_age_s": 30.0, "autostart": False, "diagnostics_period_s": 0.2,
-        }  # fmt: skip
+            "backend": "openai",
+            "model": "test-model",
+            "base_url": server.base_url,
+            "api_key_env": "COSMOS_TEST_API_KEY",
+            "profile": "reason1",
+            "image_topics": ["/cam/image_raw"],
+            "decision_period_s": 0.0,
+            "max_frame_age_s": 30.0,
+            "autostart": False,
+            "diagnostics_period_s": 0.2,
+        }
         overrides = [Parameter(k, value=v) for k, v in values.items()]
         node = ReasonNode(context=ros_context, parameter_overrides=overrides)
         listener = Listener(ros_context)
         cam = Camera(ros_context, "/cam/image_raw", reliable=True)
         logs: list[Log] = []
         diags: list[DiagnosticArray] = []
-        qos = QoSProfile(depth=500, reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.TRANSIENT_LOCAL)  # fmt: skip
+        qos = QoSProfile(
+            depth=500,
+            reliability=ReliabilityPolicy.RELIABLE,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL,
+        )
         listener.create_subscription(Log, "/rosout", logs.append, qos)
         listener.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
         with spinning(ros_context, node, listener, cam, threads=8):

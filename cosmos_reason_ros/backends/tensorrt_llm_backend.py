@@ -32,6 +32,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from cosmos_reason_ros.backends.config import BackendConfig
+from cosmos_reason_ros.backends.messages import (
+    hf_messages,
+    processor_kwargs,
+    video_clips,
+    video_metadata,
+)
 from cosmos_reason_ros.core.architecture import detect_architecture
 from cosmos_reason_ros.core.errors import (
     BackendError,
@@ -46,8 +52,6 @@ from cosmos_reason_ros.core.generation import (
     GenerationRequest,
     GenerationResult,
     SamplingSettings,
-    TextPart,
-    VideoPart,
 )
 from cosmos_reason_ros.core.types import Clip
 
@@ -98,58 +102,6 @@ def llm_kwargs(config: BackendConfig) -> dict[str, Any]:
             "enable_block_reuse": False,
         },
     }
-
-
-def hf_messages(request: GenerationRequest) -> list[dict[str, Any]]:
-    """The chat in the Hugging Face processor format, a ``{"type": "video"}`` item per clip.
-
-    Raises:
-        BackendError: A message refers to a clip the request does not carry.
-    """
-    out: list[dict[str, Any]] = []
-    for message in request.messages:
-        content: list[dict[str, Any]] = []
-        for part in message.parts:
-            if isinstance(part, TextPart):
-                content.append({"type": "text", "text": part.text})
-            elif 0 <= part.clip_index < len(request.clips):
-                content.append({"type": "video"})
-            else:
-                raise BackendError(
-                    f"message refers to clip {part.clip_index} but the request has "
-                    f"{len(request.clips)} clip(s)"
-                )
-        out.append({"role": message.role, "content": content})
-    return out
-
-
-def video_clips(request: GenerationRequest) -> list[Clip]:
-    """The clips in the order their video items appear in the chat."""
-    return [
-        request.clips[p.clip_index]
-        for m in request.messages
-        for p in m.parts
-        if isinstance(p, VideoPart)
-    ]
-
-
-def video_metadata(clip: Clip) -> dict[str, Any]:
-    """Metadata of a pre-decoded clip: every frame used, at the clip's real rate."""
-    n = len(clip.frames)
-    return {
-        "fps": clip.fps,
-        "total_num_frames": n,
-        "duration": n / clip.fps,
-        "frames_indices": list(range(n)),
-    }
-
-
-def processor_kwargs(clips: list[Clip]) -> dict[str, Any]:
-    """``mm_processor_kwargs``: our sampling rate, and no re-sampling by the processor."""
-    if not clips:
-        return {}
-    fps = [c.fps for c in clips]
-    return {"fps": fps[0] if len(set(fps)) == 1 else fps, "do_sample_frames": False}
 
 
 def sampling_kwargs(

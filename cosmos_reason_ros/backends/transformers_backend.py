@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
-from transformers.generation.streamers import BaseStreamer
 
 from cosmos_reason_ros.backends.config import BackendConfig
+from cosmos_reason_ros.backends.hf_generate import DeltaStreamer, generate_kwargs
+from cosmos_reason_ros.backends.messages import hf_messages, video_clips, video_metadata
 from cosmos_reason_ros.core.architecture import Architecture, detect_architecture
 from cosmos_reason_ros.core.errors import (
     BackendError,
@@ -38,9 +38,6 @@ from cosmos_reason_ros.core.generation import (
     Capabilities,
     GenerationRequest,
     GenerationResult,
-    TextCallback,
-    TextPart,
-    VideoPart,
 )
 
 _LOG = logging.getLogger(__name__)
@@ -147,8 +144,8 @@ class TransformersBackend:
             inputs = _build_inputs(processor, request, self._device)
             preprocess_s = time.monotonic() - start
             prompt_tokens = int(inputs["input_ids"].shape[1])
-            streamer = _DeltaStreamer(processor.tokenizer, request.on_text)
-            kwargs = _generate_kwargs(model, processor.tokenizer, request, streamer)
+            streamer = DeltaStreamer(processor.tokenizer, request.on_text)
+            kwargs = generate_kwargs(model, processor.tokenizer, request, streamer)
             if request.sampling.seed is not None:
                 torch.manual_seed(request.sampling.seed)
             with torch.inference_mode():
@@ -298,23 +295,10 @@ def _build_inputs(processor: Any, request: GenerationRequest, device: str) -> An
     Videos go in the order their placeholders appear, each with its real sampling rate; the
     processor neither re-samples nor resizes them (frames arrive already sized for the model).
     """
-    messages: list[dict[str, Any]] = []
-    clips = []
-    for message in request.messages:
-        content: list[dict[str, Any]] = []
-        for part in message.parts:
-            if isinstance(part, TextPart):
-                content.append({"type": "text", "text": part.text})
-            elif isinstance(part, VideoPart):
-                if not 0 <= part.clip_index < len(request.clips):
-                    raise BackendError(
-                        f"a message refers to clip {part.clip_index} but the request has "
-                        f"{len(request.clips)} clips"
-                    )
-                clips.append(request.clips[part.clip_index])
-                content.append({"type": "video"})
-        messages.append({"role": message.role, "content": content})
-    prompt = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    prompt = processor.apply_chat_template(
+        hf_messages(request), tokenize=False, add_generation_prompt=True
+    )
+    clips = video_clips(request)
     kwargs: dict[str, Any] = {}
     if clips:
         video_processor = processor.video_processor
@@ -323,7 +307,9 @@ def _build_inputs(processor: Any, request: GenerationRequest, device: str) -> An
         videos = [_model_frames(c.frames, factor, temporal) for c in clips]
         kwargs = {
             "videos": videos,
-            "video_metadata": [_metadata(c, len(v)) for c, v in zip(clips, videos, strict=True)],
+            "video_metadata": [
+                video_metadata(c, len(v)) for c, v in zip(clips, videos, strict=True)
+            ],
             "do_sample_frames": False,
             "do_resize": False,
         }
@@ -355,123 +341,3 @@ def _model_frames(frames: tuple[Any, ...], factor: int, temporal: int) -> Any:
     if pad := -len(video) % temporal:
         video = np.concatenate([video, np.repeat(video[-1:], pad, axis=0)])
     return video
-
-
-def _metadata(clip: Any, count: int) -> dict[str, Any]:
-    """Video metadata with the clip's real sampling rate (padding repeats the last index)."""
-    fps = float(clip.fps)
-    span_s = (clip.stamps_ns[-1] - clip.stamps_ns[0]) * 1e-9
-    if fps <= 0 and span_s > 0:
-        fps = (len(clip.frames) - 1) / span_s
-    indices = list(range(len(clip.frames)))
-    return {
-        "fps": fps if fps > 0 else 1.0,
-        "total_num_frames": count,
-        "frames_indices": indices + [indices[-1]] * (count - len(indices)),
-    }
-
-
-def _generate_kwargs(
-    model: Any, tokenizer: Any, request: GenerationRequest, streamer: BaseStreamer
-) -> dict[str, Any]:
-    """Keyword arguments of ``model.generate`` for ``request``.
-
-    The logits processors are built here, in a fixed order (repetition penalty, answer
-    constraint, temperature, top-p), and generate's own are switched off: the constraint must
-    mask before top-p, or top-p may leave no allowed token. The checkpoint's generation config
-    (e.g. ``top_k``) is overridden so that only ``request.sampling`` decides.
-    """
-    from transformers import (
-        RepetitionPenaltyLogitsProcessor,
-        TemperatureLogitsWarper,
-        TopPLogitsWarper,
-    )
-
-    sampling = request.sampling
-    processors = LogitsProcessorList()
-    if sampling.repetition_penalty != 1.0:
-        processors.append(RepetitionPenaltyLogitsProcessor(sampling.repetition_penalty))
-    if request.constrained and request.answer_format is not None:
-        from cosmos_reason_ros.backends.constrained import AnswerConstraint
-
-        vocab_size = int(model.config.get_text_config().vocab_size)
-        processors.append(AnswerConstraint(tokenizer, request.answer_format, vocab_size))
-    do_sample = sampling.temperature > 0
-    if do_sample:
-        if sampling.temperature != 1.0:
-            processors.append(TemperatureLogitsWarper(sampling.temperature))
-        if sampling.top_p < 1.0:
-            processors.append(TopPLogitsWarper(sampling.top_p))
-    stopping = StoppingCriteriaList()
-    if request.cancel is not None:
-        stopping.append(_CancelCriteria(request.cancel))
-    return {
-        "max_new_tokens": sampling.max_new_tokens,
-        "do_sample": do_sample,
-        "temperature": 1.0,
-        "top_p": 1.0,
-        "top_k": 0 if do_sample else None,
-        "repetition_penalty": 1.0,
-        "logits_processor": processors,
-        "stopping_criteria": stopping,
-        "streamer": streamer,
-    }
-
-
-class _CancelCriteria(StoppingCriteria):
-    """Stops generation at the next step once ``event`` is set."""
-
-    def __init__(self, event: threading.Event) -> None:
-        self._event = event
-
-    def __call__(
-        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
-    ) -> Any:
-        return torch.full(
-            (input_ids.shape[0],), self._event.is_set(), dtype=torch.bool, device=input_ids.device
-        )
-
-
-class _DeltaStreamer(BaseStreamer):
-    """Synchronous streamer: decodes new tokens incrementally and calls ``on_text``.
-
-    Runs inside ``generate`` on the generating thread (no extra thread). Text is emitted only
-    once it decodes to whole characters, so deltas concatenate to the full decoded text.
-    """
-
-    def __init__(self, tokenizer: Any, on_text: TextCallback | None) -> None:
-        self._tokenizer = tokenizer
-        self._on_text = on_text
-        self._prompt_seen = False
-        self._ids: list[int] = []
-        self._prefix_offset = 0
-        self._read_offset = 0
-        self.first_token_time: float | None = None
-
-    def put(self, value: torch.Tensor) -> None:
-        """Receive the prompt (first call, ignored) or the newly generated token(s)."""
-        if not self._prompt_seen:
-            self._prompt_seen = True
-            return
-        if self.first_token_time is None:
-            self.first_token_time = time.monotonic()
-        self._ids.extend(int(t) for t in value.reshape(-1).tolist())
-        if self._on_text is not None:
-            self._emit(final=False)
-
-    def end(self) -> None:
-        """Flush text held back at a partial character."""
-        if self._on_text is not None:
-            self._emit(final=True)
-
-    def _emit(self, final: bool) -> None:
-        decode = self._tokenizer.decode
-        before = decode(
-            self._ids[self._prefix_offset : self._read_offset], skip_special_tokens=True
-        )
-        now = decode(self._ids[self._prefix_offset :], skip_special_tokens=True)
-        if len(now) <= len(before) or (now.endswith("\ufffd") and not final):
-            return
-        self._prefix_offset, self._read_offset = self._read_offset, len(self._ids)
-        if self._on_text is not None:
-            self._on_text(now[len(before) :], len(self._ids))

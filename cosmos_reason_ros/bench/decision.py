@@ -95,8 +95,10 @@ def _publisher() -> Iterator[tuple[Callable[[Any], float] | None, str]]:
     rclpy.init(context=context, domain_id=1 + os.getpid() % 100)
     try:
         node = rclpy.create_node("cosmos_reason_bench", context=context)
-        pubs = (node.create_publisher(NextAction, "~/next_action", 10),
-                node.create_publisher(Reasoning, "~/reasoning", 10))  # fmt: skip
+        pubs = (
+            node.create_publisher(NextAction, "~/next_action", 10),
+            node.create_publisher(Reasoning, "~/reasoning", 10),
+        )
 
         def publish(decision: Any) -> float:
             start = time.perf_counter()
@@ -122,12 +124,17 @@ def _decide(reasoner: Any, window: FrameWindow, publish: Any, decision_id: int) 
     t = decision.timings
     publish_s = publish(decision) if publish is not None else 0.0
     return {
-        "snapshot_s": t.snapshot_s, "preprocess_s": t.preprocess_s,
-        "generation_s": t.generation_s, "parse_s": t.parse_s, "publish_s": publish_s,
-        "total_s": t.latency_s + publish_s, "valid": decision.valid,
-        "prompt_tokens": decision.prompt_tokens, "generated_tokens": decision.generated_tokens,
+        "snapshot_s": t.snapshot_s,
+        "preprocess_s": t.preprocess_s,
+        "generation_s": t.generation_s,
+        "parse_s": t.parse_s,
+        "publish_s": publish_s,
+        "total_s": t.latency_s + publish_s,
+        "valid": decision.valid,
+        "prompt_tokens": decision.prompt_tokens,
+        "generated_tokens": decision.generated_tokens,
         "frames": decision.frame_count,
-    }  # fmt: skip
+    }
 
 
 def _decision_figures(samples: list[dict[str, Any]], no_publish: str, base: str) -> list[Figure]:
@@ -139,15 +146,29 @@ def _decision_figures(samples: list[dict[str, Any]], no_publish: str, base: str)
         for key in (*_DECISION_PARTS, "total_s")
     ]
     if no_publish:
-        figures = [skipped(f.name, "s", None, base, no_publish) if f.name.endswith("publish_s")
-                   else f for f in figures]  # fmt: skip
+        figures = [
+            skipped(f.name, "s", None, base, no_publish) if f.name.endswith("publish_s") else f
+            for f in figures
+        ]
     share_base = "share of the total (snapshot + preprocess + generation + parse + publish)"
     figures += [
-        Figure("decision.overhead_share", overhead / med["total_s"], "share", None,
-               "snapshot + parse + publish, " + share_base, raw),
-        Figure("decision.preprocess_share", med["preprocess_s"] / med["total_s"], "share", None,
-               "preprocessing, " + share_base, {"preprocess_s": raw["preprocess_s"]}),
-    ]  # fmt: skip
+        Figure(
+            "decision.overhead_share",
+            overhead / med["total_s"],
+            "share",
+            None,
+            "snapshot + parse + publish, " + share_base,
+            raw,
+        ),
+        Figure(
+            "decision.preprocess_share",
+            med["preprocess_s"] / med["total_s"],
+            "share",
+            None,
+            "preprocessing, " + share_base,
+            {"preprocess_s": raw["preprocess_s"]},
+        ),
+    ]
     return figures
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import KeyValue
+from sensor_msgs.msg import CompressedImage
 from sensor_msgs.msg import Image as ImageMsg
 from std_msgs.msg import Header
 
@@ -76,3 +78,29 @@ def image_msg(image: Image, stamp_ns: int, frame_id: str) -> ImageMsg:
     msg.step = msg.width * 3
     msg.data = np.ascontiguousarray(image).tobytes()
     return msg
+
+
+def to_ros_header(src: Any, offset_ns: int = 0) -> Header:
+    """A rosbags ``std_msgs/Header`` (ROS 1 or 2) as an rclpy Header, stamp shifted by offset."""
+    stamp_ns = int(src.stamp.sec) * _NS + int(src.stamp.nanosec) + offset_ns
+    return Header(stamp=time_from_ns(stamp_ns), frame_id=str(src.frame_id))
+
+
+def to_ros_image(src: Any, offset_ns: int = 0) -> ImageMsg:
+    """A rosbags ``sensor_msgs/Image`` as an rclpy Image (any encoding; data copied as bytes)."""
+    return ImageMsg(
+        header=to_ros_header(src.header, offset_ns),
+        height=int(src.height),
+        width=int(src.width),
+        encoding=str(src.encoding),
+        is_bigendian=int(src.is_bigendian),
+        step=int(src.step),
+        data=bytes(src.data),
+    )
+
+
+def to_ros_compressed_image(src: Any, offset_ns: int = 0) -> CompressedImage:
+    """A rosbags ``sensor_msgs/CompressedImage`` as an rclpy CompressedImage."""
+    return CompressedImage(
+        header=to_ros_header(src.header, offset_ns), format=str(src.format), data=bytes(src.data)
+    )

@@ -30,139 +30,17 @@ import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from cosmos_reason_ros.testing.openai_replies import (
+    RecordedRequest,
+    Reply,
+    reason1_text,
+    reason2_text,
+)
+
 __all__ = ["ChatCompletionsServer", "RecordedRequest", "Reply", "reason1_text", "reason2_text"]
-
-
-def reason1_text(answer: Mapping[str, Any], thinking: str = "ok") -> str:
-    """A Cosmos-Reason1 style output whose answer is ``answer`` as JSON.
-
-    ``<think>\\n{thinking}\\n</think>\\n\\n<answer>\\n{json}\\n</answer>``
-    """
-    return f"<think>\n{thinking}\n</think>\n\n<answer>\n{json.dumps(answer)}\n</answer>"
-
-
-def reason2_text(answer: Mapping[str, Any], thinking: str = "ok") -> str:
-    """A Cosmos-Reason2 style output: thinking, ``</think>``, then the JSON answer."""
-    return f"<think>\n{thinking}\n</think>\n\n{json.dumps(answer)}"
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What the server does with one chat-completions request.
-
-    Build replies with the class methods (``answer``, ``error``, ``stall``, ``drop``).
-
-    Attributes:
-        text: The answer text (``message.content``), streamed in ``chunks`` pieces.
-        reasoning: Text sent before the answer in ``reasoning_content`` deltas, as vLLM does
-            when it runs a reasoning parser.
-        chunks: How many content pieces a streamed answer is split into (one "token" each).
-        chunk_delay_s: Pause before each streamed piece.
-        status: HTTP status; other than 200 answers an OpenAI-style error body.
-        error_message: The error message of a non-200 reply.
-        retry_after_s: Sent as the ``Retry-After`` header when set.
-        stall_s: Pause before the response starts (or, with ``stall_after_chunks``, mid-stream).
-        stall_after_chunks: Stream this many pieces, then stall ``stall_s``.
-        drop_after_chunks: Close the connection without finishing: before any response when
-            0, else after this many streamed pieces.
-        prompt_tokens: Reported in ``usage``.
-        send_usage: Whether to report ``usage`` at all.
-    """
-
-    text: str = "ok"
-    reasoning: str = ""
-    chunks: int = 4
-    chunk_delay_s: float = 0.0
-    status: int = 200
-    error_message: str = ""
-    retry_after_s: float | None = None
-    stall_s: float = 0.0
-    stall_after_chunks: int | None = None
-    drop_after_chunks: int | None = None
-    prompt_tokens: int = 100
-    send_usage: bool = True
-
-    @classmethod
-    def answer(cls, text: str, chunks: int = 4, **kwargs: Any) -> Reply:
-        """A successful answer with ``text``."""
-        return cls(text=text, chunks=chunks, **kwargs)
-
-    @classmethod
-    def decision(cls, answer: Mapping[str, Any], thinking: str = "ok", **kwargs: Any) -> Reply:
-        """A successful Cosmos-Reason1 style answer whose JSON is ``answer`` (a valid decision
-        when ``answer`` matches the node's action schema)."""
-        return cls(text=reason1_text(answer, thinking), **kwargs)
-
-    @classmethod
-    def error(cls, status: int, message: str = "", retry_after_s: float | None = None) -> Reply:
-        """An HTTP error reply (e.g. 400, 429, 500)."""
-        return cls(
-            status=status,
-            error_message=message or f"simulated error {status}",
-            retry_after_s=retry_after_s,
-        )
-
-    @classmethod
-    def stall(cls, seconds: float, after_chunks: int | None = None, text: str = "ok") -> Reply:
-        """Say nothing for ``seconds`` (before the response, or after ``after_chunks`` pieces)."""
-        return cls(text=text, stall_s=seconds, stall_after_chunks=after_chunks)
-
-    @classmethod
-    def drop(cls, after_chunks: int = 0, text: str = "ok") -> Reply:
-        """Close the connection without a complete response."""
-        return cls(text=text, drop_after_chunks=after_chunks)
-
-    def pieces(self) -> list[str]:
-        """``text`` split into ``chunks`` non-empty pieces (fewer when the text is short)."""
-        n = max(1, min(self.chunks, len(self.text)))
-        size = -(-len(self.text) // n) if self.text else 1
-        return [self.text[i : i + size] for i in range(0, len(self.text), size)] or [""]
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One HTTP request the server received.
-
-    Attributes:
-        method: ``GET`` or ``POST``.
-        path: The request path, e.g. ``/v1/chat/completions``.
-        headers: Header names in lower case.
-        body: The parsed JSON body, or None.
-    """
-
-    method: str
-    path: str
-    headers: dict[str, str] = field(default_factory=dict)
-    body: Any = None
-
-    @property
-    def authorization(self) -> str:
-        """The ``Authorization`` header, "" if absent."""
-        return self.headers.get("authorization", "")
-
-    @property
-    def messages(self) -> list[dict[str, Any]]:
-        """The chat messages of a chat-completions request."""
-        if isinstance(self.body, dict):
-            return list(self.body.get("messages", []))
-        return []
-
-    def content_parts(self, role: str = "user") -> list[dict[str, Any]]:
-        """All content parts of the messages with ``role``, in order (text content as a part)."""
-        parts: list[dict[str, Any]] = []
-        for m in self.messages:
-            if m.get("role") != role:
-                continue
-            content = m.get("content")
-            if isinstance(content, str):
-                parts.append({"type": "text", "text": content})
-            elif isinstance(content, list):
-                parts.extend(content)
-        return parts
 
 
 class ChatCompletionsServer:

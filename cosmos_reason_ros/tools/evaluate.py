@@ -24,7 +24,6 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -33,7 +32,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from tqdm import tqdm  # type: ignore[import-untyped]
 
 from cosmos_reason_ros.config import NodeConfig, build_config, load_configured, rebuild_for
@@ -56,37 +54,11 @@ from cosmos_reason_ros.tools.scenario import ScenarioError, ScenarioLabels, load
 
 _NS = 1_000_000_000
 
-__all__ = ["EvalError", "EvalSummary", "evaluate", "image_topics", "load_questions", "main"]
+__all__ = ["EvalError", "EvalSummary", "evaluate", "image_topics"]
 
 
 class EvalError(CosmosReasonError):
     """The evaluation cannot run: unreadable bag, questions or labels, or a bad setting."""
-
-
-def load_questions(path: str | Path) -> tuple[str, ...]:
-    """Questions from a file: a YAML list of strings, or else one question per line.
-
-    Blank lines and lines starting with ``#`` are ignored in the line format.
-
-    Raises:
-        EvalError: The file cannot be read or holds no question.
-    """
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise EvalError(f"cannot read questions {path}: {err}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        data = None
-    if isinstance(data, list) and data and all(isinstance(q, str) for q in data):
-        questions = tuple(q.strip() for q in data if q.strip())
-    else:
-        lines = (ln.strip() for ln in text.splitlines())
-        questions = tuple(ln for ln in lines if ln and not ln.startswith("#"))
-    if not questions:
-        raise EvalError(f"no questions in {path}")
-    return questions
 
 
 def evaluate(
@@ -178,9 +150,13 @@ def evaluate(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = run.summary(
-        bag=str(bag_path), model=config.backend.model, backend=config.backend.backend,
-        topics=used, out_dir=str(out), wall_s=time.monotonic() - started,
-    )  # fmt: skip
+        bag=str(bag_path),
+        model=config.backend.model,
+        backend=config.backend.backend,
+        topics=used,
+        out_dir=str(out),
+        wall_s=time.monotonic() - started,
+    )
     with (out / "decisions.jsonl").open("w", encoding="utf-8") as f:
         for entry in run.entries:
             f.write(json.dumps(entry.decision.to_dict(), ensure_ascii=False) + "\n")
@@ -305,11 +281,17 @@ class _Run:
 
     def summary(self, **fields: Any) -> EvalSummary:
         return summarize(
-            self.entries, self.latencies, scored=self.labels is not None,
-            questions=self.questions, every_s=self.every_s, backend_errors=self.backend_errors,
-            frames_read=self.frames_read, frames_decoded=self.frames_decoded,
-            decode_errors=self.decode_errors, **fields,
-        )  # fmt: skip
+            self.entries,
+            self.latencies,
+            scored=self.labels is not None,
+            questions=self.questions,
+            every_s=self.every_s,
+            backend_errors=self.backend_errors,
+            frames_read=self.frames_read,
+            frames_decoded=self.frames_decoded,
+            decode_errors=self.decode_errors,
+            **fields,
+        )
 
 
 def image_topics(bag: Path, topics: Sequence[str] | None = None) -> tuple[str, ...]:
@@ -327,77 +309,3 @@ def image_topics(bag: Path, topics: Sequence[str] | None = None) -> tuple[str, .
 def _newest(windows: WindowSet) -> int:
     stamps = [s.newest_ns for s in windows.stats() if s.newest_ns is not None]
     return max(stamps, default=-1)
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="cosmos-reason-eval",
-        description="Run the reasoning engine over a bag offline and write decisions.jsonl, "
-        "summary.json and report.html.",
-    )
-    p.add_argument("bag", type=Path, help="rosbag2 directory (or a file in it, or OUT.mcap)")
-    p.add_argument("--model", required=True, help="hub id or local checkpoint folder")
-    p.add_argument("--questions", type=Path, help="file: one question per line, or YAML list")
-    p.add_argument(
-        "--every", type=float, default=2.0, metavar="S", help="bag seconds between decision times"
-    )
-    p.add_argument("--labels", type=Path, help="labels YAML (from cosmos-reason-scenario)")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--topics", nargs="+", help="image topics (default: all image topics)")
-    p.add_argument("--actions", nargs="+", help="allowed actions ('name' or 'name: text')")
-    p.add_argument("--fallback", help="fallback action")
-    p.add_argument("--backend", default="transformers")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--max-new-tokens", type=int)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="any node parameter, value parsed as YAML (repeatable)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p  # fmt: skip
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Console script ``cosmos-reason-eval``. Returns the exit status."""
-    args = _parser().parse_args(argv)
-    try:
-        params = _parse_sets(args.set)
-        questions = load_questions(args.questions) if args.questions else ()
-        summary = evaluate(
-            args.bag, model=args.model, out_dir=args.out, questions=questions,
-            every_s=args.every, labels=args.labels, topics=args.topics, actions=args.actions,
-            fallback=args.fallback, backend=args.backend, device=args.device,
-            max_new_tokens=args.max_new_tokens, seed=args.seed, params=params,
-            progress=not args.no_progress,
-        )  # fmt: skip
-    except CosmosReasonError as err:
-        print(f"cosmos-reason-eval: error: {err}", file=sys.stderr)
-        return 1
-    accuracy = "n/a" if summary.accuracy is None else f"{summary.accuracy:.2f}"
-    print(
-        f"{summary.decisions} decisions, valid {summary.valid} "
-        f"({summary.validity_rate:.0%}), latency p50 {summary.latency_p50_s:.2f} s "
-        f"p95 {summary.latency_p95_s:.2f} s, accuracy {accuracy}; wrote {summary.out_dir}"
-    )
-    return 0
-
-
-def _parse_sets(items: Sequence[str]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise EvalError(f"--set takes NAME=VALUE, got {item!r}")
-        try:
-            params[name.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError as err:
-            raise EvalError(f"--set {name}: cannot parse {value!r}: {err}") from None
-    return params
-
-
-if __name__ == "__main__":
-    sys.exit(main())

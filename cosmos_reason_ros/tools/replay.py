@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import rclpy
-from builtin_interfaces.msg import Time  # type: ignore[import-untyped]
+from builtin_interfaces.msg import Time
 from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.publisher import Publisher
@@ -41,11 +41,11 @@ from rclpy.qos import (
 )
 from rosbags.highlevel import AnyReader
 from rosbags.interfaces import Connection
-from rosgraph_msgs.msg import Clock  # type: ignore[import-untyped]
-from sensor_msgs.msg import CompressedImage, Image  # type: ignore[import-untyped]
-from std_msgs.msg import Header  # type: ignore[import-untyped]
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CompressedImage, Image
 
 from cosmos_reason_ros.core.errors import CosmosReasonError
+from cosmos_reason_ros.ros.conversions import to_ros_compressed_image, to_ros_image
 from cosmos_reason_ros.tools.bags import (
     IMAGE_TYPE,
     BagError,
@@ -163,34 +163,6 @@ def _drain(pubs: Sequence[Publisher[Any]], timeout_s: float = DRAIN_TIMEOUT_S) -
     for pub in pubs:
         left = max(0.0, deadline - time.monotonic())
         pub.wait_for_all_acked(Duration(nanoseconds=int(left * _NS)))
-
-
-def to_ros_header(src: Any, offset_ns: int = 0) -> Header:
-    """A rosbags ``std_msgs/Header`` (ROS 1 or 2) as an rclpy Header, stamp shifted by offset."""
-    stamp_ns = int(src.stamp.sec) * _NS + int(src.stamp.nanosec) + offset_ns
-    return Header(
-        stamp=Time(sec=stamp_ns // _NS, nanosec=stamp_ns % _NS), frame_id=str(src.frame_id)
-    )
-
-
-def to_ros_image(src: Any, offset_ns: int = 0) -> Image:
-    """A rosbags ``sensor_msgs/Image`` as an rclpy Image (any encoding; data copied as bytes)."""
-    return Image(
-        header=to_ros_header(src.header, offset_ns),
-        height=int(src.height),
-        width=int(src.width),
-        encoding=str(src.encoding),
-        is_bigendian=int(src.is_bigendian),
-        step=int(src.step),
-        data=bytes(src.data),
-    )
-
-
-def to_ros_compressed_image(src: Any, offset_ns: int = 0) -> CompressedImage:
-    """A rosbags ``sensor_msgs/CompressedImage`` as an rclpy CompressedImage."""
-    return CompressedImage(
-        header=to_ros_header(src.header, offset_ns), format=str(src.format), data=bytes(src.data)
-    )
 
 
 def _qos_profile(qos: str) -> QoSProfile:

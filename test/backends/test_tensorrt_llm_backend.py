@@ -16,16 +16,18 @@ import pytest
 
 from cosmos_reason_ros.backends import create_backend
 from cosmos_reason_ros.backends.config import BackendConfig
+from cosmos_reason_ros.backends.messages import (
+    hf_messages,
+    processor_kwargs,
+    video_clips,
+    video_metadata,
+)
 from cosmos_reason_ros.backends.tensorrt_llm_backend import (
     Phase,
     TensorRTLLMBackend,
-    hf_messages,
     llm_kwargs,
     plan_phases,
-    processor_kwargs,
     sampling_kwargs,
-    video_clips,
-    video_metadata,
 )
 from cosmos_reason_ros.core.errors import BackendError, BackendUnavailableError, ConfigError
 from cosmos_reason_ros.core.generation import (

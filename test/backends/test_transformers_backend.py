@@ -188,7 +188,7 @@ def test_cancel_set_before_start_raises_without_generating(backend: Transformers
 
 def test_placeholder_for_a_missing_clip_is_a_backend_error(backend: TransformersBackend) -> None:
     request = make_request(messages=(ChatMessage("user", (VideoPart(1),)),))
-    with pytest.raises(BackendError, match="refers to clip 1 but the request has 1 clips"):
+    with pytest.raises(BackendError, match=r"refers to clip 1 but the request has 1 clip\(s\)"):
         backend.generate(request)
 
 

@@ -48,8 +48,10 @@ def test_model_figures_skip_with_the_reason_without_cuda() -> None:
     figures = model_figures(quick=True)
 
     assert [f.name for f in figures] == [
-        "model.ttft_s", "model.decode_tokens_per_s", "model.decode_floor_share",
-    ]  # fmt: skip
+        "model.ttft_s",
+        "model.decode_tokens_per_s",
+        "model.decode_floor_share",
+    ]
     assert all(f.value is None and "no CUDA device" in f.skipped for f in figures)
 
 
@@ -62,14 +64,30 @@ def test_model_speed_code_path_runs_on_cpu_with_a_tiny_config() -> None:
 
     ids = {"bos_token_id": 500, "eos_token_id": 501}
     tiny = Qwen2_5_VLConfig(
-        text_config={"vocab_size": 512, "hidden_size": 64, "intermediate_size": 128,
-                     "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
-                     "rope_scaling": {"type": "mrope", "mrope_section": [2, 3, 3]}, **ids},
-        vision_config={"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2,
-                       "out_hidden_size": 64, "fullatt_block_indexes": [1]},
-        vision_start_token_id=502, vision_end_token_id=503, image_token_id=504,
-        video_token_id=505, **ids,
-    )  # fmt: skip
+        text_config={
+            "vocab_size": 512,
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "rope_scaling": {"type": "mrope", "mrope_section": [2, 3, 3]},
+            **ids,
+        },
+        vision_config={
+            "depth": 2,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_heads": 2,
+            "out_hidden_size": 64,
+            "fullatt_block_indexes": [1],
+        },
+        vision_start_token_id=502,
+        vision_end_token_id=503,
+        image_token_id=504,
+        video_token_id=505,
+        **ids,
+    )
 
     speed = measure_model_speed(tiny, device="cpu", frames=4, side=56, decode_tokens=2, repeats=1)
 

@@ -13,13 +13,13 @@ import pytest
 
 pytest.importorskip("rclpy", reason="rclpy is not importable: run `make setup` / `make test`")
 
-from cosmos_reason_ros.bench.soak import (
+from cosmos_reason_ros.bench.soak import run_soak
+from cosmos_reason_ros.bench.soak_report import (
     CAMERAS,
     SoakSettings,
     classify,
     format_report,
     percentile,
-    run_soak,
 )
 
 
@@ -49,9 +49,14 @@ def test_short_soak_reports_every_section_and_makes_decisions(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     settings = SoakSettings(
-        minutes=0.25, width=160, height=120, rate_hz=10.0, decision_period_s=1.0,
-        ask_period_s=2.0, model_dir=str(tiny_model_dir),
-    )  # fmt: skip
+        minutes=0.25,
+        width=160,
+        height=120,
+        rate_hz=10.0,
+        decision_period_s=1.0,
+        ask_period_s=2.0,
+        model_dir=str(tiny_model_dir),
+    )
     report = run_soak(settings, log_dir=tmp_path)
 
     assert report.alive_at_end and report.exit_code == 0, report.node_log_tail

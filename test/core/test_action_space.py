@@ -122,8 +122,13 @@ def test_answer_schema_compiles_in_xgrammar_and_enforces_its_bounds(space: Actio
     def accepted(answer: dict[str, object]) -> bool:
         return bool(xgr.GrammarMatcher(grammar).accept_string(json.dumps(answer)))
 
-    good = {"action": "stop", "target": "", "parameters": {"d": "1"}, "confidence": 0.5,
-            "reason": "ok"}  # fmt: skip
+    good = {
+        "action": "stop",
+        "target": "",
+        "parameters": {"d": "1"},
+        "confidence": 0.5,
+        "reason": "ok",
+    }
     assert accepted(good)
     assert not accepted({**good, "action": "fly"})
     assert not accepted({**good, "confidence": 7})

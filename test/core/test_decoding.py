@@ -222,10 +222,15 @@ def spy_imdecode(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 @pytest.mark.parametrize(
     ("target", "reduced"),
-    [((160, 120), cv2.IMREAD_REDUCED_COLOR_4), ((150, 100), cv2.IMREAD_REDUCED_COLOR_4),
-     ((80, 60), cv2.IMREAD_REDUCED_COLOR_8), ((320, 240), cv2.IMREAD_REDUCED_COLOR_2),
-     ((400, 300), cv2.IMREAD_COLOR), ((640, 480), cv2.IMREAD_COLOR)],
-)  # fmt: skip
+    [
+        ((160, 120), cv2.IMREAD_REDUCED_COLOR_4),
+        ((150, 100), cv2.IMREAD_REDUCED_COLOR_4),
+        ((80, 60), cv2.IMREAD_REDUCED_COLOR_8),
+        ((320, 240), cv2.IMREAD_REDUCED_COLOR_2),
+        ((400, 300), cv2.IMREAD_COLOR),
+        ((640, 480), cv2.IMREAD_COLOR),
+    ],
+)
 def test_jpeg_is_decoded_at_reduced_scale_when_the_target_allows(monkeypatch, target, reduced):
     data = encode(".jpg", halves(640, 480), cv2.IMWRITE_JPEG_QUALITY, 95)
     flags_seen = spy_imdecode(monkeypatch)

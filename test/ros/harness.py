@@ -105,6 +105,17 @@ class Camera(Node):
             threading.Event().wait(gap_s)
 
 
+def wait_for_frames(node: ReasonNode, count: int = 1, timeout_s: float = 10.0) -> None:
+    """Wait until the node's windows hold ``count`` frames (published frames may still be in
+    flight when ``publish_frames`` returns)."""
+
+    def held() -> int:
+        windows = node._windows
+        return sum(s.fill for s in windows.stats()) if windows is not None else 0
+
+    wait_for(lambda: held() >= count, timeout_s, what=f"{count} frames in the node's windows")
+
+
 def attach_camera(node: Node, topic: str, reliable: bool = False, name: str = "cam") -> Camera:
     """A Camera in ``node``'s context, spun by ``node``'s executor."""
     cam = Camera(node.context, topic, reliable=reliable, name=name)

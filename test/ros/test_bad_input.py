@@ -110,14 +110,16 @@ def test_malformed_camera_frames_are_refused_with_a_reason_counted_invalid_and_a
         (lambda m: setattr(m, "data", bytes(m.data[:100])), "image data is truncated: 100 bytes"),
         (_set(width=0, step=0, data=b""), "image has zero size: width 0, height 120"),
         (_set(height=0, data=b""), "image has zero size: width 160, height 0"),
-        (_set(width=huge, height=huge, step=huge * 3),  # declared 16k x 16k, data stays small
-         f"image of {huge}x{huge} = {huge * huge} pixels is over the limit"),
+        (
+            _set(width=huge, height=huge, step=huge * 3),  # declared 16k x 16k, data stays small
+            f"image of {huge}x{huge} = {huge * huge} pixels is over the limit",
+        ),
         (_set(encoding="xyz42"), "unsupported image encoding 'xyz42'"),
         (_mono_as_rgb8(step_for_rgb=False), "image step 160 is smaller than width"),
         (_mono_as_rgb8(step_for_rgb=True), "image data is truncated"),
         (lambda m: setattr(m.header, "stamp", time_from_ns(0)), "header.stamp is 0"),
         (lambda m: setattr(m.header.stamp, "sec", 2**31 - 1), "ahead of this node's clock"),
-    ]  # fmt: skip
+    ]
     compressed_cases = [
         (b"\xff\xd8\xff" + bytes(range(256)) * 4, "jpeg", "jpeg header is corrupt or truncated"),
         (jpeg[: len(jpeg) // 2], "jpeg", "could not decode jpeg image"),
@@ -127,8 +129,9 @@ def test_malformed_camera_frames_are_refused_with_a_reason_counted_invalid_and_a
         (b"", "png", "compressed image has no data"),
     ]
     diags: list[DiagnosticArray] = []
-    with running(ros_context, tiny_model_dir, topics=[RAW, COMPRESSED],
-                 diagnostics_period_s=0.2) as (node, listener):  # fmt: skip
+    with running(
+        ros_context, tiny_model_dir, topics=[RAW, COMPRESSED], diagnostics_period_s=0.2
+    ) as (node, listener):
         listener.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
         cam = Camera(ros_context, RAW, reliable=True)
         cam2 = Camera(ros_context, COMPRESSED, reliable=True, name="cam2")
@@ -139,13 +142,17 @@ def test_malformed_camera_frames_are_refused_with_a_reason_counted_invalid_and_a
         errors: list[tuple[str, str]] = []
         for i, (edit, expected) in enumerate(raw_cases):
             cam.send([_raw(100 + i, edit)])
-            wait_for(lambda n=i + 1: _camera(node, RAW).stats().invalid == n,
-                     what=f"raw frame {i} to be counted invalid ({expected})")  # fmt: skip
+            wait_for(
+                lambda n=i + 1: _camera(node, RAW).stats().invalid == n,
+                what=f"raw frame {i} to be counted invalid ({expected})",
+            )
             errors.append((_camera(node, RAW).stats().last_error, expected))
         for i, (data, kind, expected) in enumerate(compressed_cases):
             cam2.send([_compressed(100 + i, kind, data)])
-            wait_for(lambda n=i + 1: _camera(node, COMPRESSED).stats().invalid == n,
-                     what=f"compressed frame {i} to be counted invalid ({expected})")  # fmt: skip
+            wait_for(
+                lambda n=i + 1: _camera(node, COMPRESSED).stats().invalid == n,
+                what=f"compressed frame {i} to be counted invalid ({expected})",
+            )
             errors.append((_camera(node, COMPRESSED).stats().last_error, expected))
         wait_for(
             lambda: (
@@ -173,10 +180,11 @@ def test_depth_with_nan_far_past_and_out_of_order_stamps_are_handled_without_fai
         cam.wait_matched()
         cam.send([_depth_32fc1_with_nan(_stamp(0))])  # NaN/inf = no measurement: black pixels
         depth_res = listener.ask_on_newest(_stamp(0))
-        cam.send([image_msg(frame(), _stamp(10), "rgb8"),
-                  image_msg(frame(), _stamp(9), "rgb8")])  # fmt: skip
-        wait_for(lambda: _camera_values(diags, RAW).get("out_of_order") == "1",
-                 what="/diagnostics to count the out-of-order frame")  # fmt: skip
+        cam.send([image_msg(frame(), _stamp(10), "rgb8"), image_msg(frame(), _stamp(9), "rgb8")])
+        wait_for(
+            lambda: _camera_values(diags, RAW).get("out_of_order") == "1",
+            what="/diagnostics to count the out-of-order frame",
+        )
         cam.send([image_msg(frame(), 1_000_000_000, "rgb8")])  # 1970: a camera restart
         newest = cam.publish_frames(n=3, start_ns=_stamp(20))
         res = listener.ask_on_newest(newest)
@@ -283,8 +291,11 @@ def test_params_override_of_wrong_type_fails_configure_naming_it_until_set_right
     logs: list[Log] = []
     node = make_node(ros_context, tiny_model_dir, autostart=False, window_s="abc")
     listener = Listener(ros_context)
-    qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
-                     durability=DurabilityPolicy.TRANSIENT_LOCAL)  # fmt: skip
+    qos = QoSProfile(
+        depth=100,
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL,
+    )
     listener.create_subscription(Log, "/rosout", logs.append, qos)
     with spinning(ros_context, node, listener):
         first = node.trigger_configure()

@@ -50,8 +50,7 @@ def test_each_backend_fault_fails_the_ask_clearly_publishes_nothing_and_then_ask
     ]
     failures: list[tuple[str, bool, str]] = []
     recovered: list[Any] = []
-    with running(ros_context, tiny_model_dir,
-                 inference_timeout_s=TIMEOUT_S) as (node, listener):  # fmt: skip
+    with running(ros_context, tiny_model_dir, inference_timeout_s=TIMEOUT_S) as (node, listener):
         cam = attach_camera(node, "/cam/image_raw")
         newest = cam.publish_frames(n=3)
         recovered.append(listener.ask_on_newest(newest))
@@ -81,11 +80,15 @@ def test_each_backend_fault_fails_the_ask_clearly_publishes_nothing_and_then_ask
 
 @pytest.mark.parametrize("publish_on_failure", [True, False], ids=["fallback", "silent"])
 def test_periodic_decisions_during_a_fault_publish_only_fallbacks_that_explain_it(
-    ros_context: Any, tiny_model_dir: Any, faulty: faulty_backend.FaultSwitch,
+    ros_context: Any,
+    tiny_model_dir: Any,
+    faulty: faulty_backend.FaultSwitch,
     publish_on_failure: bool,
-) -> None:  # fmt: skip
-    with running(ros_context, tiny_model_dir,
-                 publish_on_failure=publish_on_failure) as (node, listener):  # fmt: skip
+) -> None:
+    with running(ros_context, tiny_model_dir, publish_on_failure=publish_on_failure) as (
+        node,
+        listener,
+    ):
         cam = attach_camera(node, "/cam/image_raw")
         newest = cam.publish_frames(n=3)
         last_good = listener.ask_on_newest(newest).action.decision_id
@@ -101,8 +104,10 @@ def test_periodic_decisions_during_a_fault_publish_only_fallbacks_that_explain_i
     if publish_on_failure:
         assert len(during) >= 2
         assert all(not a.valid and a.action == "stop" for a in during), during
-        assert all(a.reason == "backend failed: injected fault: the model runtime went away"
-                   for a in during), during  # fmt: skip
+        assert all(
+            a.reason == "backend failed: injected fault: the model runtime went away"
+            for a in during
+        ), during
     else:
         assert during == []
     assert after.success and after.action.valid
@@ -110,8 +115,11 @@ def test_periodic_decisions_during_a_fault_publish_only_fallbacks_that_explain_i
 
 def _rosout(listener: Listener) -> list[Log]:
     logs: list[Log] = []
-    qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
-                     durability=DurabilityPolicy.TRANSIENT_LOCAL)  # fmt: skip
+    qos = QoSProfile(
+        depth=100,
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL,
+    )
     listener.create_subscription(Log, "/rosout", logs.append, qos)
     return logs
 

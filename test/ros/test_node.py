@@ -12,7 +12,15 @@ import pytest
 pytest.importorskip("rclpy", reason="rclpy is not importable: run `make setup` / `make test`")
 
 from diagnostic_msgs.msg import DiagnosticArray
-from harness import PERIOD_NS, T0_NS, attach_camera, frame, image_msg, running
+from harness import (
+    PERIOD_NS,
+    T0_NS,
+    attach_camera,
+    frame,
+    image_msg,
+    running,
+    wait_for_frames,
+)
 from rcl_interfaces.srv import SetParameters
 from rclpy.action import ActionClient
 from rclpy.parameter import Parameter
@@ -92,6 +100,7 @@ def test_reason_action_streams_feedback_before_the_result(
     with running(ros_context, tiny_model_dir) as (node, listener):
         cam = attach_camera(node, "/cam/image_raw")
         cam.publish_frames("rgb8")
+        wait_for_frames(node)
         client = ActionClient(listener, Reason, "/cosmos_reason/reason")
         assert client.wait_for_server(timeout_sec=10)
         handle, feedback = _goal(listener, client)
@@ -111,6 +120,7 @@ def test_reason_action_cancel_ends_generation_early(ros_context: Any, tiny_model
     with running(ros_context, tiny_model_dir, **slow) as (node, listener):
         cam = attach_camera(node, "/cam/image_raw")
         cam.publish_frames("rgb8")
+        wait_for_frames(node)
         client = ActionClient(listener, Reason, "/cosmos_reason/reason")
         assert client.wait_for_server(timeout_sec=10)
         handle, feedback = _goal(listener, client)
@@ -135,6 +145,7 @@ def test_ask_while_busy_queues_then_refuses_beyond_max_pending(
     with running(ros_context, tiny_model_dir, **slow) as (node, listener):
         cam = attach_camera(node, "/cam/image_raw")
         cam.publish_frames("rgb8")
+        wait_for_frames(node)
         client = ActionClient(listener, Reason, "/cosmos_reason/reason")
         assert client.wait_for_server(timeout_sec=10)
         handle, feedback = _goal(listener, client)  # occupies the worker
@@ -254,6 +265,7 @@ def test_periodic_decisions_publish_without_requests(
     with running(ros_context, tiny_model_dir, decision_period_s=0.3) as (node, listener):
         cam = attach_camera(node, "/cam/image_raw")
         cam.publish_frames("rgb8")
+        wait_for_frames(node)
         wait_for(lambda: len(listener.actions) >= 2, 60, what="two periodic decisions")
         cam.destroy_node()
     ids = [a.decision_id for a in listener.actions]

@@ -13,9 +13,21 @@ from cosmos_reason_ros.tools.cli import EXIT_INPUT, EXIT_OK, main
 
 # Short answers keep it fast: the random model fills every string up to its bound.
 FAST = [
-    "--device", "cpu", "--max-new-tokens", "160", "--max-thinking-tokens", "4", "--seed", "0",
-    "--max-target-chars", "4", "--max-reason-chars", "8", "--max-parameters", "0",
-]  # fmt: skip
+    "--device",
+    "cpu",
+    "--max-new-tokens",
+    "160",
+    "--max-thinking-tokens",
+    "4",
+    "--seed",
+    "0",
+    "--max-target-chars",
+    "4",
+    "--max-reason-chars",
+    "8",
+    "--max-parameters",
+    "0",
+]
 
 
 @pytest.fixture(scope="module")

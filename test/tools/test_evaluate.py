@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from cosmos_reason_ros.core.decision import Decision
-from cosmos_reason_ros.tools.evaluate import EvalError, evaluate, load_questions, main
+from cosmos_reason_ros.tools.eval_cli import load_questions, main
+from cosmos_reason_ros.tools.evaluate import EvalError, evaluate
 from cosmos_reason_ros.tools.report import ReportEntry, render_report, summarize, thumbnail
 from cosmos_reason_ros.tools.scenario import ACTIONS, START_NS, write_scenario
 
@@ -22,18 +23,40 @@ def test_eval_on_a_scenario_bag_writes_decisions_summary_and_report_that_agree(
 ) -> None:
     # 11 frames at 5 Hz (0.0 .. 2.0 s) on a raw and a JPEG topic; event at 0.8 s.
     info = write_scenario(
-        tmp_path / "ball.mcap", duration_s=2.2, rate_hz=5.0, width=160, height=120,
+        tmp_path / "ball.mcap",
+        duration_s=2.2,
+        rate_hz=5.0,
+        width=160,
+        height=120,
         compressed=True,
-    )  # fmt: skip
+    )
     questions = tmp_path / "questions.yaml"
     questions.write_text('- What should the robot do next?\n- "Is <b>it</b> safe & clear?"\n')
     out = tmp_path / "eval"
-    status = main([
-        str(tmp_path / "ball.mcap"), "--model", str(tiny_model_dir), "--questions",
-        str(questions), "--every", "1.0", "--labels", str(info.labels_path), "--out", str(out),
-        "--device", "cpu", "--max-new-tokens", "16", "--set", "max_thinking_tokens=4",
-        "--seed", "1", "--no-progress",
-    ])  # fmt: skip
+    status = main(
+        [
+            str(tmp_path / "ball.mcap"),
+            "--model",
+            str(tiny_model_dir),
+            "--questions",
+            str(questions),
+            "--every",
+            "1.0",
+            "--labels",
+            str(info.labels_path),
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--max-new-tokens",
+            "16",
+            "--set",
+            "max_thinking_tokens=4",
+            "--seed",
+            "1",
+            "--no-progress",
+        ]
+    )
     assert status == 0, capsys.readouterr().err
     assert "4 decisions" in capsys.readouterr().out
 
@@ -48,8 +71,9 @@ def test_eval_on_a_scenario_bag_writes_decisions_summary_and_report_that_agree(
         START_NS + 2 * 10**9
     ] * 2
     assert [d["question"] for d in decisions[:2]] == [
-        "What should the robot do next?", "Is <b>it</b> safe & clear?",
-    ]  # fmt: skip
+        "What should the robot do next?",
+        "Is <b>it</b> safe & clear?",
+    ]
     # The raw topic is used, its JPEG twin left out; frames at 4 fps from a 5 Hz camera.
     assert summary["topics"] == ["/camera/image_raw"]
     assert all(list(d["frame_stamps_ns"]) == ["/camera/image_raw"] for d in decisions)
@@ -91,11 +115,19 @@ def test_report_escapes_model_output_and_shows_one_section_per_decision() -> Non
     import numpy as np
 
     hostile = Decision(
-        decision_id=7, action="stop", valid=False, reason="<img src=x onerror=alert(1)>",
-        thinking="</pre><script>alert('think')</script>", raw_text="<script>raw</script>",
-        question="q", target="<i>box</i>", parameters=(("d<", "1&2"),), stamp_ns=START_NS,
-        window_start_ns=START_NS, frame_count=1,
-    )  # fmt: skip
+        decision_id=7,
+        action="stop",
+        valid=False,
+        reason="<img src=x onerror=alert(1)>",
+        thinking="</pre><script>alert('think')</script>",
+        raw_text="<script>raw</script>",
+        question="q",
+        target="<i>box</i>",
+        parameters=(("d<", "1&2"),),
+        stamp_ns=START_NS,
+        window_start_ns=START_NS,
+        frame_count=1,
+    )
     frame = np.zeros((120, 160, 3), np.uint8)
     entry = ReportEntry(hostile, (thumbnail("/cam<1>", START_NS, frame),), correct=True)
     html = render_report([entry, entry], {"note": "<b>summary</b>"}, title="T<itle>")
@@ -108,10 +140,22 @@ def test_report_escapes_model_output_and_shows_one_section_per_decision() -> Non
 
 def test_summary_of_no_decisions_is_zero_not_an_error() -> None:
     summary = summarize(
-        [], [], scored=True, bag="b", model="m", backend="transformers", topics=("/c",),
-        questions=("q",), every_s=1.0, backend_errors=0, frames_read=0, frames_decoded=0,
-        decode_errors=0, out_dir="o", wall_s=0.0,
-    )  # fmt: skip
+        [],
+        [],
+        scored=True,
+        bag="b",
+        model="m",
+        backend="transformers",
+        topics=("/c",),
+        questions=("q",),
+        every_s=1.0,
+        backend_errors=0,
+        frames_read=0,
+        frames_decoded=0,
+        decode_errors=0,
+        out_dir="o",
+        wall_s=0.0,
+    )
     assert (summary.decisions, summary.valid, summary.validity_rate) == (0, 0, 0.0)
     assert summary.accuracy is None and summary.accuracy_valid is None
     assert not math.isnan(summary.latency_p50_s)

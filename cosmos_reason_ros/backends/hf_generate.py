@@ -1,0 +1,120 @@
+"""What transformers' ``generate`` needs from a request: the logits processors in the order
+constrained decoding requires, stopping on cancel, and a synchronous streamer of text deltas."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import torch
+from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+from transformers.generation.streamers import BaseStreamer
+
+from cosmos_reason_ros.core.generation import GenerationRequest, TextCallback
+
+
+def generate_kwargs(
+    model: Any, tokenizer: Any, request: GenerationRequest, streamer: BaseStreamer
+) -> dict[str, Any]:
+    """Keyword arguments of ``model.generate`` for ``request``.
+
+    The logits processors are built here, in a fixed order (repetition penalty, answer
+    constraint, temperature, top-p), and generate's own are switched off: the constraint must
+    mask before top-p, or top-p may leave no allowed token. The checkpoint's generation config
+    (e.g. ``top_k``) is overridden so that only ``request.sampling`` decides.
+    """
+    from transformers import (
+        RepetitionPenaltyLogitsProcessor,
+        TemperatureLogitsWarper,
+        TopPLogitsWarper,
+    )
+
+    sampling = request.sampling
+    processors = LogitsProcessorList()
+    if sampling.repetition_penalty != 1.0:
+        processors.append(RepetitionPenaltyLogitsProcessor(sampling.repetition_penalty))
+    if request.constrained and request.answer_format is not None:
+        from cosmos_reason_ros.backends.constrained import AnswerConstraint
+
+        vocab_size = int(model.config.get_text_config().vocab_size)
+        processors.append(AnswerConstraint(tokenizer, request.answer_format, vocab_size))
+    do_sample = sampling.temperature > 0
+    if do_sample:
+        if sampling.temperature != 1.0:
+            processors.append(TemperatureLogitsWarper(sampling.temperature))
+        if sampling.top_p < 1.0:
+            processors.append(TopPLogitsWarper(sampling.top_p))
+    stopping = StoppingCriteriaList()
+    if request.cancel is not None:
+        stopping.append(_CancelCriteria(request.cancel))
+    return {
+        "max_new_tokens": sampling.max_new_tokens,
+        "do_sample": do_sample,
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "top_k": 0 if do_sample else None,
+        "repetition_penalty": 1.0,
+        "logits_processor": processors,
+        "stopping_criteria": stopping,
+        "streamer": streamer,
+    }
+
+
+class _CancelCriteria(StoppingCriteria):
+    """Stops generation at the next step once ``event`` is set."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self._event = event
+
+    def __call__(
+        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
+    ) -> Any:
+        return torch.full(
+            (input_ids.shape[0],), self._event.is_set(), dtype=torch.bool, device=input_ids.device
+        )
+
+
+class DeltaStreamer(BaseStreamer):
+    """Synchronous streamer: decodes new tokens incrementally and calls ``on_text``.
+
+    Runs inside ``generate`` on the generating thread (no extra thread). Text is emitted only
+    once it decodes to whole characters, so deltas concatenate to the full decoded text.
+    """
+
+    def __init__(self, tokenizer: Any, on_text: TextCallback | None) -> None:
+        self._tokenizer = tokenizer
+        self._on_text = on_text
+        self._prompt_seen = False
+        self._ids: list[int] = []
+        self._prefix_offset = 0
+        self._read_offset = 0
+        self.first_token_time: float | None = None
+
+    def put(self, value: torch.Tensor) -> None:
+        """Receive the prompt (first call, ignored) or the newly generated token(s)."""
+        if not self._prompt_seen:
+            self._prompt_seen = True
+            return
+        if self.first_token_time is None:
+            self.first_token_time = time.monotonic()
+        self._ids.extend(int(t) for t in value.reshape(-1).tolist())
+        if self._on_text is not None:
+            self._emit(final=False)
+
+    def end(self) -> None:
+        """Flush text held back at a partial character."""
+        if self._on_text is not None:
+            self._emit(final=True)
+
+    def _emit(self, final: bool) -> None:
+        decode = self._tokenizer.decode
+        before = decode(
+            self._ids[self._prefix_offset : self._read_offset], skip_special_tokens=True
+        )
+        now = decode(self._ids[self._prefix_offset :], skip_special_tokens=True)
+        if len(now) <= len(before) or (now.endswith("\ufffd") and not final):
+            return
+        self._prefix_offset, self._read_offset = self._read_offset, len(self._ids)
+        if self._on_text is not None:
+            self._on_text(now[len(before) :], len(self._ids))
