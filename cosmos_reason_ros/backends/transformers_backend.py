@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from cosmos_reason_ros.backends.config import BackendConfig
-from cosmos_reason_ros.backends.hf_generate import DeltaStreamer, generate_kwargs
+from cosmos_reason_ros.backends.hf_compile import CompiledDecoding, warm_up
+from cosmos_reason_ros.backends.hf_generate import DeltaStreamer, plan_generation
 from cosmos_reason_ros.backends.messages import hf_messages, video_clips, video_metadata
 from cosmos_reason_ros.core.architecture import Architecture, detect_architecture
 from cosmos_reason_ros.core.errors import (
@@ -50,7 +51,12 @@ SKIP_QUANTIZATION_MODULES = ("lm_head", "model.visual")
 _DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
 CAPABILITIES = Capabilities(
-    thinking_budget=True, constrained_answer=True, video_input=True, streaming=True, cancel=True
+    thinking_budget=True,
+    thinking_deadline=True,
+    constrained_answer=True,
+    video_input=True,
+    streaming=True,
+    cancel=True,
 )
 
 
@@ -66,6 +72,7 @@ class TransformersBackend:
         self._device = config.device
         self._dtype = config.dtype
         self._architecture = detect_architecture(config.model)
+        self._decoding = CompiledDecoding.resolve(config.compile, "cpu")
 
     def load(self) -> None:
         """Load processor and model. Raises ``BackendError`` naming what is wrong."""
@@ -118,7 +125,10 @@ class TransformersBackend:
         architecture = Architecture(
             str(getattr(model.config, "model_type", "")), "config.json", cfg.model
         )
+        decoding = CompiledDecoding.resolve(cfg.compile, device)
+        warm_up(model, processor.tokenizer, decoding, cfg.cache_tokens)
         with self._lock:
+            self._decoding = decoding
             self._model, self._processor = model, processor
             self._device, self._dtype, self._architecture = device, dtype_name, architecture
         _LOG.info(
@@ -145,11 +155,15 @@ class TransformersBackend:
             preprocess_s = time.monotonic() - start
             prompt_tokens = int(inputs["input_ids"].shape[1])
             streamer = DeltaStreamer(processor.tokenizer, request.on_text)
-            kwargs = generate_kwargs(model, processor.tokenizer, request, streamer)
-            if request.sampling.seed is not None:
-                torch.manual_seed(request.sampling.seed)
-            with torch.inference_mode():
-                output = model.generate(**inputs, **kwargs)
+            plan = plan_generation(
+                model,
+                processor.tokenizer,
+                request,
+                streamer,
+                started_at=time.monotonic(),
+                pre_processors=self._pre_processors(processor.tokenizer),
+            )
+            output = self._run(model, inputs, plan.kwargs, request, prompt_tokens)
         except CosmosReasonError:
             raise
         except torch.cuda.OutOfMemoryError as exc:
@@ -166,6 +180,7 @@ class TransformersBackend:
             raise GenerationCancelled(f"generation cancelled after {len(generated)} tokens")
         text = processor.tokenizer.decode(generated, skip_special_tokens=True)
         first = streamer.first_token_time
+        spans = plan.constraint.spans() if plan.constraint is not None else None
         return GenerationResult(
             text=text,
             prompt_tokens=prompt_tokens,
@@ -173,7 +188,40 @@ class TransformersBackend:
             time_to_first_token_s=(first - start) if first is not None else total_s,
             total_s=total_s,
             preprocess_s=preprocess_s,
+            thinking=spans.thinking if spans is not None else None,
+            answer_json=spans.answer_json if spans is not None else None,
+            thinking_ended_by=spans.thinking_ended_by if spans is not None else "",
+            thinking_s=spans.thinking_s if spans is not None else 0.0,
         )
+
+    def _run(
+        self,
+        model: Any,
+        inputs: Any,
+        kwargs: dict[str, Any],
+        request: GenerationRequest,
+        prompt_tokens: int,
+    ) -> Any:
+        """``model.generate``, compiled where enabled; eager (for good) if compiling fails."""
+        decoding = self._decoding
+        for compiled in (decoding.enabled, False):
+            if request.sampling.seed is not None:
+                torch.manual_seed(request.sampling.seed)
+            extra = decoding.generate_kwargs(prompt_tokens, request.sampling.max_new_tokens)
+            try:
+                with torch.inference_mode():
+                    return model.generate(**inputs, **kwargs, **extra)
+            except (torch.cuda.OutOfMemoryError, CosmosReasonError):
+                raise
+            except Exception as exc:
+                if not compiled:
+                    raise
+                decoding.disable(exc)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _pre_processors(self, tokenizer: Any) -> list[Any]:
+        """Logits processors that run before ours; none (``testing.adversary`` adds some)."""
+        return []
 
     def close(self) -> None:
         """Release the model and empty the CUDA cache. Idempotent."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from cosmos_reason_ros.backends.config import (
     BACKENDS,
+    COMPILE_MODES,
     DEVICES,
     DTYPES,
     KV_CACHE_DTYPES,
@@ -19,6 +20,12 @@ from cosmos_reason_ros.backends.config import (
     STRUCTURED_OUTPUT_MODES,
     VIDEO_TRANSPORTS,
 )
+from cosmos_reason_ros.core.action_space import (
+    DEFAULT_PARAMETERS,
+    DEFAULT_REASON_CHARS,
+    DEFAULT_TARGET_CHARS,
+)
+from cosmos_reason_ros.core.reasoner import DEFAULT_MAX_THINKING_S, DEFAULT_MAX_THINKING_TOKENS
 
 Value = bool | int | float | str | list[str]
 
@@ -152,6 +159,7 @@ SPECS: tuple[ParamSpec, ...] = (
         "max_thinking_tokens is 0), after_reasoning (servers with a reasoning parser), off",
         choices=STRUCTURED_OUTPUT_MODES,
     ),
+    ParamSpec("compile", "auto", "transformers: compiled decoding", choices=COMPILE_MODES),
     # --- cameras and window (change through cleanup -> configure) ---
     ParamSpec(
         "image_topics",
@@ -271,24 +279,24 @@ SPECS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec(
         "max_reason_chars",
-        300,
-        "Length bound of the answer's reason",
+        DEFAULT_REASON_CHARS,
+        "Length bound of the answer's reason (full bound 300)",
         live=True,
         low=1,
         high=300,
     ),
     ParamSpec(
         "max_target_chars",
-        128,
-        "Length bound of the answer's target",
+        DEFAULT_TARGET_CHARS,
+        "Length bound of the answer's target (full bound 128)",
         live=True,
         low=1,
         high=128,
     ),
     ParamSpec(
         "max_parameters",
-        8,
-        "Most key/value parameters in an answer",
+        DEFAULT_PARAMETERS,
+        "Most key/value parameters in an answer (full bound 8)",
         live=True,
         low=0,
         high=8,
@@ -340,11 +348,21 @@ SPECS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec(
         "max_thinking_tokens",
-        512,
-        "Thinking budget; then the answer is forced",
+        DEFAULT_MAX_THINKING_TOKENS,
+        "Thinking budget in tokens; then the answer is forced (whichever of this and "
+        "max_thinking_s comes first ends the thinking)",
         live=True,
         low=0,
         high=32768,
+    ),
+    ParamSpec(
+        "max_thinking_s",
+        DEFAULT_MAX_THINKING_S,
+        "Thinking deadline, seconds after generation starts; then the answer is forced "
+        "(0 = no deadline)",
+        live=True,
+        low=0.0,
+        high=3600.0,
     ),
     ParamSpec(
         "seed",
