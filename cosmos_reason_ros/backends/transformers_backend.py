@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import gc
 import importlib
-import json
 import logging
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from cosmos_reason_ros.backends.checkpoint import looks_local, resolve_checkpoint
 from cosmos_reason_ros.backends.config import BackendConfig
 from cosmos_reason_ros.backends.hf_compile import CompiledDecoding, warm_up
 from cosmos_reason_ros.backends.hf_generate import DeltaStreamer, plan_generation
@@ -80,7 +79,7 @@ class TransformersBackend:
             return
         transformers: Any = importlib.import_module("transformers")
         cfg = self._config
-        _check_local_folder(cfg.model)
+        source = resolve_checkpoint(cfg.model, trust_remote_code=cfg.trust_remote_code)
         device = _resolve_device(cfg.device)
         dtype_name = _resolve_dtype(cfg.dtype, device)
         torch_dtype = getattr(torch, _DTYPE_NAMES[dtype_name])
@@ -105,10 +104,10 @@ class TransformersBackend:
         start = time.monotonic()
         try:
             processor = transformers.AutoProcessor.from_pretrained(
-                cfg.model, trust_remote_code=cfg.trust_remote_code
+                source, trust_remote_code=cfg.trust_remote_code
             )
             processor_s = time.monotonic() - start
-            model = transformers.AutoModelForImageTextToText.from_pretrained(cfg.model, **kwargs)
+            model = transformers.AutoModelForImageTextToText.from_pretrained(source, **kwargs)
             if "device_map" not in kwargs:
                 model = model.to(device)
             model.eval()
@@ -120,7 +119,7 @@ class TransformersBackend:
                 f"quantization={cfg.quantization}; try quantization 4bit or a smaller model"
             ) from exc
         except Exception as exc:  # any loader failure becomes one clear BackendError
-            what = "model folder" if _looks_local(cfg.model) else "model"
+            what = "model folder" if looks_local(cfg.model) else "model"
             raise BackendError(f"{what} {cfg.model} could not be loaded: {_brief(exc)}") from exc
         architecture = Architecture(
             str(getattr(model.config, "model_type", "")), "config.json", cfg.model
@@ -251,30 +250,6 @@ class TransformersBackend:
             loaded=loaded,
             gpu_memory_bytes=_gpu_memory(device) if loaded else None,
         )
-
-
-def _looks_local(model: str) -> bool:
-    return model.startswith(("/", "./", "../", "~")) or Path(model).expanduser().exists()
-
-
-def _check_local_folder(model: str) -> None:
-    """Fail early, in one sentence, on a local folder that cannot hold a checkpoint."""
-    if not _looks_local(model):
-        return
-    folder = Path(model).expanduser()
-    if not folder.exists():
-        raise BackendError(f"model folder {folder} does not exist")
-    if not folder.is_dir():
-        raise BackendError(f"model folder {folder} is a file, not a checkpoint folder")
-    config = folder / "config.json"
-    if not config.is_file():
-        raise BackendError(f"model folder {folder} has no config.json: not a checkpoint folder")
-    try:
-        json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BackendError(f"model folder {folder} has an unreadable config.json: {exc}") from exc
-    if not any(folder.glob("*.safetensors")):
-        raise BackendError(f"model folder {folder} has no *.safetensors weights")
 
 
 def _resolve_device(device: str) -> str:

@@ -1,5 +1,6 @@
 """Every node parameter, declared once: name, default, description, range, whether it may
-change while the node is configured, and the ``NodeConfig`` field it sets (``to``).
+change while the node is configured (``live``) or only at launch (``launch_only``), and the
+``NodeConfig`` field it sets (``to``).
 
 Pure Python (no rclpy), so the node, the CLIs, eval, bench and the tests all read this one
 table. Adding a parameter is one ``ParamSpec`` here (plus ``make`` regenerating
@@ -39,6 +40,10 @@ class ParamSpec:
         default: The default; its type is the parameter's type.
         description: One line for ``ros2 param describe`` and ``config/reason.yaml``.
         live: May change while configured (else: deactivate, cleanup, set, configure).
+        launch_only: Decides what code runs, where data goes or which secret is read, so it
+            is set only where the node is launched (``-p``, a params file, the launch file)
+            and is read-only once the node is up: nobody on the ROS graph can change it
+            (docs/security.md).
         low: Smallest value (numbers).
         high: Largest value (numbers).
         choices: The allowed values (strings).
@@ -51,6 +56,7 @@ class ParamSpec:
     default: Value
     description: str
     live: bool = False
+    launch_only: bool = False
     low: float | None = None
     high: float | None = None
     choices: tuple[str, ...] = ()
@@ -72,9 +78,16 @@ SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "model",
         "nvidia/Cosmos-Reason1-7B",
-        "Hub id or local folder of the checkpoint (openai backend: the served model name)",
+        "Hub id or local folder of the checkpoint (openai backend: the served model name); "
+        "fixed at launch while trust_remote_code is true",
     ),
-    ParamSpec("backend", "transformers", "Inference backend", choices=BACKENDS),
+    ParamSpec(
+        "backend",
+        "transformers",
+        "Inference backend (openai: frames go to base_url)",
+        choices=BACKENDS,
+        launch_only=True,
+    ),
     ParamSpec(
         "profile",
         "auto",
@@ -99,7 +112,10 @@ SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "trust_remote_code",
         False,
-        "Run Python code shipped with the checkpoint. Off unless you trust the checkpoint",
+        "Run Python code shipped with the checkpoint. Off unless you trust the checkpoint; "
+        "while on, model cannot change at run time and a local checkpoint folder must not be "
+        "writable by others",
+        launch_only=True,
     ),
     ParamSpec(
         "kv_cache_free_gpu_memory_fraction",
@@ -117,13 +133,16 @@ SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "base_url",
         "http://localhost:8000/v1",
-        "openai: the server's base URL",
+        "openai: the server's base URL; camera frames and the API key go there and only "
+        "there (redirects are not followed)",
+        launch_only=True,
     ),
     ParamSpec(
         "api_key_env",
         "OPENAI_API_KEY",
         "openai: NAME of the environment variable that "
         "holds the API key (the key itself is never a parameter)",
+        launch_only=True,
     ),
     ParamSpec(
         "timeout_s",
