@@ -25,6 +25,7 @@ import torch
 
 from cosmos_reason_ros.backends.config import BackendConfig
 from cosmos_reason_ros.backends.hf_generate import DeltaStreamer, generate_kwargs
+from cosmos_reason_ros.backends.hub import resolve_checkpoint
 from cosmos_reason_ros.backends.messages import hf_messages, video_clips, video_metadata
 from cosmos_reason_ros.core.architecture import Architecture, detect_architecture
 from cosmos_reason_ros.core.errors import (
@@ -74,6 +75,7 @@ class TransformersBackend:
         transformers: Any = importlib.import_module("transformers")
         cfg = self._config
         _check_local_folder(cfg.model)
+        source = resolve_checkpoint(cfg.model)  # fast and offline-safe: a cached id -> its folder
         device = _resolve_device(cfg.device)
         dtype_name = _resolve_dtype(cfg.dtype, device)
         torch_dtype = getattr(torch, _DTYPE_NAMES[dtype_name])
@@ -98,10 +100,10 @@ class TransformersBackend:
         start = time.monotonic()
         try:
             processor = transformers.AutoProcessor.from_pretrained(
-                cfg.model, trust_remote_code=cfg.trust_remote_code
+                source, trust_remote_code=cfg.trust_remote_code
             )
             processor_s = time.monotonic() - start
-            model = transformers.AutoModelForImageTextToText.from_pretrained(cfg.model, **kwargs)
+            model = transformers.AutoModelForImageTextToText.from_pretrained(source, **kwargs)
             if "device_map" not in kwargs:
                 model = model.to(device)
             model.eval()
