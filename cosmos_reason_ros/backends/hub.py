@@ -55,7 +55,7 @@ def resolve_checkpoint(model: str, probe_timeout_s: float = PROBE_TIMEOUT_S) -> 
         return model
     try:
         from huggingface_hub import constants
-        from huggingface_hub.utils import validate_repo_id
+        from huggingface_hub.utils import validate_repo_id  # type: ignore[attr-defined]
     except ImportError:  # no hub client: nothing to resolve, the loader will say what is wrong
         return model
     try:

@@ -109,13 +109,13 @@ def _ask(s: Any, args: argparse.Namespace) -> int:
 
 
 def _stream(s: Any, args: argparse.Namespace) -> int:
-    from rclpy.action import ActionClient
+    from rclpy.action.client import ActionClient
 
     from cosmos_reason_ros.action import Reason
     from cosmos_reason_ros.tools.ros_session import missing_message, qualified
 
     name = qualified(args.node, "reason")
-    client = ActionClient(s.node, Reason, name)
+    client: Any = ActionClient(s.node, Reason, name)
     if not s.wait(client.wait_for_server, args.wait):
         return 0 if s.stop.is_set() else _unreachable(missing_message(s.node, name, args.wait))
 
@@ -127,7 +127,7 @@ def _stream(s: Any, args: argparse.Namespace) -> int:
     sent = client.send_goal_async(goal, feedback_callback=on_feedback)
     if not s.spin_until(sent.done, args.wait):
         return 0 if s.stop.is_set() else _unreachable(f"no goal response within {args.wait:g} s")
-    handle = sent.result()
+    handle: Any = sent.result()
     if not handle.accepted:
         print(f"cosmos-reason-ask: {name} rejected the goal: {_why(s, args)}", file=sys.stderr)
         return EXIT_REFUSED
@@ -141,7 +141,8 @@ def _stream(s: Any, args: argparse.Namespace) -> int:
             return 0
         return _unreachable(f"no result within {args.timeout:g} s")
     sys.stderr.write("\n")
-    return _print(result.result().result, args)
+    answer: Any = result.result()
+    return _print(answer.result, args)
 
 
 def _why(s: Any, args: argparse.Namespace) -> str:
