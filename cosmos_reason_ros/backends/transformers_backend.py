@@ -25,6 +25,7 @@ from cosmos_reason_ros.backends.checkpoint import looks_local, resolve_checkpoin
 from cosmos_reason_ros.backends.config import BackendConfig
 from cosmos_reason_ros.backends.hf_compile import CompiledDecoding, warm_up
 from cosmos_reason_ros.backends.hf_generate import DeltaStreamer, plan_generation
+from cosmos_reason_ros.backends.hub import locate_checkpoint
 from cosmos_reason_ros.backends.messages import hf_messages, video_clips, video_metadata
 from cosmos_reason_ros.core.architecture import Architecture, detect_architecture
 from cosmos_reason_ros.core.errors import (
@@ -79,7 +80,11 @@ class TransformersBackend:
             return
         transformers: Any = importlib.import_module("transformers")
         cfg = self._config
-        source = resolve_checkpoint(cfg.model, trust_remote_code=cfg.trust_remote_code)
+        # Fast and offline-safe: a cached hub id becomes its snapshot folder, which is then
+        # checked like any folder (and refused if others could change its code).
+        source = resolve_checkpoint(
+            locate_checkpoint(cfg.model), trust_remote_code=cfg.trust_remote_code
+        )
         device = _resolve_device(cfg.device)
         dtype_name = _resolve_dtype(cfg.dtype, device)
         torch_dtype = getattr(torch, _DTYPE_NAMES[dtype_name])

@@ -63,6 +63,12 @@ class ParamSpec:
     to: str = ""
 
 
+FALLBACK_RULE = (
+    "The fallback is always a legal answer, also when it is not among the actions: the model "
+    "may choose it (valid=true), and an unusable or stale answer becomes it (valid=false)"
+)
+"""The fallback rule, stated once: the parameter text, --help of every CLI and the README."""
+
 DEFAULT_ACTIONS = [
     "continue: keep doing the current task",
     "slow_down: reduce speed, something needs attention",
@@ -244,7 +250,7 @@ SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "fallback_action",
         "stop",
-        "Action published when the output is unusable",
+        "Action published when the output is unusable. " + FALLBACK_RULE,
         live=True,
         to="reasoner.action_space",
     ),
