@@ -1,0 +1,133 @@
+"""Every decision is valid, whatever the weights emit: properties over many seeds, at the
+node's default parameters, on both tiny checkpoints (Qwen2.5-VL = Cosmos-Reason1, Qwen3-VL =
+Cosmos-Reason2), in full precision and 8-bit and 4-bit (bitsandbytes on the CPU), and against
+an adversary that prefers whatever breaks answers. Random weights are the hardest case: they
+want anything. Each checkpoint is loaded once and decides in bulk.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("transformers", reason="the transformers backend needs transformers")
+pytest.importorskip("xgrammar", reason="constrained decoding needs xgrammar")
+
+from cosmos_reason_ros.backends import BackendConfig
+from cosmos_reason_ros.config import build_config, load_configured
+from cosmos_reason_ros.config.build import NodeConfig
+from cosmos_reason_ros.core.errors import ConfigError
+from cosmos_reason_ros.core.reasoner import Reasoner
+from cosmos_reason_ros.core.types import WindowSnapshot
+from cosmos_reason_ros.core.window import FrameWindow
+from cosmos_reason_ros.testing.adversary import AdversarialTransformersBackend
+
+ARCHS = ("qwen2_5_vl", "qwen3_vl")
+QUANTIZATIONS = ("none", "8bit", "4bit")
+SEEDS = range(20)
+CAMERA = (320, 240)  # a small camera keeps the prompt short; the window is the default one
+
+
+def window_snapshot(config: NodeConfig, seed: int = 0) -> WindowSnapshot:
+    """A full default window of one camera, filled as the node fills it."""
+    window = FrameWindow("/camera/image_raw", config.window)
+    rng = np.random.default_rng(seed)
+    width, height = window.target_size(*CAMERA)
+    for i in range(config.window.capacity):
+        frame = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+        window.push(1_700_000_000 * 10**9 + i * 250_000_000, "camera", frame)
+    clip = window.snapshot()
+    assert clip is not None
+    return WindowSnapshot((clip,))
+
+
+def decide_over_seeds(backend: Any, config: NodeConfig, seeds: range = SEEDS) -> list[Any]:
+    """One decision per seed (sampling seeded), all on the same loaded backend."""
+    snapshot = window_snapshot(config)
+    decisions = []
+    for seed in seeds:
+        sampling = dataclasses.replace(config.reasoner.sampling, seed=seed)
+        reasoner = Reasoner(backend, dataclasses.replace(config.reasoner, sampling=sampling))
+        decisions.append(reasoner.decide(snapshot, decision_id=seed))
+    return decisions
+
+
+def invalid(decisions: list[Any]) -> list[str]:
+    return [f"seed {d.decision_id}: {d.action} {d.reason}" for d in decisions if not d.valid]
+
+
+@pytest.fixture(params=ARCHS)
+def arch(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("quantization", QUANTIZATIONS)
+def test_every_decision_at_the_node_defaults_is_valid(
+    tiny_model_dirs: dict[str, Path], arch: str, quantization: str
+) -> None:
+    values = {"model": str(tiny_model_dirs[arch]), "device": "cpu", "quantization": quantization}
+    config, backend = load_configured(values)
+    try:
+        decisions = decide_over_seeds(backend, config)
+    finally:
+        backend.close()
+    assert not invalid(decisions), invalid(decisions)
+    assert all(d.action in config.reasoner.action_space.names for d in decisions)
+    assert all(d.thinking_ended_by in ("model", "tokens", "deadline") for d in decisions)
+
+
+@pytest.fixture
+def adversarial(tiny_model_dirs: dict[str, Path], arch: str) -> Iterator[tuple[Any, Any]]:
+    """The real transformers backend with the adversary in front of the constraint."""
+    values = {"model": str(tiny_model_dirs[arch]), "device": "cpu"}
+    config = build_config(values)
+    backend = AdversarialTransformersBackend(BackendConfig(model=values["model"], device="cpu"))
+    backend.load()
+    yield config, backend
+    backend.close()
+
+
+@pytest.mark.slow
+def test_the_adversary_never_gets_an_invalid_decision_at_the_defaults(
+    adversarial: tuple[Any, Any],
+) -> None:
+    config, backend = adversarial
+    decisions = decide_over_seeds(backend, config)
+    assert not invalid(decisions), invalid(decisions)
+
+
+def smallest_budget(values: dict[str, Any]) -> int:
+    """The smallest max_new_tokens the configuration accepts with no thinking budget."""
+    for max_new_tokens in range(16, 1024):
+        try:
+            build_config({**values, "max_new_tokens": max_new_tokens, "max_thinking_tokens": 0})
+        except ConfigError:
+            continue
+        return max_new_tokens
+    raise AssertionError("no budget accepted")
+
+
+def test_budgets_at_their_smallest_accepted_values_decide_validly_or_are_refused(
+    adversarial: tuple[Any, Any], tiny_model_dirs: dict[str, Path], arch: str
+) -> None:
+    _, backend = adversarial
+    values = {"model": str(tiny_model_dirs[arch]), "device": "cpu"}
+    smallest = smallest_budget(values)
+    with pytest.raises(ConfigError, match=r"max_new_tokens \(\d+\) minus max_thinking_tokens"):
+        build_config({**values, "max_new_tokens": smallest - 1, "max_thinking_tokens": 0})
+    # The smallest budget with no thinking, and with as much thinking as it leaves room for.
+    for thinking in (0, 40):
+        config = build_config(
+            {**values, "max_new_tokens": smallest + thinking, "max_thinking_tokens": thinking}
+        )
+        decisions = decide_over_seeds(backend, config, range(5))
+        assert not invalid(decisions), invalid(decisions)
+        assert all(d.generated_tokens <= smallest + thinking for d in decisions)
+    with pytest.raises(ConfigError, match="max_thinking_tokens"):
+        build_config({**values, "max_new_tokens": smallest + 40, "max_thinking_tokens": 41})
