@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cosmos_reason_ros.backends.config import BackendConfig
+from cosmos_reason_ros.backends.trtllm_sizing import size_for_window
 from cosmos_reason_ros.config.specs import SPECS, ParamSpec
 from cosmos_reason_ros.core.action_space import ActionSpace
 from cosmos_reason_ros.core.architecture import Architecture, detect_architecture
@@ -134,11 +135,20 @@ def build_config(
     reasoner["profile"] = profile.name
     node = sections[""]
     node["image_topics"] = _topics(node["image_topics"])
+    window = WindowConfig(**sections["window."], patch_multiple=profile.patch_multiple)
+    reasoner_config = ReasonerConfig(**reasoner)
+    backend = size_for_window(  # tensorrt_llm: max_num_tokens fits the worst-case prompt
+        BackendConfig(**sections["backend."]),
+        window,
+        reasoner_config,
+        architecture.model_type,
+        node["image_topics"],
+    )
     return NodeConfig(
         architecture=architecture,
-        backend=BackendConfig(**sections["backend."]),
-        window=WindowConfig(**sections["window."], patch_multiple=profile.patch_multiple),
-        reasoner=ReasonerConfig(**reasoner),
+        backend=backend,
+        window=window,
+        reasoner=reasoner_config,
         **node,
     )
 
