@@ -150,12 +150,14 @@ class TensorRTLLMBackend:
         self._architecture = detect_architecture(config.model)
 
     def load(self) -> None:
-        """Load the model on the GPU.
+        """Load the model on the GPU. Does nothing when already loaded.
 
         Raises:
             BackendUnavailableError: tensorrt_llm or CUDA is missing here.
             BackendError: The model failed to load.
         """
+        if self._llm is not None:
+            return
         trtllm = import_tensorrt_llm()
         video_data, home = find_video_data()
         one_call = has_one_call(trtllm)

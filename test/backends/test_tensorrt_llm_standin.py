@@ -126,14 +126,14 @@ def test_standin_multi_token_stop_string_leaks_into_text_diff_and_trims_only_the
 ) -> None:
     """As upstream's client: ``</`` and ``think`` go out as diffs before ``</think>`` is
     complete; the final text is trimmed; main does not stop the runtime, 1.2 aborts it."""
-    pieces = ("ok", "</", "think", ">\n\n", "<answer>", *(["x"] * 20))
+    pieces = ("ok", "</", "think", ">\n\n", "<answer>", *(["x"] * 100))
     runtime = Runtime(stop_tokens={"</think>": ("</", "think", ">")})
     with installed(release, runtime):
         import tensorrt_llm
 
         runtime.push(Reply(pieces, step_s=0.01))
         llm = tensorrt_llm.LLM(model=MODEL)
-        params = tensorrt_llm.SamplingParams(max_tokens=64, stop=["</think>"])
+        params = tensorrt_llm.SamplingParams(max_tokens=200, stop=["</think>"])
         output, diffs = asyncio.run(_collect(llm, params))
         runtime.join()
     completion = output.outputs[0]
