@@ -7,13 +7,16 @@ PYTEST_ARGS ?=
 
 .PHONY: setup test lint typecheck pytest demo bench soak clean
 
+# Sub-makes get COSMOS_SETUP_DONE=1: setup runs (and prints) once per make command.
 setup:
+ifndef COSMOS_SETUP_DONE
 	@scripts/setup.sh
+endif
 
 # The whole suite: lint, type check, then pytest. Non-zero on any failure.
 test: setup
-	@$(MAKE) --no-print-directory lint typecheck
-	@$(MAKE) --no-print-directory pytest
+	@$(MAKE) --no-print-directory lint typecheck COSMOS_SETUP_DONE=1
+	@$(MAKE) --no-print-directory pytest COSMOS_SETUP_DONE=1
 
 lint: setup
 	$(WITH_ENV) ruff check cosmos_reason_ros test scripts/fix_ros_wheel_paths.py launch
@@ -26,7 +29,7 @@ pytest: setup
 	$(WITH_ENV) python -m pytest $(PYTEST_ARGS)
 
 demo: setup
-	$(WITH_ENV) python -m cosmos_reason_ros.tools.demo $(if $(MODEL),--model $(MODEL),)
+	@$(WITH_ENV) python -m cosmos_reason_ros.tools.demo $(if $(MODEL),--model $(MODEL),)
 
 bench: setup
 	$(WITH_ENV) python -m cosmos_reason_ros.bench

@@ -29,8 +29,9 @@ setup(
         "console_scripts": [
             "cosmos-reason=cosmos_reason_ros.tools.cli:main",
             "cosmos-reason-ask=cosmos_reason_ros.tools.ask:main",
+            "cosmos-reason-watch=cosmos_reason_ros.tools.watch:main",
             "cosmos-reason-scenario=cosmos_reason_ros.tools.scenario:main",
-            "cosmos-reason-replay=cosmos_reason_ros.tools.replay:main",
+            "cosmos-reason-replay=cosmos_reason_ros.tools.replay_cli:main",
             "cosmos-reason-eval=cosmos_reason_ros.tools.eval_cli:main",
             "reason_node=cosmos_reason_ros.ros.node:main",
         ]

@@ -25,10 +25,13 @@ def _value(value: object) -> str:
 
 def main() -> None:
     print("# cosmos_reason node parameters: every parameter with its default.")
-    print("# Generated from cosmos_reason_ros/config.py by scripts/gen_reason_yaml.py;")
+    print("# Generated from cosmos_reason_ros/config/specs.py by scripts/gen_reason_yaml.py;")
     print("# copy it and edit the copy (launch with params_file:=...).")
     print("# [live]: may change at run time (ros2 param set); others change through")
     print("# deactivate -> cleanup -> set -> configure.")
+    print("# [launch-time only]: set here, with -p or in the launch file; read-only once the")
+    print("# node is up, because it decides what code runs, where data goes or which secret is")
+    print("# read (docs/security.md).")
     print("/**:")
     print("  ros__parameters:")
     for spec in SPECS:
@@ -39,6 +42,8 @@ def main() -> None:
             text += f" [range {spec.low:g} .. {spec.high:g}]"
         if spec.live:
             text += " [live]"
+        if spec.launch_only:
+            text += " [launch-time only]"
         for line in textwrap.wrap(text, 90):
             print(f"    # {line}")
         print(f"    {spec.name}: {_value(spec.default)}")

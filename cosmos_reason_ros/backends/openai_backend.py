@@ -21,8 +21,10 @@ for servers that apply structured outputs after a reasoning parser (vLLM
 ``--reasoning-parser``): thinking arrives in ``reasoning_content`` and is reassembled as
 ``<think>`` ... ``answer_prefix`` JSON ``answer_suffix``. ``"off"`` never sends it.
 
-The API key is read only from the environment variable ``config.api_key_env``; it never
-appears in logs, ``describe()`` or error messages.
+The API key is read only from the environment variable ``config.api_key_env`` and sent only to
+``base_url``'s host: redirects are not followed (a 3xx answer fails, naming where it pointed),
+so no other host ever receives it. It never appears in logs, ``describe()``, error messages,
+their chained causes, or generated text (a server that echoes it gets ``***``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import time
 from typing import Any
 from urllib.parse import urlparse
 
+from cosmos_reason_ros.backends.api_key import KeyFilter, blank_result, sent_in_clear
 from cosmos_reason_ros.backends.config import STRUCTURED_OUTPUT_MODES, BackendConfig
 from cosmos_reason_ros.backends.openai_chat import Assembler, build_chat_kwargs
 from cosmos_reason_ros.core.architecture import detect_architecture
@@ -140,7 +143,14 @@ class OpenAIBackend:
             api_key=self._api_key or PLACEHOLDER_API_KEY,
             timeout=self._config.timeout_s,
             max_retries=0,
+            # The SDK's own client follows redirects (a 301/302 even turns the POST into a
+            # GET); ours fails on them instead, so that the key goes to base_url only.
+            http_client=openai.DefaultHttpxClient(follow_redirects=False),
         )
+        if self._api_key and sent_in_clear(self._config.base_url):
+            logger.warning(
+                "openai backend sends its API key unencrypted to host=%s: use https", self._host
+            )
         self._openai = openai
         try:
             models = self._with_retries(
@@ -188,13 +198,17 @@ class OpenAIBackend:
         )
         preprocess_s = time.monotonic() - start
         wrap = request.answer_format if "response_format" in kwargs else None
-        out = Assembler(request.on_text, wrap, start, preprocess_s)
+        on_text = request.on_text
+        keyless = KeyFilter(self._api_key, on_text) if self._api_key and on_text else None
+        out = Assembler(keyless or on_text, wrap, start, preprocess_s)
         result: GenerationResult = self._with_retries(
             lambda: self._stream(client, kwargs, request, out),
             request.cancel,
             may_retry=lambda: not out.emitted,
         )
-        return result
+        if keyless is not None:
+            keyless.flush()
+        return blank_result(result, self._api_key)
 
     def close(self) -> None:
         """Close the HTTP client. Idempotent."""
@@ -258,15 +272,18 @@ class OpenAIBackend:
                 f"cannot reach server {self._host}: {self._scrub(str(err))}"
             ) from err
         except openai.APIStatusError as err:
+            # ``from None``: the SDK's error repeats the server's body, which may echo the key.
             status = err.status_code
+            if 300 <= status < 400:
+                raise BackendError(self._redirected(err)) from None
             text = f"server {self._host} answered HTTP {status}: {self._server_message(err)}"
             if status == 429 or status >= 500:
-                raise _RetryableError(text, _retry_after(err.response)) from err
-            raise BackendError(text) from err
+                raise _RetryableError(text, _retry_after(err.response)) from None
+            raise BackendError(text) from None
         except openai.APIError as err:  # an error event inside a stream
             raise BackendError(
                 f"server {self._host} reported an error: {self._scrub(err.message)}"
-            ) from err
+            ) from None
 
     def _with_retries(
         self,
@@ -310,6 +327,19 @@ class OpenAIBackend:
         if self._api_key:
             text = text.replace(self._api_key, "***")
         return text[:_MAX_ERROR_CHARS]
+
+    def _redirected(self, err: Any) -> str:
+        """Why a 3xx answer fails: where it pointed (origin and path only), and what to do."""
+        target = urlparse(str(err.response.headers.get("location", "")))
+        where = f"{target.scheme}://{target.hostname}" if target.hostname else ""
+        if where and target.port:
+            where += f":{target.port}"
+        where = self._scrub(where + target.path) or "an unnamed location"
+        return (
+            f"server {self._host} answered HTTP {err.status_code}, a redirect to {where}; "
+            "redirects are not followed, so that the API key goes to base_url only: set "
+            "base_url to the address that answers"
+        )
 
 
 def _retry_after(response: Any) -> float | None:

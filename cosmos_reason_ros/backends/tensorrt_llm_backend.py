@@ -33,12 +33,13 @@ Constrained answers (``GuidedDecodingParams(json=…)`` alone would constrain th
 - one call where the release has ``SamplingParams.thinking_token_budget`` (main, >= 1.3): the
   LLM gets ``reasoning_parser="qwen3"``, the request the thinking budget and a structural tag
   (free thinking up to ``</think>``, then the answer prefix, the JSON schema and the suffix).
-  If that call fails before any text, the backend logs why and uses two calls from then on.
-- two calls otherwise, and for requests with a thinking deadline (one call cannot honour it):
-  (1) free thinking, ``max_tokens = max_thinking_tokens`` and ``stop=[think_end]``, aborted at
-  the deadline; (2) a JSON-guided call whose prompt is (1)'s prompt + the thinking +
-  ``answer_prefix``, with ``max_new_tokens`` less what (1) used. It pays a second vision encode
-  (and prefill, unless blocks are reused).
+  If the thinking deadline comes before ``</think>``, that call is aborted and the answer
+  comes from a second, guided call as below. If the call fails before any text, the backend
+  logs why and uses two calls from then on.
+- two calls otherwise: (1) free thinking, ``max_tokens = max_thinking_tokens`` and
+  ``stop=[think_end]``, aborted at the deadline; (2) a JSON-guided call whose prompt is (1)'s
+  prompt + the thinking + ``answer_prefix``, with ``max_new_tokens`` less what (1) used. It
+  pays a second vision encode (and prefill, unless blocks are reused).
 
 Which path a load uses is logged. Streaming, stop strings, cancellation, deadline and abort:
 see ``trtllm_stream``.
@@ -187,8 +188,8 @@ class TensorRTLLMBackend:
             video_data is not None,
             kwargs.get("max_num_tokens", "default"),
             self._config.enable_chunked_prefill,
-            "one call (thinking_token_budget + structural_tag; two calls for requests with a "
-            "thinking deadline)"
+            "one call (thinking_token_budget + structural_tag; a second call for the answer "
+            "when the thinking deadline comes first)"
             if one_call
             else "two calls (this TensorRT-LLM has no SamplingParams.thinking_token_budget)",
         )
@@ -249,7 +250,6 @@ class TensorRTLLMBackend:
     # -- the two answer paths -------------------------------------------------------------------
     def _two_call_answer(self, job: _Job, run: Run) -> GenerationResult:
         phases = plan_phases(job.request)
-        answer = phases[-1]
         begun = time.monotonic()
         thinking, ended_by = "", "tokens"
         if len(phases) == 2:
@@ -267,7 +267,13 @@ class TensorRTLLMBackend:
                 )
             )
             thinking, ended_by = outcome.text, _ENDED_BY[outcome.end]
-        thinking_s = time.monotonic() - begun
+        return self._answer_call(job, run, thinking, ended_by, time.monotonic() - begun)
+
+    def _answer_call(
+        self, job: _Job, run: Run, thinking: str, ended_by: str, thinking_s: float
+    ) -> GenerationResult:
+        """The JSON-guided call after ``thinking``: prompt + thinking + answer prefix."""
+        answer = plan_phases(job.request)[-1]
         prompt = job.prompt + thinking + run.emit(answer.lead)
         params = self._params(job.request, answer, run.generated)
         outcome = self._call(stream_call(self._llm, job.inputs(prompt), params, run))
@@ -276,12 +282,14 @@ class TensorRTLLMBackend:
             run,
             job.preprocess_s,
             thinking=without_opening(thinking, job.fmt.think_end),
-            answer_json=outcome.text,
+            answer_json=None if outcome.end == "length" else outcome.text,  # cut short
             thinking_ended_by=ended_by,
             thinking_s=thinking_s,
         )
 
     def _one_call_answer(self, job: _Job, run: Run) -> GenerationResult:
+        """Thinking and answer in one call; if the deadline ends the thinking first, the
+        call is aborted and the answer comes from a second, guided call."""
         begun = time.monotonic()
         fmt = job.fmt
         total = job.request.sampling.max_new_tokens
@@ -293,17 +301,27 @@ class TensorRTLLMBackend:
             thinking_token_budget=budget,
             guided_decoding=self._trtllm.llmapi.GuidedDecodingParams(structural_tag=tag),
         )
-        call = stream_call(self._llm, job.inputs(job.prompt), params, run, marker=fmt.think_end)
+        deadline = begun + fmt.max_thinking_s if fmt.max_thinking_s > 0 else None
+        call = stream_call(
+            self._llm,
+            job.inputs(job.prompt),
+            params,
+            run,
+            deadline=deadline,
+            marker=fmt.think_end,
+        )
         outcome = self._call(call)
+        if outcome.end == "deadline":
+            return self._answer_call(job, run, outcome.text, "deadline", time.monotonic() - begun)
         thinking, answer_json = split_one_call(outcome.text, fmt)
         closed = outcome.marker_tokens
-        by_budget = closed is None or closed - 1 >= budget
+        ended_by = "" if closed is None else ("tokens" if closed - 1 >= budget else "model")
         return _result(
             run,
             job.preprocess_s,
             thinking=thinking,
-            answer_json=answer_json,
-            thinking_ended_by="tokens" if by_budget else "model",
+            answer_json=None if closed is None or outcome.end == "length" else answer_json,
+            thinking_ended_by=ended_by,
             thinking_s=(outcome.marker_at or time.monotonic()) - begun,
         )
 

@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import gc
 import importlib
-import json
 import logging
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from cosmos_reason_ros.backends.checkpoint import looks_local, resolve_checkpoint
 from cosmos_reason_ros.backends.config import BackendConfig
-from cosmos_reason_ros.backends.hf_generate import DeltaStreamer, generate_kwargs
+from cosmos_reason_ros.backends.hf_compile import CompiledDecoding, warm_up
+from cosmos_reason_ros.backends.hf_generate import DeltaStreamer, plan_generation
+from cosmos_reason_ros.backends.hub import locate_checkpoint
 from cosmos_reason_ros.backends.messages import hf_messages, video_clips, video_metadata
 from cosmos_reason_ros.core.architecture import Architecture, detect_architecture
 from cosmos_reason_ros.core.errors import (
@@ -50,7 +51,12 @@ SKIP_QUANTIZATION_MODULES = ("lm_head", "model.visual")
 _DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
 CAPABILITIES = Capabilities(
-    thinking_budget=True, constrained_answer=True, video_input=True, streaming=True, cancel=True
+    thinking_budget=True,
+    thinking_deadline=True,
+    constrained_answer=True,
+    video_input=True,
+    streaming=True,
+    cancel=True,
 )
 
 
@@ -66,6 +72,7 @@ class TransformersBackend:
         self._device = config.device
         self._dtype = config.dtype
         self._architecture = detect_architecture(config.model)
+        self._decoding = CompiledDecoding.resolve(config.compile, "cpu")
 
     def load(self) -> None:
         """Load processor and model. Raises ``BackendError`` naming what is wrong."""
@@ -73,7 +80,11 @@ class TransformersBackend:
             return
         transformers: Any = importlib.import_module("transformers")
         cfg = self._config
-        _check_local_folder(cfg.model)
+        # Fast and offline-safe: a cached hub id becomes its snapshot folder, which is then
+        # checked like any folder (and refused if others could change its code).
+        source = resolve_checkpoint(
+            locate_checkpoint(cfg.model), trust_remote_code=cfg.trust_remote_code
+        )
         device = _resolve_device(cfg.device)
         dtype_name = _resolve_dtype(cfg.dtype, device)
         torch_dtype = getattr(torch, _DTYPE_NAMES[dtype_name])
@@ -98,10 +109,10 @@ class TransformersBackend:
         start = time.monotonic()
         try:
             processor = transformers.AutoProcessor.from_pretrained(
-                cfg.model, trust_remote_code=cfg.trust_remote_code
+                source, trust_remote_code=cfg.trust_remote_code
             )
             processor_s = time.monotonic() - start
-            model = transformers.AutoModelForImageTextToText.from_pretrained(cfg.model, **kwargs)
+            model = transformers.AutoModelForImageTextToText.from_pretrained(source, **kwargs)
             if "device_map" not in kwargs:
                 model = model.to(device)
             model.eval()
@@ -113,12 +124,15 @@ class TransformersBackend:
                 f"quantization={cfg.quantization}; try quantization 4bit or a smaller model"
             ) from exc
         except Exception as exc:  # any loader failure becomes one clear BackendError
-            what = "model folder" if _looks_local(cfg.model) else "model"
+            what = "model folder" if looks_local(cfg.model) else "model"
             raise BackendError(f"{what} {cfg.model} could not be loaded: {_brief(exc)}") from exc
         architecture = Architecture(
             str(getattr(model.config, "model_type", "")), "config.json", cfg.model
         )
+        decoding = CompiledDecoding.resolve(cfg.compile, device)
+        warm_up(model, processor.tokenizer, decoding, cfg.cache_tokens)
         with self._lock:
+            self._decoding = decoding
             self._model, self._processor = model, processor
             self._device, self._dtype, self._architecture = device, dtype_name, architecture
         _LOG.info(
@@ -145,11 +159,15 @@ class TransformersBackend:
             preprocess_s = time.monotonic() - start
             prompt_tokens = int(inputs["input_ids"].shape[1])
             streamer = DeltaStreamer(processor.tokenizer, request.on_text)
-            kwargs = generate_kwargs(model, processor.tokenizer, request, streamer)
-            if request.sampling.seed is not None:
-                torch.manual_seed(request.sampling.seed)
-            with torch.inference_mode():
-                output = model.generate(**inputs, **kwargs)
+            plan = plan_generation(
+                model,
+                processor.tokenizer,
+                request,
+                streamer,
+                started_at=time.monotonic(),
+                pre_processors=self._pre_processors(processor.tokenizer),
+            )
+            output = self._run(model, inputs, plan.kwargs, request, prompt_tokens)
         except CosmosReasonError:
             raise
         except torch.cuda.OutOfMemoryError as exc:
@@ -166,6 +184,7 @@ class TransformersBackend:
             raise GenerationCancelled(f"generation cancelled after {len(generated)} tokens")
         text = processor.tokenizer.decode(generated, skip_special_tokens=True)
         first = streamer.first_token_time
+        spans = plan.constraint.spans() if plan.constraint is not None else None
         return GenerationResult(
             text=text,
             prompt_tokens=prompt_tokens,
@@ -173,7 +192,40 @@ class TransformersBackend:
             time_to_first_token_s=(first - start) if first is not None else total_s,
             total_s=total_s,
             preprocess_s=preprocess_s,
+            thinking=spans.thinking if spans is not None else None,
+            answer_json=spans.answer_json if spans is not None else None,
+            thinking_ended_by=spans.thinking_ended_by if spans is not None else "",
+            thinking_s=spans.thinking_s if spans is not None else 0.0,
         )
+
+    def _run(
+        self,
+        model: Any,
+        inputs: Any,
+        kwargs: dict[str, Any],
+        request: GenerationRequest,
+        prompt_tokens: int,
+    ) -> Any:
+        """``model.generate``, compiled where enabled; eager (for good) if compiling fails."""
+        decoding = self._decoding
+        for compiled in (decoding.enabled, False):
+            if request.sampling.seed is not None:
+                torch.manual_seed(request.sampling.seed)
+            extra = decoding.generate_kwargs(prompt_tokens, request.sampling.max_new_tokens)
+            try:
+                with torch.inference_mode():
+                    return model.generate(**inputs, **kwargs, **extra)
+            except (torch.cuda.OutOfMemoryError, CosmosReasonError):
+                raise
+            except Exception as exc:
+                if not compiled:
+                    raise
+                decoding.disable(exc)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _pre_processors(self, tokenizer: Any) -> list[Any]:
+        """Logits processors that run before ours; none (``testing.adversary`` adds some)."""
+        return []
 
     def close(self) -> None:
         """Release the model and empty the CUDA cache. Idempotent."""
@@ -203,30 +255,6 @@ class TransformersBackend:
             loaded=loaded,
             gpu_memory_bytes=_gpu_memory(device) if loaded else None,
         )
-
-
-def _looks_local(model: str) -> bool:
-    return model.startswith(("/", "./", "../", "~")) or Path(model).expanduser().exists()
-
-
-def _check_local_folder(model: str) -> None:
-    """Fail early, in one sentence, on a local folder that cannot hold a checkpoint."""
-    if not _looks_local(model):
-        return
-    folder = Path(model).expanduser()
-    if not folder.exists():
-        raise BackendError(f"model folder {folder} does not exist")
-    if not folder.is_dir():
-        raise BackendError(f"model folder {folder} is a file, not a checkpoint folder")
-    config = folder / "config.json"
-    if not config.is_file():
-        raise BackendError(f"model folder {folder} has no config.json: not a checkpoint folder")
-    try:
-        json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BackendError(f"model folder {folder} has an unreadable config.json: {exc}") from exc
-    if not any(folder.glob("*.safetensors")):
-        raise BackendError(f"model folder {folder} has no *.safetensors weights")
 
 
 def _resolve_device(device: str) -> str:

@@ -204,12 +204,9 @@ def split_one_call(text: str, fmt: AnswerFormat) -> tuple[str, str]:
 
 
 def one_call_fits(fmt: AnswerFormat) -> bool:
-    """Whether ``fmt`` can go through the one-call path (no deadline, ``<think>`` markers)."""
-    return (
-        fmt.max_thinking_s <= 0
-        and fmt.think_end == "</think>"
-        and fmt.answer_prefix.startswith(fmt.think_end)
-    )
+    """Whether ``fmt`` can go through the one-call path (the ``<think>`` markers of the
+    ``qwen3`` reasoning parser, and an answer prefix that starts by closing the thinking)."""
+    return fmt.think_end == "</think>" and fmt.answer_prefix.startswith(fmt.think_end)
 
 
 def find_video_data() -> tuple[Any, str]:

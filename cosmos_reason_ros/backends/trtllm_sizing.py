@@ -9,11 +9,11 @@ cameras and window can produce plus the tokens generated before the answer.
 
 ``prompt_bound`` is that bound, from the configuration alone:
 
-- visual tokens: every camera's window full (``WindowConfig.capacity`` frames), each frame at
-  the window's pixel budget. Qwen-VL merges 2x2 patches of 14 px (Qwen2.5-VL) or 16 px
-  (Qwen3-VL) over pairs of frames: one token per 28x28 or 32x32 pixels per two frames. The
-  Hugging Face video processors enlarge frames below 128 such tokens (their default
-  ``min_pixels``), so a frame counts at least 128. Qwen3-VL adds a timestamp and vision markers
+- visual tokens: every camera's window full, each frame at the window's pixel budget
+  (``WindowConfig.max_video_tokens``: Qwen-VL merges 2x2 patches of 14 px (Qwen2.5-VL) or
+  16 px (Qwen3-VL) over pairs of frames, one token per 28x28 or 32x32 pixels per two frames).
+  The Hugging Face video processors enlarge frames below 128 such tokens (their default
+  ``min_pixels``), so a pair counts at least 128. Qwen3-VL adds a timestamp and vision markers
   to every pair of frames (counted as 12 tokens).
 - text tokens: the UTF-8 bytes of the system and user text with the configured question and
   actions (a byte-level BPE never spends more than one token per byte), one token per
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from cosmos_reason_ros.backends.config import BackendConfig
 from cosmos_reason_ros.core.errors import ConfigError
 from cosmos_reason_ros.core.prompts import profile_for, render_text
-from cosmos_reason_ros.core.reasoner import ReasonerConfig
+from cosmos_reason_ros.core.reasoner_config import ReasonerConfig
 from cosmos_reason_ros.core.types import Clip
 from cosmos_reason_ros.core.window_config import WindowConfig
 
@@ -95,10 +95,9 @@ def prompt_bound(
         cameras: The camera names (topics), which label the clips in the prompt.
     """
     qwen3 = model_type.lower().replace("-", "_").startswith("qwen3")
-    factor = 32 if qwen3 else 28
     pairs = math.ceil(window.capacity / 2)
-    per_pair = max(MIN_TOKENS_PER_FRAME_PAIR, math.ceil(window.frame_pixel_budget / factor**2))
-    per_clip = pairs * (per_pair + (QWEN3_PAIR_MARKUP_TOKENS if qwen3 else 0))
+    visual = max(window.max_video_tokens, pairs * MIN_TOKENS_PER_FRAME_PAIR)
+    per_clip = visual + (pairs * QWEN3_PAIR_MARKUP_TOKENS if qwen3 else 0)
     clips = tuple(Clip(c, "", (), (), window.sample_fps) for c in cameras)
     profile = profile_for(reasoner.profile, model_type)
     messages = profile.build_messages(reasoner.question, clips, reasoner.action_space)

@@ -139,6 +139,16 @@ async def stream_call(
 ) -> CallOutcome:
     """Stream one ``generate_async`` call into ``run``. See the module docstring.
 
+    Args:
+        llm: The ``tensorrt_llm.LLM``.
+        inputs: The prompt inputs.
+        params: The ``SamplingParams``.
+        run: Where the text goes.
+        stops: Stop strings: the first one written ends the call (and aborts the request).
+        deadline: ``time.monotonic()`` at which the call is aborted; None: never.
+        marker: The end of the thinking in a one-call answer: until it is written, a tail
+            that could begin it is held back and ``deadline`` applies; after it, neither.
+
     Raises:
         GenerationCancelled: ``run.cancel`` was set (the request is aborted and drained).
         Exception: Whatever TensorRT-LLM raises (the caller translates it).
@@ -152,7 +162,8 @@ async def stream_call(
     marker_at: float | None = None
     while True:
         step = asyncio.ensure_future(steps.__anext__())
-        why = await _race(step, run, deadline)
+        thinking = not marker or marker_tokens is None
+        why = await _race(step, run, deadline if thinking else None)
         if why != "step":
             output.abort()
             await _drain(step, steps, output)
@@ -172,7 +183,8 @@ async def stream_call(
         if cut >= 0:  # a stop string: TensorRT-LLM may not have trimmed or stopped yet
             text, end = text[:cut], "stop_string"
             break
-        safe = len(text) - held_back(text, stops)
+        held = (*stops, marker) if marker and marker_tokens is None else stops
+        safe = len(text) - held_back(text, held)
         if safe > emitted:
             run.emit(text[emitted:safe], run.generated + tokens)
             emitted = safe
@@ -185,7 +197,7 @@ async def stream_call(
             output.abort()  # main's client ends the iteration without stopping the runtime
         run.emit(text[emitted:], run.generated + tokens)
         emitted = len(text)
-    elif not stops:
+    elif not stops and (not marker or marker_tokens is not None):
         run.emit(text[emitted:], run.generated + tokens)
         emitted = len(text)
     run.generated += tokens

@@ -1,5 +1,6 @@
 """Every node parameter, declared once: name, default, description, range, whether it may
-change while the node is configured, and the ``NodeConfig`` field it sets (``to``).
+change while the node is configured (``live``) or only at launch (``launch_only``), and the
+``NodeConfig`` field it sets (``to``).
 
 Pure Python (no rclpy), so the node, the CLIs, eval, bench and the tests all read this one
 table. Adding a parameter is one ``ParamSpec`` here (plus ``make`` regenerating
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 from cosmos_reason_ros.backends.config import (
     BACKENDS,
+    COMPILE_MODES,
     DEVICES,
     DTYPES,
     KV_CACHE_DTYPES,
@@ -20,6 +22,12 @@ from cosmos_reason_ros.backends.config import (
     STRUCTURED_OUTPUT_MODES,
     VIDEO_TRANSPORTS,
 )
+from cosmos_reason_ros.core.action_space import (
+    DEFAULT_PARAMETERS,
+    DEFAULT_REASON_CHARS,
+    DEFAULT_TARGET_CHARS,
+)
+from cosmos_reason_ros.core.reasoner import DEFAULT_MAX_THINKING_S, DEFAULT_MAX_THINKING_TOKENS
 
 Value = bool | int | float | str | list[str]
 
@@ -33,6 +41,10 @@ class ParamSpec:
         default: The default; its type is the parameter's type.
         description: One line for ``ros2 param describe`` and ``config/reason.yaml``.
         live: May change while configured (else: deactivate, cleanup, set, configure).
+        launch_only: Decides what code runs, where data goes or which secret is read, so it
+            is set only where the node is launched (``-p``, a params file, the launch file)
+            and is read-only once the node is up: nobody on the ROS graph can change it
+            (docs/security.md).
         low: Smallest value (numbers).
         high: Largest value (numbers).
         choices: The allowed values (strings).
@@ -45,11 +57,18 @@ class ParamSpec:
     default: Value
     description: str
     live: bool = False
+    launch_only: bool = False
     low: float | None = None
     high: float | None = None
     choices: tuple[str, ...] = ()
     to: str = ""
 
+
+FALLBACK_RULE = (
+    "The fallback is always a legal answer, also when it is not among the actions: the model "
+    "may choose it (valid=true), and an unusable or stale answer becomes it (valid=false)"
+)
+"""The fallback rule, stated once: the parameter text, --help of every CLI and the README."""
 
 DEFAULT_ACTIONS = [
     "continue: keep doing the current task",
@@ -66,9 +85,16 @@ SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "model",
         "nvidia/Cosmos-Reason1-7B",
-        "Hub id or local folder of the checkpoint (openai backend: the served model name)",
+        "Hub id or local folder of the checkpoint (openai backend: the served model name); "
+        "fixed at launch while trust_remote_code is true",
     ),
-    ParamSpec("backend", "transformers", "Inference backend", choices=BACKENDS),
+    ParamSpec(
+        "backend",
+        "transformers",
+        "Inference backend (openai: frames go to base_url)",
+        choices=BACKENDS,
+        launch_only=True,
+    ),
     ParamSpec(
         "profile",
         "auto",
@@ -93,7 +119,10 @@ SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "trust_remote_code",
         False,
-        "Run Python code shipped with the checkpoint. Off unless you trust the checkpoint",
+        "Run Python code shipped with the checkpoint. Off unless you trust the checkpoint; "
+        "while on, model cannot change at run time and a local checkpoint folder must not be "
+        "writable by others",
+        launch_only=True,
     ),
     ParamSpec(
         "kv_cache_free_gpu_memory_fraction",
@@ -125,13 +154,16 @@ SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "base_url",
         "http://localhost:8000/v1",
-        "openai: the server's base URL",
+        "openai: the server's base URL; camera frames and the API key go there and only "
+        "there (redirects are not followed)",
+        launch_only=True,
     ),
     ParamSpec(
         "api_key_env",
         "OPENAI_API_KEY",
         "openai: NAME of the environment variable that "
         "holds the API key (the key itself is never a parameter)",
+        launch_only=True,
     ),
     ParamSpec(
         "timeout_s",
@@ -167,6 +199,7 @@ SPECS: tuple[ParamSpec, ...] = (
         "max_thinking_tokens is 0), after_reasoning (servers with a reasoning parser), off",
         choices=STRUCTURED_OUTPUT_MODES,
     ),
+    ParamSpec("compile", "auto", "transformers: compiled decoding", choices=COMPILE_MODES),
     # --- cameras and window (change through cleanup -> configure) ---
     ParamSpec(
         "image_topics",
@@ -232,7 +265,7 @@ SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "fallback_action",
         "stop",
-        "Action published when the output is unusable",
+        "Action published when the output is unusable. " + FALLBACK_RULE,
         live=True,
         to="reasoner.action_space",
     ),
@@ -286,24 +319,24 @@ SPECS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec(
         "max_reason_chars",
-        300,
-        "Length bound of the answer's reason",
+        DEFAULT_REASON_CHARS,
+        "Length bound of the answer's reason (full bound 300)",
         live=True,
         low=1,
         high=300,
     ),
     ParamSpec(
         "max_target_chars",
-        128,
-        "Length bound of the answer's target",
+        DEFAULT_TARGET_CHARS,
+        "Length bound of the answer's target (full bound 128)",
         live=True,
         low=1,
         high=128,
     ),
     ParamSpec(
         "max_parameters",
-        8,
-        "Most key/value parameters in an answer",
+        DEFAULT_PARAMETERS,
+        "Most key/value parameters in an answer (full bound 8)",
         live=True,
         low=0,
         high=8,
@@ -355,11 +388,21 @@ SPECS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec(
         "max_thinking_tokens",
-        512,
-        "Thinking budget; then the answer is forced",
+        DEFAULT_MAX_THINKING_TOKENS,
+        "Thinking budget in tokens; then the answer is forced (whichever of this and "
+        "max_thinking_s comes first ends the thinking)",
         live=True,
         low=0,
         high=32768,
+    ),
+    ParamSpec(
+        "max_thinking_s",
+        DEFAULT_MAX_THINKING_S,
+        "Thinking deadline, seconds after generation starts; then the answer is forced "
+        "(0 = no deadline)",
+        live=True,
+        low=0.0,
+        high=3600.0,
     ),
     ParamSpec(
         "seed",

@@ -7,6 +7,7 @@ among the configured entries.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -25,6 +26,13 @@ MAX_ACTIONS = 128
 MAX_TARGET_CHARS = 128
 MAX_REASON_CHARS = 300
 MAX_PARAMETERS = 8
+"""The full bounds of the answer object; the defaults below are what a planner needs."""
+
+DEFAULT_TARGET_CHARS = 64
+DEFAULT_REASON_CHARS = 160
+DEFAULT_PARAMETERS = 4
+"""Default answer bounds: one reason sentence, a short target, a handful of parameters, so an
+answer costs tens of tokens rather than hundreds (strings may run to their bound)."""
 MAX_PARAMETER_KEY_CHARS = 32
 MAX_PARAMETER_VALUE_CHARS = 64
 
@@ -160,9 +168,9 @@ class ActionSpace:
     def answer_schema(
         self,
         *,
-        max_target_chars: int = MAX_TARGET_CHARS,
-        max_reason_chars: int = MAX_REASON_CHARS,
-        max_parameters: int = MAX_PARAMETERS,
+        max_target_chars: int = DEFAULT_TARGET_CHARS,
+        max_reason_chars: int = DEFAULT_REASON_CHARS,
+        max_parameters: int = DEFAULT_PARAMETERS,
         max_parameter_key_chars: int = MAX_PARAMETER_KEY_CHARS,
         max_parameter_value_chars: int = MAX_PARAMETER_VALUE_CHARS,
     ) -> dict[str, Any]:
@@ -207,3 +215,33 @@ def _check_name(name: str, what: str) -> None:
         raise ConfigError(
             f"{what}: the action name {name!r} must be printable, without quotes or backslashes"
         )
+
+
+CLOSING_SLACK_BYTES = 8
+"""Bytes beyond the shortest answer that closing it may take from any point inside it: the rest
+of a half-written UTF-8 character, an escape, a parameter key's colon and empty value."""
+
+
+def shortest_answer_bytes(schema: dict[str, Any]) -> int:
+    """Bytes enough to complete an answer of ``schema`` from any point inside it.
+
+    The shortest object (empty strings and parameters, confidence 0) with the longest action
+    name, plus ``CLOSING_SLACK_BYTES``. A constrained decoder that steers to close the object
+    emits at least one byte per token, so this also bounds the tokens closing takes.
+    """
+    properties = schema.get("properties", {})
+    names = properties.get("action", {}).get("enum", [""])
+    longest = max(names, key=lambda n: len(n.encode("utf-8")))
+    shortest: dict[str, Any] = {}
+    for key, spec in properties.items():
+        kind = spec.get("type")
+        if key == "action":
+            shortest[key] = longest
+        elif kind == "object":
+            shortest[key] = {}
+        elif kind in ("number", "integer"):
+            shortest[key] = 0
+        else:
+            shortest[key] = ""
+    text = json.dumps(shortest, ensure_ascii=False, separators=(",", ":"))
+    return len(text.encode("utf-8")) + CLOSING_SLACK_BYTES

@@ -122,6 +122,43 @@ def parse_answer(
         return _invalid(thinking, answer, action_space, f"unusable answer ({exc!s:.80})")
 
 
+def parse_constrained_answer(
+    thinking: str,
+    answer_json: str,
+    action_space: ActionSpace,
+    *,
+    multiple_choice: bool = False,
+) -> ParsedAnswer:
+    """Validate an answer whose JSON span the backend reported exactly. Never raises.
+
+    No text is searched: ``answer_json`` is the object as the constrained decoder produced it,
+    and ``thinking`` the thinking before it.
+
+    Args:
+        thinking: The thinking as generated.
+        answer_json: The JSON object as generated.
+        action_space: The allowed actions (restricted to the choices for multiple choice).
+        multiple_choice: Also accept an option letter as the JSON ``action``.
+
+    Returns:
+        The answer; ``valid`` false (fallback action, reason says why) when unusable.
+    """
+    thinking = clean_text(thinking.strip(), THINKING_MAX_CHARS)
+    answer = clean_text(answer_json.strip(), ANSWER_MAX_CHARS)
+    try:
+        obj = json.loads(answer)
+    except (ValueError, RecursionError) as exc:
+        return _invalid(thinking, answer, action_space, f"the answer is not JSON ({exc!s:.60})")
+    if not isinstance(obj, dict):
+        return _invalid(thinking, answer, action_space, "the answer is not a JSON object")
+    try:
+        return _validated_object(thinking, answer, obj, action_space, multiple_choice)
+    except ValidationError as exc:
+        return _invalid(thinking, answer, action_space, _describe(exc, multiple_choice))
+    except (ValueError, TypeError) as exc:  # hostile input the checks missed
+        return _invalid(thinking, answer, action_space, f"unusable answer ({exc!s:.80})")
+
+
 def _validate(
     thinking: str, answer: str, space: ActionSpace, multiple_choice: bool
 ) -> ParsedAnswer:
@@ -131,6 +168,13 @@ def _validate(
         if multiple_choice:
             return _option_answer(thinking, answer, space)
         return _invalid(thinking, answer, space, "no JSON object in the answer")
+    return _validated_object(thinking, answer, obj, space, multiple_choice)
+
+
+def _validated_object(
+    thinking: str, answer: str, obj: dict[str, Any], space: ActionSpace, multiple_choice: bool
+) -> ParsedAnswer:
+    """The answer ``obj`` validated against ``space``. Raises ``ValidationError``."""
     if isinstance(obj.get("action"), str):
         obj["action"] = _resolve_action(obj["action"], space, multiple_choice)
     data = _answer_model(space.answer_names).model_validate(obj).model_dump()

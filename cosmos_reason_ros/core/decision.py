@@ -17,6 +17,7 @@ class DecisionTimings:
     parse_s: float = 0.0
     latency_s: float = 0.0
     time_to_first_token_s: float = 0.0
+    thinking_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,8 @@ class Decision:
         frame_stamps_ns: Per camera, the stamps of the frames used.
         prompt_tokens: Prompt tokens, visual tokens included.
         generated_tokens: Generated tokens.
-        timings: Where the time went.
+        thinking_ended_by: What ended the thinking: ``model``, ``tokens``, ``deadline``; "".
+        timings: Where the time went (``thinking_s``: start of generation to end of thinking).
     """
 
     decision_id: int
@@ -70,6 +72,7 @@ class Decision:
     frame_stamps_ns: tuple[tuple[str, tuple[int, ...]], ...] = ()
     prompt_tokens: int = 0
     generated_tokens: int = 0
+    thinking_ended_by: str = ""
     timings: DecisionTimings = field(default_factory=DecisionTimings)
 
     def to_dict(self) -> dict[str, Any]:

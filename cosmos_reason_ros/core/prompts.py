@@ -111,7 +111,9 @@ class PromptProfile:
             media.append(VideoPart(index))
         return self._messages(tuple(media), question_text(question, action_space, choices))
 
-    def answer_format(self, schema: dict[str, Any], max_thinking_tokens: int) -> AnswerFormat:
+    def answer_format(
+        self, schema: dict[str, Any], max_thinking_tokens: int, max_thinking_s: float = 0.0
+    ) -> AnswerFormat:
         """The layout a backend may constrain: free thinking, then the JSON answer."""
         return AnswerFormat(
             think_end=self.think_end,
@@ -119,6 +121,7 @@ class PromptProfile:
             answer_suffix=self.answer_suffix,
             json_schema=schema,
             max_thinking_tokens=max_thinking_tokens,
+            max_thinking_s=max_thinking_s,
         )
 
     def _messages(self, media: tuple[Part, ...], question: str) -> tuple[ChatMessage, ...]:
@@ -160,6 +163,7 @@ class Reason2Profile(PromptProfile):
 
 REASON1 = Reason1Profile()
 REASON2 = Reason2Profile()
+PROFILE_OBJECTS: tuple[PromptProfile, ...] = (REASON1, REASON2)
 
 _BY_ARCHITECTURE = {"qwen2_5_vl": REASON1, "qwen2_vl": REASON1, "qwen3_vl": REASON2}
 

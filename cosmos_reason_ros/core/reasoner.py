@@ -6,103 +6,55 @@ the answer and fills every field of a ``Decision``, stamped with the frames it c
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import math
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from cosmos_reason_ros.core.action_space import (
-    MAX_PARAMETERS,
-    MAX_REASON_CHARS,
-    MAX_TARGET_CHARS,
     ActionSpace,
 )
-from cosmos_reason_ros.core.answer import RAW_TEXT_MAX_CHARS, clean_text, parse_answer
+from cosmos_reason_ros.core.answer import (
+    RAW_TEXT_MAX_CHARS,
+    ParsedAnswer,
+    clean_text,
+    parse_answer,
+    parse_constrained_answer,
+)
 from cosmos_reason_ros.core.decision import Decision, DecisionTimings
 from cosmos_reason_ros.core.errors import ConfigError, InputError
 from cosmos_reason_ros.core.generation import (
     Backend,
     GenerationRequest,
-    SamplingSettings,
+    GenerationResult,
     TextCallback,
 )
-from cosmos_reason_ros.core.prompts import PROFILES, PromptProfile, profile_for
+from cosmos_reason_ros.core.prompts import (
+    PromptProfile,
+    profile_for,
+)
+from cosmos_reason_ros.core.reasoner_config import (
+    DEFAULT_MAX_THINKING_S,
+    DEFAULT_MAX_THINKING_TOKENS,
+    DEFAULT_QUESTION,
+    ReasonerConfig,
+    answer_schema,
+    check_request,
+)
 from cosmos_reason_ros.core.types import WindowSnapshot
 
 _LOG = logging.getLogger(__name__)
 
-DEFAULT_QUESTION = "What should the robot do next?"
-
-
-@dataclass(frozen=True)
-class ReasonerConfig:
-    """What the Reasoner asks and how. Validated on construction.
-
-    Attributes:
-        action_space: The allowed actions and the fallback.
-        question: The default question, used when a request brings none.
-        profile: Prompt profile: ``auto`` (from the model's architecture), ``reason1`` or
-            ``reason2``.
-        sampling: Sampling settings passed to the backend.
-        max_thinking_tokens: Thinking budget; then the answer is forced (constrained decoding).
-            Must be below ``sampling.max_new_tokens`` to leave room for the answer.
-        constrained: Constrain the answer to the JSON schema where the backend can.
-        max_question_chars: Longest question accepted.
-        max_choices: Most multiple-choice options accepted.
-        max_target_chars: Longest ``target`` the answer schema allows.
-        max_reason_chars: Longest ``reason`` the answer schema allows.
-        max_parameters: Most ``parameters`` the answer schema allows. Short answers keep
-            constrained decoding fast: a string may run to its bound.
-
-    Raises:
-        ConfigError: A value is of the wrong type or out of range.
-    """
-
-    action_space: ActionSpace
-    question: str = DEFAULT_QUESTION
-    profile: str = "auto"
-    sampling: SamplingSettings = field(default_factory=SamplingSettings)
-    max_thinking_tokens: int = 256
-    constrained: bool = True
-    max_question_chars: int = 4000
-    max_choices: int = 32
-    max_target_chars: int = MAX_TARGET_CHARS
-    max_reason_chars: int = MAX_REASON_CHARS
-    max_parameters: int = MAX_PARAMETERS
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.action_space, ActionSpace):
-            raise ConfigError("action_space must be an ActionSpace (use ActionSpace.parse)")
-        if self.profile not in PROFILES:
-            raise ConfigError(
-                f"profile must be one of {', '.join(PROFILES)}; got {self.profile!r}"
-            )
-        _check_int("max_question_chars", self.max_question_chars, 1, 1_000_000)
-        _check_int("max_choices", self.max_choices, 1, 702)  # two-letter labels: A … ZZ
-        _check_int("max_target_chars", self.max_target_chars, 0, MAX_TARGET_CHARS)
-        _check_int("max_reason_chars", self.max_reason_chars, 0, MAX_REASON_CHARS)
-        _check_int("max_parameters", self.max_parameters, 0, MAX_PARAMETERS)
-        if not isinstance(self.question, str) or not self.question.strip():
-            raise ConfigError("question must be a non-empty string")
-        if len(self.question) > self.max_question_chars:
-            raise ConfigError(
-                f"question is {len(self.question)} characters; "
-                f"max_question_chars is {self.max_question_chars}"
-            )
-        s = self.sampling
-        _check_int("max_new_tokens", s.max_new_tokens, 1, 1_000_000)
-        _check_int("max_thinking_tokens", self.max_thinking_tokens, 0, s.max_new_tokens - 1)
-        if not _finite(s.temperature) or s.temperature < 0:
-            raise ConfigError(f"temperature must be >= 0, got {s.temperature!r}")
-        if not _finite(s.top_p) or not 0 < s.top_p <= 1:
-            raise ConfigError(f"top_p must be in (0, 1], got {s.top_p!r}")
-        if not _finite(s.repetition_penalty) or s.repetition_penalty <= 0:
-            raise ConfigError(f"repetition_penalty must be > 0, got {s.repetition_penalty!r}")
-        if s.seed is not None and (not isinstance(s.seed, int) or s.seed < 0):
-            raise ConfigError(f"seed must be a non-negative integer or None, got {s.seed!r}")
+__all__ = [
+    "DEFAULT_MAX_THINKING_S",
+    "DEFAULT_MAX_THINKING_TOKENS",
+    "DEFAULT_QUESTION",
+    "Reasoner",
+    "ReasonerConfig",
+    "check_request",
+]
 
 
 class Reasoner:
@@ -212,7 +164,7 @@ class Reasoner:
             clips=snapshot.clips,
             sampling=config.sampling,
             answer_format=profile.answer_format(
-                _schema(space, config), config.max_thinking_tokens
+                answer_schema(space, config), config.max_thinking_tokens, config.max_thinking_s
             ),
             constrained=config.constrained,
             on_text=on_text,
@@ -221,7 +173,7 @@ class Reasoner:
         built = time.perf_counter()
         result = self._backend.generate(request)
         generated = time.perf_counter()
-        parsed = parse_answer(result.text, profile, space, multiple_choice=bool(choices))
+        parsed = _parse(result, profile, space, bool(choices))
         reason = parsed.reason
         if not parsed.valid and result.generated_tokens >= config.sampling.max_new_tokens:
             reason += f" (generation stopped at max_new_tokens={config.sampling.max_new_tokens})"
@@ -250,7 +202,8 @@ class Reasoner:
             model=info.model,
             prompt_tokens=result.prompt_tokens,
             generated_tokens=result.generated_tokens,
-            timings=timings,
+            thinking_ended_by=result.thinking_ended_by,
+            timings=dataclasses.replace(timings, thinking_s=result.thinking_s),
             **_stamps(snapshot),
         )
         _LOG.info(
@@ -295,37 +248,15 @@ class Reasoner:
         )
 
 
-def check_request(
-    config: ReasonerConfig, question: str, choices: Sequence[str] = ()
-) -> tuple[str, tuple[str, ...]]:
-    """The question and choices to ask under ``config`` (see ``Reasoner.validate_request``).
-
-    Raises:
-        InputError: The question or the choices are unusable.
-    """
-    if not isinstance(question, str):
-        raise InputError(f"question must be a string, got {type(question).__name__}")
-    question = question.strip() or config.question
-    if len(question) > config.max_question_chars:
-        raise InputError(
-            f"question is {len(question)} characters; the limit is {config.max_question_chars}"
+def _parse(
+    result: GenerationResult, profile: PromptProfile, space: ActionSpace, multiple_choice: bool
+) -> ParsedAnswer:
+    """The answer from the span the backend reported; text search only for free output."""
+    if result.answer_json is not None:
+        return parse_constrained_answer(
+            result.thinking or "", result.answer_json, space, multiple_choice=multiple_choice
         )
-    if "\x00" in question:
-        raise InputError("question contains NUL characters")
-    if isinstance(choices, str):
-        raise InputError("choices must be a list of action names, got a single string")
-    if not choices:
-        return question, ()
-    space = config.action_space.restricted_to(choices, config.max_choices)
-    return question, tuple(a.name for a in space.actions)
-
-
-def _schema(space: ActionSpace, config: ReasonerConfig) -> dict[str, Any]:
-    return space.answer_schema(
-        max_target_chars=config.max_target_chars,
-        max_reason_chars=config.max_reason_chars,
-        max_parameters=config.max_parameters,
-    )
+    return parse_answer(result.text, profile, space, multiple_choice=multiple_choice)
 
 
 class _Stamps(TypedDict, total=False):
@@ -344,12 +275,3 @@ def _stamps(snapshot: WindowSnapshot) -> _Stamps:
         "frame_count": snapshot.frame_count,
         "frame_stamps_ns": tuple((c.camera, tuple(c.stamps_ns)) for c in snapshot.clips),
     }
-
-
-def _finite(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check_int(name: str, value: object, low: int, high: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise ConfigError(f"{name} must be an integer in [{low}, {high}], got {value!r}")

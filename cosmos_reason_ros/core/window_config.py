@@ -73,6 +73,12 @@ class WindowConfig:
         return math.ceil(self.window_s * self.sample_fps - 1e-9) + 1
 
     @property
+    def max_video_tokens(self) -> int:
+        """Visual tokens of a full clip at most: frames merge in pairs over time, and one token
+        covers ``patch_multiple``² pixels of a pair."""
+        return math.ceil(self.capacity / 2) * (self.frame_pixel_budget // self.patch_multiple**2)
+
+    @property
     def frame_pixel_budget(self) -> int:
         """The most pixels of one downscaled frame."""
         return min(self.max_frame_pixels, self.max_total_pixels // self.capacity)

@@ -22,6 +22,8 @@ from cosmos_reason_ros.core.ingest import ingest
 from cosmos_reason_ros.core.types import WindowSnapshot
 from cosmos_reason_ros.core.window import FrameWindow, WindowSet
 from cosmos_reason_ros.ros.conversions import ns_from_time
+from cosmos_reason_ros.ros.requests import Refused
+from cosmos_reason_ros.ros.topic_hints import silent_camera_hint
 
 WARN_PERIOD_S = 5.0
 
@@ -137,7 +139,8 @@ def fresh_snapshot(
     """The windows' clips, leaving out cameras silent for longer than ``max_frame_age_s``.
 
     Raises:
-        InputError: no camera has fresh, usable frames; the message names each camera and why.
+        Refused: no camera has fresh, usable frames; the message names each camera and why,
+            with what the ROS graph says about a silent one (``topic_hints``).
     """
     stale: dict[str, str] = {}
     for cam in cameras:
@@ -149,10 +152,9 @@ def fresh_snapshot(
     clips = tuple(c for c in windows.snapshot().clips if c.camera not in stale)
     if clips:
         return WindowSnapshot(clips)
-    reasons = list(stale.values()) or [
+    hints = {c.topic: silent_camera_hint(c._node, c.topic) for c in cameras if c.topic in stale}
+    reasons = [f"{why} ({hints[t]})" if hints[t] else why for t, why in stale.items()] or [
         f"camera {c.topic} sent {c.stats().invalid} invalid frames ({c.stats().last_error})"
         for c in cameras
     ]
-    raise InputError(
-        f"no recent frames (max_frame_age_s={max_frame_age_s:g}): " + "; ".join(reasons)
-    )
+    raise Refused(f"no recent frames (max_frame_age_s={max_frame_age_s:g}): " + "; ".join(reasons))

@@ -65,6 +65,8 @@ def reasoning_msg(decision: Decision) -> Reasoning:
     msg.time_to_first_token_s = float(decision.timings.time_to_first_token_s)
     msg.prompt_tokens = decision.prompt_tokens
     msg.generated_tokens = decision.generated_tokens
+    msg.thinking_s = float(decision.timings.thinking_s)
+    msg.thinking_ended_by = decision.thinking_ended_by
     return msg
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import sys
 import threading
 import time
 import traceback
@@ -32,11 +33,14 @@ from cosmos_reason_ros.core.generation import Backend, TextCallback
 from cosmos_reason_ros.core.reasoner import Reasoner
 from cosmos_reason_ros.core.window import WindowSet
 from cosmos_reason_ros.core.worker import Job, Reservation
+from cosmos_reason_ros.ros import process
 from cosmos_reason_ros.ros.cameras import Camera, create_cameras
 from cosmos_reason_ros.ros.decisions import Decisions
 from cosmos_reason_ros.ros.diagnostics import DecisionCounters, DiagnosticsReport
 from cosmos_reason_ros.ros.guard import guarded, nothing
+from cosmos_reason_ros.ros.node_help import node_help, wants_help
 from cosmos_reason_ros.ros.outputs import Outputs
+from cosmos_reason_ros.ros.param_hints import warn_unknown_overrides
 from cosmos_reason_ros.ros.params_ros import declare_all, rejection
 from cosmos_reason_ros.ros.requests import Outcome, Refused
 from cosmos_reason_ros.ros.servers import Request, RequestServers
@@ -51,6 +55,7 @@ class ReasonNode(LifecycleNode):
         super().__init__("cosmos_reason", **kwargs)
         log = self.get_logger()
         self._param_errors = declare_all(self)
+        warn_unknown_overrides(self)
         self.add_on_set_parameters_callback(
             guarded(log, "parameter change", _refused_change)(self._on_set_parameters)
         )
@@ -254,20 +259,39 @@ def _refused_change(_changes: Any) -> SetParametersResult:
 
 
 def main(args: list[str] | None = None) -> int:
-    """Entry point of ``reason_node`` (and ``python -m cosmos_reason_ros.node``)."""
-    rclpy.init(args=args)
-    node = ReasonNode()
-    executor = MultiThreadedExecutor(num_threads=8)
-    executor.add_node(node)
-    try:
-        if node.get_parameter("autostart").value and (node.trigger_configure() == SUCCESS):
-            node.trigger_activate()
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.close()
-        node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    """Entry point of ``reason_node``: ``--help`` initialises nothing; otherwise spin until
+    SIGINT/SIGTERM, close the node, return 0. Autostart runs on a thread while the node spins:
+    ``~/ask`` answers during a long load ("node is up but configuring"), signals act at once."""
+    if wants_help(sys.argv[1:] if args is None else args):
+        print(node_help())
+        return 0
+    process.init(args)
+    with process.StopSignals() as stop:
+        node = ReasonNode()
+        executor = MultiThreadedExecutor(num_threads=8)
+        executor.add_node(node)
+        if node.get_parameter("autostart").value:
+            threading.Thread(target=_autostart, args=(node, stop), daemon=True).start()
+        try:
+            while not stop.is_set() and rclpy.ok():
+                executor.spin_once(timeout_sec=process.SPIN_PERIOD_S)
+        except ExternalShutdownException:
+            pass
+        finally:
+            if stop.is_set():
+                node.get_logger().info(f"{stop.name}: stopping")
+            executor.shutdown(timeout_sec=5.0)
+            node.close()
+            node.destroy_node()
+            rclpy.try_shutdown()
     return 0
+
+
+def _autostart(node: ReasonNode, stop: process.StopSignals) -> None:
+    """configure, then activate, unless the process is stopping meanwhile."""
+    try:
+        if node.trigger_configure() == SUCCESS and not stop.is_set():
+            node.trigger_activate()
+    except Exception:  # the process stopped under it (the node or context is gone)
+        if not stop.is_set():
+            node.get_logger().error(f"autostart failed:\n{traceback.format_exc()}")

@@ -1,4 +1,11 @@
-"""Declaring the parameters of ``config.SPECS`` on a node, and vetting changes."""
+"""Declaring the parameters of ``config.SPECS`` on a node, and vetting changes.
+
+Launch-time-only parameters (``ParamSpec.launch_only``: what code runs, where data goes, which
+secret is read) are declared read-only, so rclpy itself refuses any later change, local or
+from another node ("Trying to set a read-only parameter: base_url."); overrides from ``-p``, a
+params file or the launch file still apply, since they are taken at declaration. ``model``
+stays changeable, except while ``trust_remote_code`` is on (docs/security.md).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +23,11 @@ from rclpy.node import Node
 from cosmos_reason_ros import config as params
 from cosmos_reason_ros.core.errors import CosmosReasonError
 
+LAUNCH_ONLY = (
+    "launch-time only: set it with -p, a params file or the launch file; "
+    "read-only once the node is up"
+)
+
 
 def descriptor(spec: params.ParamSpec) -> ParameterDescriptor:
     """Descriptor with description, choices and range. Typing is checked by ``check_value``
@@ -23,9 +35,11 @@ def descriptor(spec: params.ParamSpec) -> ParameterDescriptor:
     text = spec.description
     if spec.choices:
         text += f" (one of: {', '.join(spec.choices)})"
-    if not spec.live:
+    if spec.launch_only:
+        text += f" [{LAUNCH_ONLY}]"
+    elif not spec.live:
         text += " [change: deactivate, cleanup, set, configure]"
-    d = ParameterDescriptor(description=text, dynamic_typing=True)
+    d = ParameterDescriptor(description=text, dynamic_typing=True, read_only=spec.launch_only)
     if spec.low is not None and spec.high is not None:
         if isinstance(spec.default, float):
             d.floating_point_range = [
@@ -55,6 +69,8 @@ def declare_all(node: Node) -> dict[str, str]:
             CosmosReasonError,
         ) as exc:
             errors[spec.name] = f"parameter {spec.name}: {exc}"
+            if spec.launch_only:
+                errors[spec.name] += " (launch-time only: fix it where the node is launched)"
             node.get_logger().error(f"invalid parameter {spec.name}: {exc}")
             if not node.has_parameter(spec.name):
                 node.declare_parameter(spec.name, spec.default, d, ignore_override=True)
@@ -77,7 +93,15 @@ def rejection(
             params.check_value(spec, p.value)
         except CosmosReasonError as exc:
             return str(exc)
-        if config is not None and not spec.live and p.value != current.get(p.name):
+        unchanged = p.value == current.get(p.name)
+        if spec.launch_only and not unchanged:  # rclpy refuses first (read-only descriptor)
+            return f"{p.name} is {LAUNCH_ONLY}"
+        if p.name == "model" and not unchanged and current.get("trust_remote_code") is True:
+            return (
+                "model cannot change at run time while trust_remote_code is true: the new "
+                "checkpoint's own Python code would run; set model where the node is launched"
+            )
+        if config is not None and not spec.live and not unchanged:
             return (
                 f"{p.name} cannot change while the node is {state}: deactivate, cleanup, "
                 f"set it, then configure"

@@ -103,7 +103,7 @@ class FaultyBackend:
             request = replace(request, cancel=None)
         result = self._real.generate(request)
         if fault.name == "garbage":
-            return replace(result, text=fault.text)
+            return replace(result, text=fault.text, thinking=None, answer_json=None)
         return result
 
     def close(self) -> None:

@@ -1,9 +1,15 @@
-"""``cosmos-reason-ask``: call the node's ``~/ask`` service and print the decision as JSON.
+"""``cosmos-reason-ask``: ask the node what to do next and print the decision as JSON.
 
     cosmos-reason-ask "what should I do next?" [--choices stop,wait] [--node /cosmos_reason]
+    cosmos-reason-ask --stream "what now?"     # through the action: the text as it arrives
 
-Useful where ``ros2 service call`` is not installed. Exit code 0 on success=true, 1 when the
-node answered success=false, 2 when it could not be reached.
+Works where ``ros2 service call`` is not installed. Without ``--stream`` it calls ``~/ask``;
+with it, it sends a goal to the action ``~/reason`` and prints the generated text (the thinking,
+then the answer) on stderr as it arrives, the decision on stdout at the end. A node that is up
+but not active answers with its state and last error ("node is up but unconfigured: ...").
+
+Exit status: 0 with a decision, 1 when the node answered without one (the message says why),
+2 when no node answered, 130 on Ctrl-C (a streamed goal is cancelled first).
 """
 
 from __future__ import annotations
@@ -14,19 +20,34 @@ import math
 import sys
 from typing import Any
 
+from cosmos_reason_ros.tools.options import HelpFormatter, split_list
+
+EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE = 0, 1, 2
+
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="cosmos-reason-ask", description=__doc__.splitlines()[0])
-    p.add_argument("question", nargs="?", default="", help="empty: the node's default question")
-    p.add_argument("--choices", default="", help="comma-separated allowed answers")
+    p = argparse.ArgumentParser(
+        prog="cosmos-reason-ask",
+        description=__doc__.split("\n\n", 1)[1],
+        formatter_class=HelpFormatter,
+    )
+    p.add_argument("question", nargs="?", default="", help="(default: the node's question)")
+    p.add_argument("--choices", default="", help="comma-separated; the answer must be one")
+    p.add_argument("--goal", default="", help="the task's goal (default: the node's goal)")
     p.add_argument("--node", default="/cosmos_reason", help="fully qualified node name")
+    p.add_argument("--stream", action="store_true", help="ask through the action ~/reason")
+    p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for the node")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the answer")
     p.add_argument("-v", "--verbose", action="store_true", help="also print the thinking")
     return p
 
 
 def response_dict(res: Any, verbose: bool = False) -> dict[str, Any]:
-    """The AskNextAction response as a JSON-ready dict (NextAction field names)."""
+    """An AskNextAction response (or Reason result) as a JSON-ready dict (NextAction names).
+
+    Without a decision (``success`` false) only ``success`` and ``message`` are given."""
+    if not res.success:
+        return {"success": False, "message": res.message}
     a, r = res.action, res.reasoning
     out: dict[str, Any] = {
         "success": res.success,
@@ -55,31 +76,107 @@ def response_dict(res: Any, verbose: bool = False) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Console script ``cosmos-reason-ask``. Returns the exit status (module docstring)."""
     args = _parser().parse_args(argv)
-    import rclpy
-    from rclpy.node import Node
+    if not (args.wait > 0 and args.timeout > 0):
+        print("cosmos-reason-ask: error: --wait and --timeout must be > 0", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    from cosmos_reason_ros.tools import ros_session
 
+    with ros_session.session("cosmos_reason_ask") as s:
+        status = _stream(s, args) if args.stream else _ask(s, args)
+        if s.stop.is_set():
+            print(f"cosmos-reason-ask: {s.stop.name}: stopped", file=sys.stderr)
+            return ros_session.EXIT_INTERRUPTED
+        return status
+
+
+def _ask(s: Any, args: argparse.Namespace) -> int:
     from cosmos_reason_ros.srv import AskNextAction
+    from cosmos_reason_ros.tools.ros_session import missing_message, qualified
 
-    rclpy.init()
-    node = Node("cosmos_reason_ask")
-    try:
-        client: Any = node.create_client(AskNextAction, f"{args.node.rstrip('/')}/ask")
-        if not client.wait_for_service(timeout_sec=10.0):
-            print(f"error: service {client.srv_name} not available", file=sys.stderr)
-            return 2
-        choices = [c.strip() for c in args.choices.split(",") if c.strip()]
-        future = client.call_async(AskNextAction.Request(question=args.question, choices=choices))
-        rclpy.spin_until_future_complete(node, future, timeout_sec=args.timeout)
-        if not future.done():
-            print(f"error: no answer within {args.timeout:g} s", file=sys.stderr)
-            return 2
-        res: Any = future.result()
-        print(json.dumps(response_dict(res, args.verbose), ensure_ascii=False, indent=2))
-        return 0 if res.success else 1
-    finally:
-        node.destroy_node()
-        rclpy.shutdown()
+    name = qualified(args.node, "ask")
+    client: Any = s.node.create_client(AskNextAction, name)
+    if not s.wait(client.wait_for_service, args.wait):
+        return 0 if s.stop.is_set() else _unreachable(missing_message(s.node, name, args.wait))
+    request = AskNextAction.Request(
+        question=args.question, choices=split_list(args.choices), goal=args.goal
+    )
+    future = client.call_async(request)
+    if not s.spin_until(future.done, args.timeout):
+        return 0 if s.stop.is_set() else _unreachable(f"no answer within {args.timeout:g} s")
+    return _print(future.result(), args)
+
+
+def _stream(s: Any, args: argparse.Namespace) -> int:
+    from rclpy.action.client import ActionClient
+
+    from cosmos_reason_ros.action import Reason
+    from cosmos_reason_ros.tools.ros_session import missing_message, qualified
+
+    name = qualified(args.node, "reason")
+    client: Any = ActionClient(s.node, Reason, name)
+    if not s.wait(client.wait_for_server, args.wait):
+        return 0 if s.stop.is_set() else _unreachable(missing_message(s.node, name, args.wait))
+
+    def on_feedback(msg: Any) -> None:
+        sys.stderr.write(msg.feedback.text_delta)
+        sys.stderr.flush()
+
+    goal = Reason.Goal(question=args.question, choices=split_list(args.choices), goal=args.goal)
+    sent = client.send_goal_async(goal, feedback_callback=on_feedback)
+    if not s.spin_until(sent.done, args.wait):
+        return 0 if s.stop.is_set() else _unreachable(f"no goal response within {args.wait:g} s")
+    handle: Any = sent.result()
+    if not handle.accepted:
+        print(f"cosmos-reason-ask: {name} rejected the goal: {_why(s, args)}", file=sys.stderr)
+        return EXIT_REFUSED
+    result = handle.get_result_async()
+    if not s.spin_until(result.done, args.timeout):
+        if s.stop.is_set():  # Ctrl-C: cancel the goal, so the node stops generating
+            cancel = handle.cancel_goal_async()
+            s.stop.event.clear()
+            s.spin_until(cancel.done, 2.0)
+            s.stop.event.set()
+            return 0
+        return _unreachable(f"no result within {args.timeout:g} s")
+    sys.stderr.write("\n")
+    answer: Any = result.result()
+    return _print(answer.result, args)
+
+
+def _why(s: Any, args: argparse.Namespace) -> str:
+    """Why a goal was rejected, from the node's reasoner status on /diagnostics."""
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    base = "/" + args.node.strip("/").rsplit("/", 1)[-1]
+    found: list[str] = []
+
+    def on_diagnostics(msg: Any) -> None:
+        for status in msg.status:
+            if status.name == f"{base.lstrip('/')}: reasoner":
+                found.append(status.message)
+
+    sub = s.node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
+    s.spin_until(lambda: bool(found), 3.0)
+    s.node.destroy_subscription(sub)
+    state = found[-1] if found else "active"
+    if state.startswith("active") or "decisions failed" in state:
+        return "it is busy: max_pending requests already wait (see the node's /diagnostics)"
+    return f"node is up but {state}"
+
+
+def _print(res: Any, args: argparse.Namespace) -> int:
+    print(json.dumps(response_dict(res, args.verbose), ensure_ascii=False, indent=2))
+    if not res.success:
+        print(f"cosmos-reason-ask: {args.node} answered: {res.message}", file=sys.stderr)
+        return EXIT_REFUSED
+    return EXIT_OK
+
+
+def _unreachable(message: str) -> int:
+    print(f"cosmos-reason-ask: error: {message}", file=sys.stderr)
+    return EXIT_UNREACHABLE
 
 
 if __name__ == "__main__":

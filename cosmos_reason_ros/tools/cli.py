@@ -18,6 +18,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import sys
@@ -30,18 +31,21 @@ import numpy as np
 
 from cosmos_reason_ros.backends import BACKENDS
 from cosmos_reason_ros.backends.config import DEVICES, DTYPES, QUANTIZATIONS
-from cosmos_reason_ros.config import SPEC_BY_NAME, build_config, load_configured
-from cosmos_reason_ros.core.action_space import (
-    MAX_PARAMETERS,
-    MAX_REASON_CHARS,
-    MAX_TARGET_CHARS,
-)
+from cosmos_reason_ros.config import FALLBACK_RULE, SPEC_BY_NAME, build_config, load_configured
 from cosmos_reason_ros.core.errors import BackendError, ConfigError, InputError
 from cosmos_reason_ros.core.ingest import ingest, raw_frame
 from cosmos_reason_ros.core.prompts import PROFILES
-from cosmos_reason_ros.core.reasoner import DEFAULT_QUESTION, Reasoner
+from cosmos_reason_ros.core.reasoner import Reasoner, check_request
 from cosmos_reason_ros.core.types import Image, WindowSnapshot
 from cosmos_reason_ros.core.window import FrameWindow
+from cosmos_reason_ros.tools.options import (
+    EXIT_INTERRUPTED,
+    HelpFormatter,
+    add_action_options,
+    default,
+    sigterm_as_interrupt,
+    split_list,
+)
 
 _LOG = logging.getLogger("cosmos_reason_ros.cli")
 
@@ -71,43 +75,58 @@ _VERBOSE_KEYS = ("thinking", "answer", "raw_text", "frame_stamps_ns")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command-line parser."""
+    """The command-line parser; defaults are the node's parameter defaults."""
     p = argparse.ArgumentParser(
         prog="cosmos-reason",
-        description="Ask a Cosmos-Reason model what a robot should do next, given a video.",
+        description="Ask a Cosmos-Reason model what a robot should do next, given a video. "
+        "The input is checked before the model loads.",
+        epilog=f"Fallback rule: {FALLBACK_RULE}. Exit status: 0 with a decision, 1 when the "
+        "backend fails, 2 on bad input or settings, 130 on Ctrl-C or SIGTERM.",
+        formatter_class=HelpFormatter,
     )
-    p.add_argument("--model", required=True, help="hub id or local folder")
+    p.add_argument("--model", required=True, help="hub id or local checkpoint folder")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--video", type=Path, help="a video file")
     source.add_argument("--images", type=Path, help="a folder of images, sorted by name")
-    p.add_argument("--question", default=DEFAULT_QUESTION)
-    p.add_argument(
-        "--actions",
-        required=True,
-        help='comma-separated allowed actions, each "name" or "name: description"',
-    )
-    p.add_argument("--fallback", default="stop", help="action of an unusable answer")
-    p.add_argument("--choices", default="", help="comma-separated options (allowed actions)")
-    p.add_argument("--backend", default="transformers", choices=BACKENDS)
+    p.add_argument("--question", default=default("question"), help="what to ask")
+    add_action_options(p)
+    p.add_argument("--choices", default="", help="comma-separated allowed actions to pick from")
+    p.add_argument("--backend", default=default("backend"), choices=BACKENDS, help="backend")
     p.add_argument("--base-url", default=None, help="openai backend: the server's base URL")
-    p.add_argument("--device", default="auto", choices=DEVICES)
-    p.add_argument("--dtype", default="auto", choices=DTYPES)
-    p.add_argument("--quantization", default="none", choices=QUANTIZATIONS)
-    p.add_argument("--profile", default="auto", choices=PROFILES, help="prompt profile")
-    p.add_argument("--fps", type=float, default=4.0, help="frames sampled per second")
-    p.add_argument("--window-s", type=float, default=4.0, help="seconds of video asked about")
-    p.add_argument("--max-new-tokens", type=int, default=1024)
-    p.add_argument("--max-thinking-tokens", type=int, default=256)
-    p.add_argument("--max-target-chars", type=int, default=MAX_TARGET_CHARS)
-    p.add_argument("--max-reason-chars", type=int, default=MAX_REASON_CHARS)
-    p.add_argument("--max-parameters", type=int, default=MAX_PARAMETERS)
-    p.add_argument("--temperature", type=float, default=0.6)
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--device", default=default("device"), choices=DEVICES, help="device")
+    p.add_argument("--dtype", default=default("dtype"), choices=DTYPES, help="weights dtype")
+    p.add_argument(
+        "--quantization",
+        default=default("quantization"),
+        choices=QUANTIZATIONS,
+        help="bitsandbytes weights",
+    )
+    p.add_argument(
+        "--profile", default=default("profile"), choices=PROFILES, help="prompt profile"
+    )
+    p.add_argument("--fps", type=float, default=default("sample_fps"), help="frames kept per s")
+    p.add_argument(
+        "--window-s", type=float, default=default("window_s"), help="seconds of video asked about"
+    )
+    for name, text in _NUMBERS:
+        kind = type(default(name))
+        p.add_argument("--" + name.replace("_", "-"), type=kind, default=default(name), help=text)
+    p.add_argument("--seed", type=int, default=None, help="sampling seed (default: random)")
     p.add_argument(
         "--unconstrained", action="store_true", help="do not constrain the answer to the schema"
     )
     p.add_argument("-v", "--verbose", action="store_true", help="add thinking and raw text")
     return p
+
+
+_NUMBERS = (
+    ("max_new_tokens", "generated tokens at most, thinking and answer"),
+    ("max_thinking_tokens", "thinking budget; then the answer is forced"),
+    ("max_target_chars", "length bound of the answer's target"),
+    ("max_reason_chars", "length bound of the answer's reason"),
+    ("max_parameters", "most key/value parameters in the answer"),
+    ("temperature", "sampling temperature; 0 = greedy"),
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,7 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        result = _run(args)
+        with sigterm_as_interrupt():
+            result = _run(args)
+    except KeyboardInterrupt:
+        print("cosmos-reason: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except (ConfigError, InputError) as exc:
         print(f"cosmos-reason: error: {_in_option_names(str(exc))}", file=sys.stderr)
         return EXIT_INPUT
@@ -145,7 +168,6 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
         "sample_fps": args.fps,
         "window_s": args.window_s,
         "question": args.question,
-        "actions": _split(args.actions),
         "fallback_action": args.fallback,
         "max_new_tokens": args.max_new_tokens,
         "max_thinking_tokens": args.max_thinking_tokens,
@@ -158,24 +180,29 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.base_url:
         values["base_url"] = args.base_url
+    if args.actions is not None:
+        values["actions"] = split_list(args.actions)
     return values
 
 
 def _run(args: argparse.Namespace) -> dict[str, Any]:
     values = _values(args)
-    build_config(values)  # every setting is checked before the model loads
+    # Everything is checked before the model loads: settings, request, and the input itself.
+    checked = build_config(values)
+    check_request(checked.reasoner, args.question, split_list(args.choices))
     source = args.video if args.video is not None else args.images
-    if not source.exists():
-        raise InputError(f"{source} does not exist")
+    frames = _video_frames(source) if args.video is not None else _image_frames(source, args.fps)
+    first = next(frames, None)  # opens the video or lists the folder, and reads one frame
+    if first is None:
+        raise InputError(f"no frames could be read from {source}")
     config, backend = load_configured(values)
     try:
         reasoner = Reasoner(backend, config.reasoner)
-        question, choices = reasoner.validate_request(args.question, _split(args.choices))
+        question, choices = reasoner.validate_request(args.question, split_list(args.choices))
         window = FrameWindow(source.name, config.window)
-        frames = (
-            _video_frames(source) if args.video is not None else _image_frames(source, args.fps)
+        read = _fill(
+            window, itertools.chain([first], frames), source.stem, config.max_input_pixels
         )
-        read = _fill(window, frames, source.stem, config.max_input_pixels)
         clip = window.snapshot()
         if clip is None:
             raise InputError(f"no frames could be read from {source}")
@@ -204,10 +231,6 @@ def _in_option_names(message: str) -> str:
     return message
 
 
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
 def _fill(
     window: FrameWindow, frames: Iterator[tuple[int, Image]], frame_id: str, max_pixels: int
 ) -> int:
@@ -221,6 +244,9 @@ def _fill(
 
 def _video_frames(path: Path) -> Iterator[tuple[int, Image]]:
     """(stamp_ns, BGR frame) of each frame of a video, stamped with its frame time."""
+    if not path.is_file():
+        what = "does not exist" if not path.exists() else "is not a file"
+        raise InputError(f"--video {path} {what}")
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise InputError(f"cannot open video {path}: not a video OpenCV can read")
@@ -244,7 +270,8 @@ def _video_frames(path: Path) -> Iterator[tuple[int, Image]]:
 def _image_frames(folder: Path, fps: float) -> Iterator[tuple[int, Image]]:
     """(stamp_ns, BGR image) of the images in ``folder``, sorted by name, ``fps`` apart."""
     if not folder.is_dir():
-        raise InputError(f"--images must be a folder, got {folder}")
+        what = "does not exist" if not folder.exists() else "is not a folder"
+        raise InputError(f"--images {folder} {what}")
     files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")

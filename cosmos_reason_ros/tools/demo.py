@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -46,6 +46,32 @@ def _say(text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Runs the demo; 130 on Ctrl-C or SIGTERM (the node and replay are stopped first)."""
+    from cosmos_reason_ros.tools.options import EXIT_INTERRUPTED, sigterm_as_interrupt
+
+    try:
+        with sigterm_as_interrupt():
+            return _main(argv)
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return EXIT_INTERRUPTED
+
+
+def _quiet_loading() -> None:
+    """No download-style progress bars for a model that loads in a blink."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+
+
+def _shown(path: str | Path) -> str:
+    """``path`` relative to the working folder where it is inside it (shorter lines)."""
+    p = Path(path).resolve()
+    return str(p.relative_to(Path.cwd())) if p.is_relative_to(Path.cwd()) else str(p)
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     os.environ.setdefault("ROS_DOMAIN_ID", str(1 + os.getpid() % 100))
     out = Path(args.out).resolve()
@@ -56,15 +82,17 @@ def main(argv: list[str] | None = None) -> int:
 
     tiny = not args.model
     if tiny:
+        _quiet_loading()
         from cosmos_reason_ros.testing.tiny_model import build_tiny_model
 
-        model = str(build_tiny_model(Path(tempfile.mkdtemp(prefix="cosmos_tiny_")) / "model"))
-        _say(f"built the tiny random-weight Qwen2.5-VL test model in {model}")
+        shutil.rmtree(out / "tiny_model", ignore_errors=True)  # everything stays in out/
+        model = str(build_tiny_model(out / "tiny_model"))
+        _say(f"built the tiny random-weight Qwen2.5-VL test model in {_shown(model)}")
     else:
         model = args.model
     info = _fresh_scenario(out, write_scenario)
     _say(
-        f"wrote scenario bag {info.bag_path} ({len(info.stamps_ns)} frames, event "
+        f"wrote scenario bag {_shown(info.bag_path)} ({len(info.stamps_ns)} frames, event "
         f"'{info.labels.event}' at {(info.labels.event_time_ns - info.stamps_ns[0]) / 1e9:.1f} s)"
     )
     settings: dict[str, Any] = {**(TINY_SETTINGS if tiny else {}), "model": model}
@@ -89,8 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         progress=False,
     )
     _say(
-        f"report: {out / 'eval' / 'report.html'} ({summary.decisions} decisions, "
-        f"{summary.valid} valid)"
+        f"report: {_shown(out / 'eval' / 'report.html')} ({summary.decisions} decisions, "
+        f"{summary.valid} valid, false alarms {summary.false_alarms}/{summary.scored_before} "
+        f"before the event, misses {summary.misses}/{summary.scored_after} after it)"
     )
     if tiny:
         _say(
@@ -104,8 +133,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _fresh_scenario(out: Path, write_scenario: Any) -> Any:
     """Write the scenario bag, replacing the one a previous demo left."""
-    import shutil
-
     for stale in (out / "ball_rolling", out / "ball_rolling.labels.yaml"):
         if stale.is_dir():
             shutil.rmtree(stale)
@@ -122,12 +149,13 @@ def _live(info: Any, settings: dict[str, Any]) -> Any:
     from rclpy.node import Node
     from rclpy.parameter import Parameter
 
+    from cosmos_reason_ros.ros import process
     from cosmos_reason_ros.ros.node import SUCCESS, ReasonNode
     from cosmos_reason_ros.srv import AskNextAction
     from cosmos_reason_ros.tools.ask import response_dict
     from cosmos_reason_ros.tools.replay import replay
 
-    rclpy.init()
+    process.init()  # without rclpy's signal handlers: Ctrl-C ends in the finally below
     values = {
         **settings,
         "image_topics": list(info.topics[:1]),
@@ -144,7 +172,7 @@ def _live(info: Any, settings: dict[str, Any]) -> Any:
     spin = threading.Thread(target=executor.spin, daemon=True)
     spin.start()
     try:
-        _say(f"starting node cosmos_reason with model {settings['model']} ...")
+        _say(f"starting node cosmos_reason with model {_shown(settings['model'])} ...")
         if node.trigger_configure() != SUCCESS or node.trigger_activate() != SUCCESS:
             _say("the node failed to configure; see the log above")
             return None

@@ -14,8 +14,21 @@ from typing import Any
 
 import yaml
 
+from cosmos_reason_ros.backends import BACKENDS
+from cosmos_reason_ros.backends.config import DEVICES
+from cosmos_reason_ros.config import FALLBACK_RULE
 from cosmos_reason_ros.core.errors import CosmosReasonError
-from cosmos_reason_ros.tools.evaluate import EvalError, evaluate
+from cosmos_reason_ros.tools.evaluate import EvalError, EvalSummary, evaluate
+from cosmos_reason_ros.tools.options import (
+    EXIT_INTERRUPTED,
+    HelpFormatter,
+    actions_value,
+    add_action_options,
+    default,
+    sigterm_as_interrupt,
+    split_list,
+)
+from cosmos_reason_ros.tools.report import PHASE_RULE
 
 __all__ = ["load_questions", "main"]
 
@@ -50,23 +63,38 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cosmos-reason-eval",
         description="Run the reasoning engine over a bag offline and write decisions.jsonl, "
-        "summary.json and report.html.",
+        "summary.json and report.html. The bag, labels, questions and settings are checked "
+        "before the model loads.",
+        epilog=f"Scoring: {PHASE_RULE}; before the event an unexpected action is a false alarm, "
+        f"after it a miss. Fallback rule: {FALLBACK_RULE}. Exit status: 0 done, 1 on an error, "
+        "130 on Ctrl-C or SIGTERM (the outputs then hold the decisions made so far).",
+        formatter_class=HelpFormatter,
     )
     p.add_argument("bag", type=Path, help="rosbag2 directory (or a file in it, or OUT.mcap)")
     p.add_argument("--model", required=True, help="hub id or local checkpoint folder")
-    p.add_argument("--questions", type=Path, help="file: one question per line, or YAML list")
+    p.add_argument(
+        "--questions",
+        type=Path,
+        help="file: one question per line, or a YAML list (default: the node's question)",
+    )
     p.add_argument(
         "--every", type=float, default=2.0, metavar="S", help="bag seconds between decision times"
     )
     p.add_argument("--labels", type=Path, help="labels YAML (from cosmos-reason-scenario)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--topics", nargs="+", help="image topics (default: all image topics)")
-    p.add_argument("--actions", nargs="+", help="allowed actions ('name' or 'name: text')")
-    p.add_argument("--fallback", help="fallback action")
-    p.add_argument("--backend", default="transformers")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--max-new-tokens", type=int)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--topics", default="", help="comma-separated image topics (default: every image topic)"
+    )
+    add_action_options(p)
+    p.add_argument("--backend", default=default("backend"), choices=BACKENDS, help="backend")
+    p.add_argument("--device", default=default("device"), choices=DEVICES, help="device")
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=default("max_new_tokens"),
+        help="generated tokens at most, thinking and answer",
+    )
+    p.add_argument("--seed", type=int, default=0, help="sampling seed, so runs repeat")
     p.add_argument(
         "--set",
         action="append",
@@ -84,33 +112,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         params = _parse_sets(args.set)
         questions = load_questions(args.questions) if args.questions else ()
-        summary = evaluate(
-            args.bag,
-            model=args.model,
-            out_dir=args.out,
-            questions=questions,
-            every_s=args.every,
-            labels=args.labels,
-            topics=args.topics,
-            actions=args.actions,
-            fallback=args.fallback,
-            backend=args.backend,
-            device=args.device,
-            max_new_tokens=args.max_new_tokens,
-            seed=args.seed,
-            params=params,
-            progress=not args.no_progress,
+        with sigterm_as_interrupt():
+            summary = evaluate(
+                args.bag,
+                model=args.model,
+                out_dir=args.out,
+                questions=questions,
+                every_s=args.every,
+                labels=args.labels,
+                topics=split_list(args.topics) or None,
+                actions=actions_value(args.actions),
+                fallback=args.fallback,
+                backend=args.backend,
+                device=args.device,
+                max_new_tokens=args.max_new_tokens,
+                seed=args.seed,
+                params=params,
+                progress=not args.no_progress,
+            )
+    except KeyboardInterrupt:
+        print(
+            f"cosmos-reason-eval: interrupted; outputs of the decisions made so far in {args.out}",
+            file=sys.stderr,
         )
+        return EXIT_INTERRUPTED
     except CosmosReasonError as err:
         print(f"cosmos-reason-eval: error: {err}", file=sys.stderr)
         return 1
+    print(_result_line(summary))
+    return 0
+
+
+def _result_line(summary: EvalSummary) -> str:
+    def rate(part: int, whole: int) -> str:
+        return f"{part}/{whole}" if whole else "n/a"
+
     accuracy = "n/a" if summary.accuracy is None else f"{summary.accuracy:.2f}"
-    print(
+    return (
         f"{summary.decisions} decisions, valid {summary.valid} "
         f"({summary.validity_rate:.0%}), latency p50 {summary.latency_p50_s:.2f} s "
-        f"p95 {summary.latency_p95_s:.2f} s, accuracy {accuracy}; wrote {summary.out_dir}"
+        f"p95 {summary.latency_p95_s:.2f} s, accuracy {accuracy} (false alarms "
+        f"{rate(summary.false_alarms, summary.scored_before)} before the event, misses "
+        f"{rate(summary.misses, summary.scored_after)} after it); wrote {summary.out_dir}"
     )
-    return 0
 
 
 def _parse_sets(items: Sequence[str]) -> dict[str, Any]:

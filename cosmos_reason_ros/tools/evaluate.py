@@ -8,10 +8,16 @@ each question is asked through the ``Reasoner`` about the frames held at that in
 Outputs in ``out_dir``:
 
 * ``decisions.jsonl``: ``Decision.to_dict()``, one per line, in decision order;
-* ``summary.json``: counts, validity rate, latency percentiles and, given labels, accuracy
-  (a decision whose newest frame is at or after the event is correct when its action is among
-  the expected actions; ``accuracy_valid`` counts only valid decisions as correct);
-* ``report.html``: one section per decision with thumbnails of its frames (``report``).
+* ``summary.json``: counts, validity rate, latency percentiles and, given labels, the scores
+  before and after the event (``report.PHASE_RULE``: false alarms before it, misses after it,
+  overall accuracy, ``accuracy_valid`` counting only valid decisions as correct) and a
+  confusion table of decisions per phase and action;
+* ``report.html``: the summary table, a timeline and a latency plot, and one section per
+  decision with thumbnails of its frames (``report_html``).
+
+Ctrl-C (``KeyboardInterrupt``) stops the run after the decision in progress; the outputs are
+written for the decisions made so far (``"interrupted": true`` in the summary), then the
+interrupt goes on to the caller.
 
 Settings not given here take the node's parameter defaults (``config``), validated by
 the same ``build_config``; ``params`` overrides any of them by parameter name.
@@ -35,7 +41,6 @@ from typing import Any
 from tqdm import tqdm  # type: ignore[import-untyped]
 
 from cosmos_reason_ros.config import NodeConfig, build_config, load_configured, rebuild_for
-from cosmos_reason_ros.core.decision import Decision
 from cosmos_reason_ros.core.errors import BackendError, ConfigError, CosmosReasonError, InputError
 from cosmos_reason_ros.core.generation import Backend
 from cosmos_reason_ros.core.ingest import ingest
@@ -45,11 +50,12 @@ from cosmos_reason_ros.core.window import WindowSet
 from cosmos_reason_ros.tools.bags import BagError, find_bag, image_connections, open_bag, stamp_ns
 from cosmos_reason_ros.tools.report import (
     EvalSummary,
+    Phases,
     ReportEntry,
     summarize,
     thumbnail,
-    write_report,
 )
+from cosmos_reason_ros.tools.report_html import write_report
 from cosmos_reason_ros.tools.scenario import ScenarioError, ScenarioLabels, load_labels
 
 _NS = 1_000_000_000
@@ -141,35 +147,69 @@ def evaluate(
     else:
         engine = loaded_backend
         config = rebuild_for(config, values, engine)
+    phases = None if labels is None else _phases(labels)
+    interrupted = False
+    run = _Run(Reasoner(engine, config.reasoner), asked, every_s, phases, config)
     try:
-        run = _Run(Reasoner(engine, config.reasoner), asked, every_s, labels, config)
         run.read(bag_path, used, progress)
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         if loaded_backend is None:
             engine.close()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     summary = run.summary(
         bag=str(bag_path),
         model=config.backend.model,
         backend=config.backend.backend,
         topics=used,
-        out_dir=str(out),
+        out_dir=str(Path(out_dir)),
         wall_s=time.monotonic() - started,
     )
+    _write(
+        Path(out_dir), run.entries, summary, labels=labels, phases=phases, interrupted=interrupted
+    )
+    if interrupted:
+        raise KeyboardInterrupt
+    return summary
+
+
+def _write(
+    out: Path,
+    entries: Sequence[ReportEntry],
+    summary: EvalSummary,
+    *,
+    labels: ScenarioLabels | None,
+    phases: Phases | None,
+    interrupted: bool,
+) -> None:
+    """decisions.jsonl, summary.json and report.html in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
     with (out / "decisions.jsonl").open("w", encoding="utf-8") as f:
-        for entry in run.entries:
+        for entry in entries:
             f.write(json.dumps(entry.decision.to_dict(), ensure_ascii=False) + "\n")
-    summary_dict = summary.to_dict()
+    summary_dict = {**summary.to_dict(), "interrupted": interrupted}
     if labels is not None:
         summary_dict["labels"] = {
             "event": labels.event,
             "event_time_ns": labels.event_time_ns,
+            "event_time_from_start_s": labels.event_time_from_start_s,
             "expected_actions": list(labels.expected_actions),
+            "expected_actions_before_event": list(labels.expected_actions_before),
         }
     (out / "summary.json").write_text(json.dumps(summary_dict, indent=2) + "\n", "utf-8")
-    write_report(out / "report.html", run.entries, summary_dict, f"Evaluation of {bag_path.name}")
-    return summary
+    title = f"Evaluation of {Path(summary.bag).name}"
+    write_report(out / "report.html", entries, summary_dict, title, phases)
+
+
+def _phases(labels: ScenarioLabels) -> Phases:
+    return Phases(
+        event=labels.event,
+        start_ns=labels.start_time_ns,
+        event_ns=labels.event_time_ns,
+        expected_before=labels.expected_actions_before,
+        expected_after=labels.expected_actions,
+        actions=labels.actions,
+    )
 
 
 def _values(
@@ -203,10 +243,10 @@ class _Run:
         reasoner: Reasoner,
         questions: tuple[str, ...],
         every_s: float,
-        labels: ScenarioLabels | None,
+        phases: Phases | None,
         config: NodeConfig,
     ) -> None:
-        self.reasoner, self.questions, self.labels = reasoner, questions, labels
+        self.reasoner, self.questions, self.phases = reasoner, questions, phases
         self.every_ns = round(every_s * _NS)
         self.every_s = every_s
         self.config = config
@@ -272,18 +312,17 @@ class _Run:
                 decision = self.reasoner.fallback(
                     decision_id, f"backend failed: {err}", snapshot, question
                 )
-            self.entries.append(ReportEntry(decision, thumbs, self._correct(decision)))
-
-    def _correct(self, decision: Decision) -> bool | None:
-        if self.labels is None or decision.stamp_ns < self.labels.event_time_ns:
-            return None
-        return decision.action in self.labels.expected_actions
+            if self.phases is None:
+                self.entries.append(ReportEntry(decision, thumbs))
+            else:
+                phase, expected, correct = self.phases.score(decision)
+                self.entries.append(ReportEntry(decision, thumbs, correct, phase, expected))
 
     def summary(self, **fields: Any) -> EvalSummary:
         return summarize(
             self.entries,
             self.latencies,
-            scored=self.labels is not None,
+            scored=self.phases is not None,
             questions=self.questions,
             every_s=self.every_s,
             backend_errors=self.backend_errors,

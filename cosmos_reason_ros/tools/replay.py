@@ -11,15 +11,13 @@ the first shifts stamps (and ``/clock``) forward by the bag's length plus one fr
 time never runs backwards for the subscribers; pass ``restamp_loops=False`` to repeat the
 recorded stamps instead.
 
-Example::
+Its command line is ``cosmos-reason-replay`` (``replay_cli``)::
 
     cosmos-reason-replay /tmp/ball --rate 0.5 --loop --clock
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -29,7 +27,9 @@ from typing import Any
 
 import rclpy
 from builtin_interfaces.msg import Time
+from rclpy.context import Context
 from rclpy.duration import Duration
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.publisher import Publisher
 from rclpy.qos import (
@@ -45,10 +45,10 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image
 
 from cosmos_reason_ros.core.errors import CosmosReasonError
+from cosmos_reason_ros.ros import process
 from cosmos_reason_ros.ros.conversions import to_ros_compressed_image, to_ros_image
 from cosmos_reason_ros.tools.bags import (
     IMAGE_TYPE,
-    BagError,
     find_bag,
     image_connections,
     open_bag,
@@ -145,7 +145,7 @@ def replay(
         return _Player(
             bag, node, rate=rate, clock=clock, clock_hz=clock_hz, qos=qos, stop=stop
         ).run(topics, loop, (start_delay_s, min_subscribers), restamp_loops)
-    rclpy.init()
+    process.init()  # without rclpy's signal handlers: Ctrl-C ends in the finally below
     own = Node("cosmos_reason_replay")
     try:
         return _Player(
@@ -156,13 +156,21 @@ def replay(
         rclpy.try_shutdown()
 
 
-def _drain(pubs: Sequence[Publisher[Any]], timeout_s: float = DRAIN_TIMEOUT_S) -> None:
+def _drain(
+    pubs: Sequence[Publisher[Any]], context: Context, timeout_s: float = DRAIN_TIMEOUT_S
+) -> None:
     """Wait until reliable subscribers have acknowledged what was published (best-effort
-    publishers return at once), so that shutting down right after replay loses nothing."""
+    publishers return at once), so that shutting down right after replay loses nothing.
+    Nothing to wait for once the context is shut down (a signal handler of the caller's)."""
     deadline = time.monotonic() + timeout_s
     for pub in pubs:
+        if not context.ok():
+            return
         left = max(0.0, deadline - time.monotonic())
-        pub.wait_for_all_acked(Duration(nanoseconds=int(left * _NS)))
+        try:
+            pub.wait_for_all_acked(Duration(nanoseconds=int(left * _NS)))
+        except _rclpy.RCLError:  # the context went down meanwhile: nobody left to wait for
+            return
 
 
 def _qos_profile(qos: str) -> QoSProfile:
@@ -230,7 +238,7 @@ class _Player:
                 period = span // max(1, max(c.msgcount for c in conns) - 1) or _NS // 10
                 pass_wall0 += (span + period) / _NS / self.rate
                 offset += (span + period) if restamp else 0
-            _drain(waited)
+            _drain(waited, self.node.context)
         return ReplayStats(
             published=tuple(self.counts.items()),
             clock_published=self.clock_count,
@@ -303,76 +311,3 @@ class _Player:
             return
         self.clock_pub.publish(Clock(clock=Time(sec=stamp_ns // _NS, nanosec=stamp_ns % _NS)))
         self.clock_count += 1
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="cosmos-reason-replay",
-        description="Publish a bag's sensor_msgs/Image and CompressedImage topics with their "
-        "recorded timing (rosbag2 mcap/sqlite3 or ROS 1; no ros2 bag needed).",
-    )
-    p.add_argument("bag", type=Path, help="rosbag2 directory (or a file in it, or OUT.mcap)")
-    p.add_argument("--rate", type=float, default=1.0, help="playback speed factor")
-    p.add_argument("--loop", action="store_true", help="start over at the end")
-    p.add_argument("--clock", action="store_true", help="publish /clock (for use_sim_time)")
-    p.add_argument("--clock-hz", type=float, default=40.0)
-    p.add_argument("--topics", nargs="+", default=None, help="image topics to replay")
-    p.add_argument("--qos", choices=QOS_CHOICES, default="reliable")
-    p.add_argument(
-        "--start-delay",
-        type=float,
-        default=1.0,
-        metavar="S",
-        help="seconds to wait for subscribers before the first message",
-    )
-    p.add_argument(
-        "--wait-subscribers",
-        type=int,
-        default=0,
-        metavar="N",
-        help="end the start delay early once every topic (and /clock) has N subscribers",
-    )
-    p.add_argument(
-        "--loop-keep-stamps",
-        action="store_true",
-        help="with --loop, repeat the recorded stamps instead of shifting them",
-    )
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Console script ``cosmos-reason-replay``. Returns the exit status."""
-    args = _parser().parse_args(argv)
-    try:
-        stats = replay(
-            args.bag,
-            rate=args.rate,
-            loop=args.loop,
-            clock=args.clock,
-            topics=args.topics,
-            qos=args.qos,
-            start_delay_s=args.start_delay,
-            min_subscribers=args.wait_subscribers,
-            clock_hz=args.clock_hz,
-            restamp_loops=not args.loop_keep_stamps,
-        )
-    except (ReplayError, BagError) as err:
-        print(f"cosmos-reason-replay: error: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    counts = ", ".join(f"{t}={n}" for t, n in stats.published)
-    print(
-        f"published {stats.total} messages ({counts}), /clock={stats.clock_published}, "
-        f"passes={stats.passes}, wall_s={stats.wall_s:.2f}"
-        + (
-            f"; skipped non-image topics: {', '.join(stats.skipped_topics)}"
-            if stats.skipped_topics
-            else ""
-        )
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

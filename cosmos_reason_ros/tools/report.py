@@ -1,21 +1,18 @@
-"""What an offline evaluation produced: its summary numbers and a self-contained HTML report.
+"""What an offline evaluation produced: the decisions with their scores, and the numbers.
 
-The report has one section per decision.
-Each section shows thumbnails of the frames the decision used (inline base64 JPEG, so the file
-travels alone), the question, the chain of thought, the action and whether it was valid, and
-the reason. Every piece of model or bag text is HTML-escaped: model output is untrusted.
+Scoring against a scenario's labels (``PHASE_RULE``): a decision is *after* the event when the
+newest frame it saw is later than the event time, else *before* it; a decision exactly at the
+event time saw no change yet. Before the event the expected actions are
+``expected_actions_before_event``, and any other action is a *false alarm*; after it they are
+``expected_actions``, and any other action is a *miss*. ``report_html`` renders it all.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
-import html
-import json
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -25,7 +22,45 @@ import numpy.typing as npt
 from cosmos_reason_ros.core.decision import Decision
 
 THUMBNAIL_MAX_SIDE = 160
-_NS = 1_000_000_000
+BEFORE, AFTER = "before", "after"
+PHASE_RULE = (
+    "a decision is after the event when its newest frame is later than the event time, else "
+    "before it (one exactly at the event time saw no change yet)"
+)
+
+
+@dataclass(frozen=True)
+class Phases:
+    """The labels as scoring uses them.
+
+    Attributes:
+        event: Event name.
+        start_ns: Stamp of the bag's first frame.
+        event_ns: Event time (bag stamp).
+        expected_before: Sensible actions before the event (empty: not scored there).
+        expected_after: Sensible actions after it.
+        actions: The action vocabulary (plot rows), in order.
+    """
+
+    event: str
+    start_ns: int
+    event_ns: int
+    expected_before: tuple[str, ...]
+    expected_after: tuple[str, ...]
+    actions: tuple[str, ...] = ()
+
+    def phase(self, stamp_ns: int) -> str:
+        """``AFTER`` when ``stamp_ns`` is later than the event, else ``BEFORE`` (PHASE_RULE)."""
+        return AFTER if stamp_ns > self.event_ns else BEFORE
+
+    def expected(self, phase: str) -> tuple[str, ...]:
+        return self.expected_after if phase == AFTER else self.expected_before
+
+    def score(self, decision: Decision) -> tuple[str, tuple[str, ...], bool | None]:
+        """(phase, expected actions, correct); correct is None where nothing is expected."""
+        phase = self.phase(decision.stamp_ns)
+        expected = self.expected(phase)
+        return phase, expected, (decision.action in expected) if expected else None
 
 
 @dataclass(frozen=True)
@@ -51,11 +86,15 @@ class ReportEntry:
         decision: The decision.
         thumbnails: Its frames, camera by camera, oldest first.
         correct: Whether the action matched the labels (None: not scored).
+        phase: ``BEFORE`` or ``AFTER`` the event; "" without labels.
+        expected: The actions the labels expect in that phase.
     """
 
     decision: Decision
     thumbnails: tuple[Thumbnail, ...]
     correct: bool | None = None
+    phase: str = ""
+    expected: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,12 +116,17 @@ class EvalSummary:
         latency_p95_s: 95th percentile decision latency.
         latency_max_s: Longest decision latency.
         actions: How often each action was decided, as (action, count) pairs.
-        scored: Decisions scored against the labels (newest frame at or after the event).
-        correct: Scored decisions whose action is among the expected actions.
+        scored: Decisions scored against the labels, both phases.
+        correct: Scored decisions whose action is expected in their phase.
         accuracy: ``correct / scored``; None without labels or without scored decisions.
         correct_valid: Scored decisions that are correct and valid (an invalid decision
             carries the fallback action, which may happen to be an expected one).
         accuracy_valid: ``correct_valid / scored``; None as ``accuracy``.
+        scored_before: Decisions scored before the event.
+        false_alarms: Of those, decisions whose action is not expected before the event.
+        scored_after: Decisions scored after the event.
+        misses: Of those, decisions whose action is not expected after the event.
+        confusion: Decisions per (phase, action), as (phase, action, count) triples.
         frames_read: Image messages read.
         frames_decoded: Frames the windows kept and decoded.
         decode_errors: Frames that failed to decode.
@@ -109,6 +153,11 @@ class EvalSummary:
     accuracy: float | None
     correct_valid: int
     accuracy_valid: float | None
+    scored_before: int
+    false_alarms: int
+    scored_after: int
+    misses: int
+    confusion: tuple[tuple[str, str, int], ...]
     frames_read: int
     frames_decoded: int
     decode_errors: int
@@ -119,6 +168,14 @@ class EvalSummary:
         """A JSON-ready dict."""
         d = dataclasses.asdict(self)
         d["actions"] = dict(self.actions)
+        d["confusion"] = {
+            p: {a: n for q, a, n in self.confusion if q == p} for p in (BEFORE, AFTER)
+        }
+        d["false_alarm_rate"] = (
+            self.false_alarms / self.scored_before if self.scored_before else None
+        )
+        d["miss_rate"] = self.misses / self.scored_after if self.scored_after else None
+        d["phase_rule"] = PHASE_RULE
         d["topics"], d["questions"] = list(self.topics), list(self.questions)
         return d
 
@@ -146,8 +203,14 @@ def summarize(
     has_scores = scored and bool(judged)
     valid = sum(d.valid for d in decisions)
     counts: dict[str, int] = {}
-    for d in decisions:
-        counts[d.action] = counts.get(d.action, 0) + 1
+    confusion: dict[tuple[str, str], int] = {}
+    for e in entries:
+        counts[e.decision.action] = counts.get(e.decision.action, 0) + 1
+        if e.phase:
+            key = (e.phase, e.decision.action)
+            confusion[key] = confusion.get(key, 0) + 1
+    before = [e for e in judged if e.phase == BEFORE]
+    after = [e for e in judged if e.phase == AFTER]
     return EvalSummary(
         decisions=len(decisions),
         valid=valid,
@@ -161,6 +224,11 @@ def summarize(
         accuracy=correct / len(judged) if has_scores else None,
         correct_valid=correct_valid,
         accuracy_valid=correct_valid / len(judged) if has_scores else None,
+        scored_before=len(before),
+        false_alarms=sum(not e.correct for e in before),
+        scored_after=len(after),
+        misses=sum(not e.correct for e in after),
+        confusion=tuple((p, a, n) for (p, a), n in sorted(confusion.items())),
         **fields,
     )
 
@@ -186,86 +254,5 @@ def thumbnail(
     return Thumbnail(camera, stamp_ns, base64.b64encode(buf.tobytes()).decode("ascii"))
 
 
-def render_report(
-    entries: Sequence[ReportEntry], summary: Mapping[str, Any], title: str = "Evaluation"
-) -> str:
-    """The whole report as one HTML document (UTF-8 text)."""
-    esc = html.escape
-    start_ns = min((e.decision.window_start_ns for e in entries), default=0)
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{esc(title)}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        f"<h1>{esc(title)}</h1>",
-        '<h2>Summary</h2><pre class="summary">',
-        esc(json.dumps(summary, indent=2, sort_keys=False, default=str)),
-        "</pre>",
-        f"<h2>Decisions ({len(entries)})</h2>",
-    ]
-    parts.extend(_section(entry, start_ns) for entry in entries)
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
-
-
-def write_report(
-    path: str | Path,
-    entries: Sequence[ReportEntry],
-    summary: Mapping[str, Any],
-    title: str = "Evaluation",
-) -> Path:
-    """Write ``render_report(...)`` to ``path`` and return the path."""
-    out = Path(path)
-    out.write_text(render_report(entries, summary, title), encoding="utf-8")
-    return out
-
-
-def _section(entry: ReportEntry, start_ns: int) -> str:
-    esc = html.escape
-    d = entry.decision
-    status = "valid" if d.valid else "invalid"
-    verdict = {True: "correct", False: "wrong", None: ""}[entry.correct]
-    t_s = (d.stamp_ns - start_ns) / _NS if d.stamp_ns else math.nan
-    thumbs = "".join(
-        f'<figure><img alt="{esc(t.camera)} {t.stamp_ns}" '
-        f'src="data:image/jpeg;base64,{t.jpeg_b64}">'
-        f"<figcaption>{esc(t.camera)}<br>{(t.stamp_ns - start_ns) / _NS:.2f} s</figcaption>"
-        "</figure>"
-        for t in entry.thumbnails
-    )
-    params = ", ".join(f"{esc(k)}={esc(v)}" for k, v in d.parameters)
-    confidence = "" if math.isnan(d.confidence) else f"{d.confidence:.2f}"
-    rows = [
-        ("question", esc(d.question)),
-        (
-            "action",
-            f'<b class="{status}">{esc(d.action)}</b> ({status})'
-            + (f' <span class="{verdict}">{verdict}</span>' if verdict else ""),
-        ),
-        ("target", esc(d.target)),
-        ("parameters", params),
-        ("confidence", confidence),
-        ("reason", esc(d.reason)),
-        ("latency", f"{d.timings.latency_s:.3f} s, {d.generated_tokens} tokens"),
-    ]
-    table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    return (
-        f'<section class="decision {status}" id="decision-{d.decision_id}">'
-        f"<h3>#{d.decision_id} at {t_s:.2f} s: {esc(d.action)}</h3>"
-        f'<div class="frames">{thumbs}</div><table>{table}</table>'
-        f"<details><summary>thinking</summary><pre>{esc(d.thinking)}</pre></details>"
-        f"<details><summary>raw output</summary><pre>{esc(d.raw_text)}</pre></details>"
-        "</section>"
-    )
-
-
-_CSS = (
-    "body{font-family:sans-serif;margin:1em 2em;max-width:1400px}"
-    "section.decision{border:1px solid #ccc;border-radius:6px;padding:.5em 1em;margin:1em 0}"
-    "section.invalid{border-color:#c33}"
-    ".frames{display:flex;flex-wrap:wrap;gap:4px}"
-    "figure{margin:0;font-size:70%;text-align:center}"
-    "th{text-align:left;vertical-align:top;padding-right:1em}"
-    "pre{white-space:pre-wrap;background:#f6f6f6;padding:.5em}"
-    ".valid{color:#060}.invalid{color:#a00}.correct{color:#060}.wrong{color:#a00}"
-)
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None

@@ -132,7 +132,11 @@ def test_answer_always_has_prefix_schema_valid_json_and_suffix(
 
 
 def generate_with(
-    reason1: tuple[Any, Any], constraint: AnswerConstraint, *before: LogitsProcessor, seed: int = 0
+    reason1: tuple[Any, Any],
+    constraint: AnswerConstraint,
+    *before: LogitsProcessor,
+    seed: int = 0,
+    max_new_tokens: int = 160,
 ) -> list[int]:
     model, tokenizer = reason1
     prompt = "<|im_start|>user\nWhat next?<|im_end|>\n<|im_start|>assistant\n"
@@ -144,29 +148,45 @@ def generate_with(
         logits_processor=[*before, constraint],
         do_sample=True,
         top_k=0,
-        max_new_tokens=160,
+        max_new_tokens=max_new_tokens,
+        eos_token_id=[constraint.end_of_turn],
     )
     ids: list[int] = output[0, input_ids.shape[1] :].tolist()
     return ids
 
 
+def constraint_for(
+    reason1: tuple[Any, Any], layout: AnswerFormat, max_new_tokens: int = 160, **kwargs: Any
+) -> AnswerConstraint:
+    model, tokenizer = reason1
+    vocab = model.config.get_text_config().vocab_size
+    return AnswerConstraint(tokenizer, layout, vocab, max_new_tokens=max_new_tokens, **kwargs)
+
+
 @pytest.mark.parametrize("seed", [3, 4])
 def test_thinking_is_cut_at_the_token_budget(reason1: tuple[Any, Any], seed: int) -> None:
-    model, tokenizer = reason1
-    constraint = AnswerConstraint(tokenizer, REASON1, model.config.get_text_config().vocab_size)
+    _, tokenizer = reason1
+    constraint = constraint_for(reason1, REASON1)
     ids = generate_with(reason1, constraint, seed=seed)
-    assert constraint.thinking_tokens <= BUDGET
+    spans = constraint.spans()
+    assert spans.thinking_tokens <= BUDGET
+    assert spans.thinking_ended_by in ("tokens", "model")
     assert tokenizer.decode(ids[-1:]) == "<|im_end|>"
-    check_answer(tokenizer.decode(ids, skip_special_tokens=True), REASON1)
+    text = tokenizer.decode(ids, skip_special_tokens=True)
+    check_answer(text, REASON1)
+    assert spans.answer_json is not None and json.loads(spans.answer_json)
+    assert text.endswith(spans.answer_json + REASON1.answer_suffix)
 
 
 def test_zero_budget_forces_the_answer_at_once(reason1: tuple[Any, Any]) -> None:
-    model, tokenizer = reason1
+    _, tokenizer = reason1
     layout = AnswerFormat("</think>", "</think>\n\n<answer>\n", "\n</answer>", SCHEMA, 0)
-    constraint = AnswerConstraint(tokenizer, layout, model.config.get_text_config().vocab_size)
+    constraint = constraint_for(reason1, layout)
     text = tokenizer.decode(generate_with(reason1, constraint), skip_special_tokens=True)
     assert text.startswith("</think>\n\n<answer>\n{")
     check_answer(text, layout)
+    assert constraint.spans().thinking == ""
+    assert constraint.spans().thinking_ended_by == "tokens"
 
 
 class ScriptedText(LogitsProcessor):
@@ -188,19 +208,88 @@ class ScriptedText(LogitsProcessor):
 def test_marker_split_across_tokens_is_detected_and_the_prefix_completed_once(
     reason1: tuple[Any, Any],
 ) -> None:
-    model, tokenizer = reason1
+    _, tokenizer = reason1
     script = ScriptedText(tokenizer, ["ok</th", "ink>\n"])  # 2+ tokens; ends inside the prefix
     layout = AnswerFormat("</think>", "</think>\n\n<answer>\n", "\n</answer>", SCHEMA, 20)
     assert len(script.ids) < layout.max_thinking_tokens
-    constraint = AnswerConstraint(tokenizer, layout, model.config.get_text_config().vocab_size)
-    text = tokenizer.decode(generate_with(reason1, script, constraint), skip_special_tokens=True)
+    constraint = constraint_for(reason1, layout)
+    text = tokenizer.decode(generate_with(reason1, constraint, script), skip_special_tokens=True)
     assert text.startswith("ok</think>\n\n<answer>\n{")
     marker_done = next(
         k for k in range(len(script.ids) + 1) if "</think>" in tokenizer.decode(script.ids[:k])
     )
     assert "</think>" not in tokenizer.decode(script.ids[marker_done - 1 : marker_done])
-    assert constraint.thinking_tokens == marker_done
+    spans = constraint.spans()
+    assert (spans.thinking_tokens, spans.thinking_ended_by) == (marker_done, "model")
+    assert spans.thinking == "ok"
     check_answer(text, layout)
+
+
+def test_the_deadline_ends_the_thinking_and_says_so(reason1: tuple[Any, Any]) -> None:
+    """A clock that jumps past the deadline after three steps ends a 1000-token budget."""
+    _, tokenizer = reason1
+    ticks = iter([0.0] + [0.0] * 3 + [10.0] * 1000)
+    layout = AnswerFormat("</think>", "</think>\n\n<answer>\n", "\n</answer>", SCHEMA, 1000, 5.0)
+    constraint = constraint_for(
+        reason1, layout, max_new_tokens=1400, started_at=0.0, clock=lambda: next(ticks)
+    )
+    text = tokenizer.decode(
+        generate_with(reason1, constraint, max_new_tokens=1400), skip_special_tokens=True
+    )
+    spans = constraint.spans()
+    assert spans.thinking_ended_by == "deadline"
+    assert spans.thinking_tokens <= 4 and spans.thinking_s >= 5.0
+    check_answer(text, layout)
+
+
+class PushStops(LogitsProcessor):
+    """Pushes every stop and special token, ``}`` and quotes: what leaked answers before."""
+
+    def __init__(self, tokenizer: Any, vocab: int) -> None:
+        from cosmos_reason_ros.testing.adversary import Adversary
+
+        self.inner = Adversary(tokenizer, vocab)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> Any:
+        return self.inner(input_ids, scores)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_adversary_cannot_end_the_turn_inside_the_answer(
+    reason1: tuple[Any, Any], seed: int
+) -> None:
+    model, tokenizer = reason1
+    vocab = model.config.get_text_config().vocab_size
+    constraint = constraint_for(reason1, REASON1)
+    ids = generate_with(reason1, constraint, PushStops(tokenizer, vocab), seed=seed)
+    text = tokenizer.decode(ids, skip_special_tokens=True)
+    check_answer(text, REASON1)
+    assert ids[-1] == constraint.end_of_turn
+    assert ids.count(constraint.end_of_turn) == 1
+
+
+@pytest.mark.parametrize("max_new_tokens", [60, 64, 80, 120])
+def test_an_answer_is_closed_in_time_when_tokens_run_short(
+    reason1: tuple[Any, Any], max_new_tokens: int
+) -> None:
+    """Long strings (reason up to 300 characters) and a budget too small to write them out:
+    the constraint steers to the shortest valid completion and the turn still ends."""
+    model, tokenizer = reason1
+    vocab = model.config.get_text_config().vocab_size
+    schema = json.loads(json.dumps(SCHEMA))
+    schema["properties"]["reason"]["maxLength"] = 300
+    schema["properties"]["target"]["maxLength"] = 300
+    layout = AnswerFormat("</think>", "</think>\n\n<answer>\n", "\n</answer>", schema, 200)
+    constraint = constraint_for(reason1, layout, max_new_tokens=max_new_tokens)
+    ids = generate_with(
+        reason1, constraint, PushStops(tokenizer, vocab), max_new_tokens=max_new_tokens
+    )
+    assert len(ids) <= max_new_tokens
+    assert ids[-1] == constraint.end_of_turn
+    spans = constraint.spans()
+    assert spans.answer_json is not None
+    obj = json.loads(spans.answer_json)
+    assert obj["action"] in ACTIONS and 0 <= obj["confidence"] <= 1
 
 
 def test_bounded_json_strings_exclude_raw_control_characters(reason1: tuple[Any, Any]) -> None:
@@ -224,16 +313,15 @@ def test_compiled_grammar_is_cached_per_tokenizer_and_schema(reason1: tuple[Any,
 
 
 def test_prefix_that_does_not_start_with_the_marker_is_refused(reason1: tuple[Any, Any]) -> None:
-    _, tokenizer = reason1
     layout = AnswerFormat("</think>", "<answer>\n", "", SCHEMA, 4)
     with pytest.raises(BackendError, match="answer_prefix '<answer>\\\\n' must start with"):
-        AnswerConstraint(tokenizer, layout, 576)
+        constraint_for(reason1, layout)
 
 
 def test_batches_larger_than_one_are_refused(reason1: tuple[Any, Any]) -> None:
     model, tokenizer = reason1
     vocab = model.config.get_text_config().vocab_size
-    constraint = AnswerConstraint(tokenizer, REASON1, vocab)
+    constraint = AnswerConstraint(tokenizer, REASON1, vocab, max_new_tokens=160)
     with pytest.raises(BackendError, match="supports batch size 1, got 2"):
         constraint(torch.zeros((2, 3), dtype=torch.long), torch.zeros((2, vocab)))
 

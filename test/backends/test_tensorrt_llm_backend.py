@@ -211,10 +211,11 @@ def test_one_call_output_splits_into_thinking_without_markers_and_the_json() -> 
     assert without_opening("plain", "</think>") == "plain"
 
 
-def test_one_call_is_for_think_markers_without_a_deadline() -> None:
+def test_one_call_is_for_the_think_markers_of_the_reasoning_parser() -> None:
     assert one_call_fits(_fmt())
-    assert not one_call_fits(AnswerFormat("</think>", REASON1_PREFIX, "", SCHEMA, 8, 2.0))
+    assert one_call_fits(AnswerFormat("</think>", REASON1_PREFIX, "", SCHEMA, 8, 2.0))
     assert not one_call_fits(AnswerFormat("</reason>", "</reason>\n", "", SCHEMA, 8))
+    assert not one_call_fits(AnswerFormat("</think>", "<answer>", "", SCHEMA, 8))
 
 
 def test_held_back_is_the_longest_tail_that_could_begin_a_stop_string() -> None:

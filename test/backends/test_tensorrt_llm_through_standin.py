@@ -28,7 +28,13 @@ from cosmos_reason_ros.core.errors import (
     GenerationCancelled,
 )
 from cosmos_reason_ros.core.generation import GenerationRequest
-from cosmos_reason_ros.testing.tensorrt_llm_standin import Reply, Runtime, installed, pieces_of
+from cosmos_reason_ros.testing.tensorrt_llm_standin import (
+    Reply,
+    Runtime,
+    decision_replies,
+    installed,
+    pieces_of,
+)
 
 ANSWER = '{"action": "slow_down"}'
 REASON1_STOP = {"</think>": ("</", "think", ">")}  # Qwen2.5's tokenizer splits the marker
@@ -71,22 +77,24 @@ def streamed(request: GenerationRequest, deltas: list[str]) -> GenerationRequest
 THINKING = ("<think>", "\nball", " ahead", "\n")
 PHASE_ONE = Reply((*THINKING, "</", "think", ">\n\n", "<answer>", *["x"] * 100), step_s=0.01)
 PHASE_TWO = Reply(pieces_of(ANSWER))
+ONE_CALL = Reply(("<think>", "\nok\n", "</think>", "\n\n<answer>\n", ANSWER, "\n</answer>"))
+ONE_CALL_FAILS = Reply((), error="structural tag format not supported")
 
 
-@pytest.mark.parametrize(("release", "deadline_s"), [("1.2", 0.0), ("main", 60.0)])
+@pytest.mark.parametrize("release", ["1.2", "main"])
 def test_standin_two_calls_continue_phase_one_prompt_with_thinking_and_answer_prefix(
-    tiny_model_dir: Path, runtime: Runtime, release: str, deadline_s: float
+    tiny_model_dir: Path, runtime: Runtime, release: str
 ) -> None:
-    """1.2 has no thinking budget; on main a thinking deadline needs two calls too. The stop
-    string goes only to phase 1, the JSON guide only to phase 2, whose budget is what phase 1
-    left; Reason1's three-token ``</think>`` never reaches the stream and the runtime is
-    aborted, though main's client trims the text without stopping it."""
-    runtime.push(PHASE_ONE, PHASE_TWO)
+    """1.2 has no thinking budget; main falls back to two calls when its one call fails. The
+    stop string goes only to phase 1, the JSON guide only to phase 2, whose budget is what
+    phase 1 left; Reason1's three-token ``</think>`` never reaches the stream and the runtime
+    is aborted, though main's client trims the text without stopping it."""
+    runtime.push(*([ONE_CALL_FAILS] if release == "main" else []), PHASE_ONE, PHASE_TWO)
     deltas: list[str] = []
-    request = streamed(make_request(budget=64, deadline_s=deadline_s), deltas)
+    request = streamed(make_request(budget=64, deadline_s=2.0), deltas)
     with loaded(tiny_model_dir, runtime, release) as backend:
         result = backend.generate(request)
-    first, second = runtime.calls
+    first, second = runtime.calls[-2:]
     thinking = "".join(THINKING)
     assert second.prompt == first.prompt + thinking + REASON1_PREFIX
     assert first.sampling_params.stop == ["</think>"] and first.guide is None
@@ -118,14 +126,21 @@ def test_standin_token_budget_ends_thinking_and_a_partial_marker_is_completed_no
     assert runtime.calls[1].prompt.endswith("<think>ab" + REASON1_PREFIX)
 
 
-def test_standin_thinking_deadline_stops_phase_one_then_the_answer_follows(
-    tiny_model_dir: Path, runtime: Runtime
+@pytest.mark.parametrize("release", ["1.2", "main"])
+def test_standin_thinking_deadline_stops_the_thinking_then_a_guided_call_answers(
+    tiny_model_dir: Path, runtime: Runtime, release: str
 ) -> None:
+    """Two calls (1.2): phase 1 is aborted at the deadline. One call (main): the call is
+    aborted at the deadline before ``</think>``, and the answer comes from a guided call."""
     runtime.push(Reply(("<think>", *[" x"] * 200), step_s=0.02), PHASE_TWO)
     request = make_request(budget=400, deadline_s=0.3)
-    with loaded(tiny_model_dir, runtime, "main") as backend:
+    with loaded(tiny_model_dir, runtime, release) as backend:
         result = backend.generate(request)
     first, second = runtime.calls
+    assert [c.guide[0] if c.guide else None for c in runtime.calls] == [
+        "structural_tag" if release == "main" else None,
+        "json",
+    ]
     assert result.thinking_ended_by == "deadline"
     assert 0.3 <= result.thinking_s < 1.5, result.thinking_s  # the thinking would take 4 s
     assert first.aborted and first.ended == "cancelled" and first.generated < 100
@@ -156,7 +171,7 @@ def test_standin_cancel_ends_the_request_within_one_step(
         with pytest.raises(GenerationCancelled):
             backend.generate(request)
         took_s = time.monotonic() - set_at[0]
-        runtime.push(PHASE_ONE, PHASE_TWO)
+        runtime.push(ONE_CALL)
         again = backend.generate(make_request(budget=64, deadline_s=30.0))
     assert took_s < step_s, took_s
     first = runtime.calls[0]
@@ -227,10 +242,11 @@ def test_standin_video_goes_in_as_each_release_reads_it(
     """Before PR 8528 a plain frame list; after it ``VideoData`` from ``inputs.utils`` (1.2) or
     ``inputs.multimodal_data`` (main). The stand-in's Qwen processor reads each the way
     upstream does, so the wrong shape would fail here. Block reuse follows the hashing."""
-    runtime.push(PHASE_ONE, PHASE_TWO)
+    runtime.respond = decision_replies({"action": "stop"})
     clips = (make_clip(n=4, fps=4.0), make_clip(n=3, fps=2.0, camera="rear"))
     with loaded(tiny_model_dir, runtime, release) as backend:
-        backend.generate(make_request(clips=clips, budget=64, deadline_s=30.0))
+        result = backend.generate(make_request(clips=clips, budget=64))
+    assert result.answer_json == '{"action": "stop"}'
     call = runtime.calls[0]
     assert [type(v).__name__ for v in call.inputs["multi_modal_data"]["video"]] == [item] * 2
     assert [(v.frames, v.fps) for v in call.videos] == [(4, 4.0), (3, 2.0)]
@@ -251,10 +267,10 @@ def test_standin_reason2_timing_reaches_the_qwen3_processor_on_both_homes(
 ) -> None:
     """Qwen3-VL times a video from its metadata: main reads ``VideoData.metadata`` (and would
     refuse it twice); 1.2 drops that, so the backend passes ``video_metadata`` itself."""
-    runtime.push(PHASE_ONE, PHASE_TWO)
+    runtime.respond = decision_replies({"action": "stop"})
     clip = make_clip(n=4, fps=2.0, side=64)
     with loaded(reason2_model_dir, runtime, release) as backend:
-        backend.generate(make_request(clips=(clip,), budget=64, deadline_s=30.0))
+        backend.generate(make_request(clips=(clip,), budget=64))
     call = runtime.calls[0]
     assert call.videos[0].fps == 2.0
     assert ("video_metadata" in call.inputs["mm_processor_kwargs"]) is (release == "1.2")
@@ -288,3 +304,33 @@ def test_standin_load_without_the_test_switch_still_needs_cuda(
         with pytest.raises(BackendUnavailableError, match=r"torch sees no CUDA GPU here"):
             backend.load()
     assert not runtime.log  # no LLM was made
+
+
+def test_standin_answer_cut_short_by_max_new_tokens_reports_no_answer_json(
+    tiny_model_dir: Path, runtime: Runtime
+) -> None:
+    """As the transformers backend: ``answer_json`` is None when the answer never ended."""
+    runtime.push(PHASE_ONE, Reply(pieces_of(ANSWER * 40)))
+    request = make_request(budget=64, max_new_tokens=40)
+    with loaded(tiny_model_dir, runtime, "1.2") as backend:
+        result = backend.generate(request)
+    assert result.thinking_ended_by == "model" and result.answer_json is None
+    assert result.generated_tokens == 40
+
+
+def test_standin_one_call_deadline_mid_marker_completes_it_without_repeating_it(
+    tiny_model_dir: Path, runtime: Runtime
+) -> None:
+    """The deadline (1.75 s) falls while ``</thi`` is written (tokens every 0.5 s): that tail
+    is held back, the call aborted, and the answer prefix completes the marker."""
+    runtime.push(Reply(("<think>", "a", "</thi", "nk>", "\n\n<answer>\n"), step_s=0.5), PHASE_TWO)
+    deltas: list[str] = []
+    request = streamed(make_request(budget=64, deadline_s=1.75), deltas)
+    with loaded(tiny_model_dir, runtime, "main") as backend:
+        result = backend.generate(request)
+    first, second = runtime.calls
+    assert "".join(deltas) == result.text
+    assert result.text == "<think>a" + REASON1_PREFIX + ANSWER + REASON1_SUFFIX
+    assert (result.thinking, result.thinking_ended_by) == ("a", "deadline")
+    assert second.prompt == first.prompt + "<think>a" + REASON1_PREFIX
+    assert first.aborted

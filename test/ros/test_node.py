@@ -116,7 +116,7 @@ def test_reason_action_streams_feedback_before_the_result(
 
 
 def test_reason_action_cancel_ends_generation_early(ros_context: Any, tiny_model_dir: Any) -> None:
-    slow = {"max_new_tokens": 4000, "max_thinking_tokens": 3900}
+    slow = {"max_new_tokens": 4000, "max_thinking_tokens": 3800, "max_thinking_s": 0.0}
     with running(ros_context, tiny_model_dir, **slow) as (node, listener):
         cam = attach_camera(node, "/cam/image_raw")
         cam.publish_frames("rgb8")
@@ -134,14 +134,19 @@ def test_reason_action_cancel_ends_generation_early(ros_context: Any, tiny_model
     wrapped = result_future.result()
     assert not wrapped.result.success
     assert "cancel" in wrapped.result.message
-    assert feedback[-1].generated_tokens < 3900
+    assert feedback[-1].generated_tokens < 3800
     assert cancel_s < 10
 
 
 def test_ask_while_busy_queues_then_refuses_beyond_max_pending(
     ros_context: Any, tiny_model_dir: Any
 ) -> None:
-    slow = {"max_new_tokens": 4000, "max_thinking_tokens": 3900, "max_pending": 1}
+    slow = {
+        "max_new_tokens": 4000,
+        "max_thinking_tokens": 3800,
+        "max_thinking_s": 0.0,
+        "max_pending": 1,
+    }
     with running(ros_context, tiny_model_dir, **slow) as (node, listener):
         cam = attach_camera(node, "/cam/image_raw")
         cam.publish_frames("rgb8")

@@ -58,6 +58,7 @@ def test_standin_ask_with_tensorrt_llm_backend_returns_a_valid_next_action(
     assert {kv.key: kv.value for kv in res.action.parameters} == {"speed_mps": "0.2"}
     assert ns_from_time(res.action.header.stamp) == T0_NS + 2 * PERIOD_NS
     assert "ball rolls toward the robot" in res.reasoning.thinking
+    assert res.reasoning.thinking_ended_by == "model"
     guides = [c.guide[0] if c.guide else None for c in runtime.calls[-2:]]
     assert guides[-1] == ("structural_tag" if release == "main" else "json")
     assert runtime.calls[-1].videos[0].frames == 3

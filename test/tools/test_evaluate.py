@@ -12,7 +12,8 @@ import pytest
 from cosmos_reason_ros.core.decision import Decision
 from cosmos_reason_ros.tools.eval_cli import load_questions, main
 from cosmos_reason_ros.tools.evaluate import EvalError, evaluate
-from cosmos_reason_ros.tools.report import ReportEntry, render_report, summarize, thumbnail
+from cosmos_reason_ros.tools.report import ReportEntry, summarize, thumbnail
+from cosmos_reason_ros.tools.report_html import render_report
 from cosmos_reason_ros.tools.scenario import ACTIONS, START_NS, write_scenario
 
 pytest.importorskip("transformers", reason="the transformers backend needs transformers")

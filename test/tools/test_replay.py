@@ -30,7 +30,8 @@ from rosgraph_msgs.msg import Clock  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
 from cosmos_reason_ros.tools.bags import BagError, find_bag  # noqa: E402
-from cosmos_reason_ros.tools.replay import ReplayError, main, replay  # noqa: E402
+from cosmos_reason_ros.tools.replay import ReplayError, replay  # noqa: E402
+from cosmos_reason_ros.tools.replay_cli import main  # noqa: E402
 
 T0 = 1_650_000_000_123_000_000
 PERIOD = 100_000_000  # 10 Hz

@@ -1,0 +1,58 @@
+"""Why a camera topic is silent, read from the ROS graph: does anything publish on it, with
+which type, and which image topics do exist (the closest name first)."""
+
+from __future__ import annotations
+
+import difflib
+
+from rclpy.exceptions import NameValidationException
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
+from rclpy.node import Node
+
+IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
+
+
+def expected_type(topic: str) -> str:
+    """The message type the node subscribes ``topic`` with."""
+    return IMAGE_TYPES[1] if topic.endswith("/compressed") else IMAGE_TYPES[0]
+
+
+def silence_hint(topic: str, graph: list[tuple[str, list[str]]], publishers: int) -> str:
+    """What the graph says about silent ``topic`` (fully qualified), as one clause.
+
+    Args:
+        topic: The camera topic, fully qualified.
+        graph: ``Node.get_topic_names_and_types()``.
+        publishers: ``Node.count_publishers(topic)``.
+    """
+    types = dict(graph)
+    want = expected_type(topic)
+    images = sorted(name for name, kinds in graph if any(k in IMAGE_TYPES for k in kinds))
+    if publishers and want not in types.get(topic, [want]):
+        found = ", ".join(types[topic])
+        return (
+            f"{publishers} publisher(s) on {topic}, but of type {found}, not {want} (a topic "
+            "ending in /compressed carries CompressedImage)"
+        )
+    if publishers:
+        return (
+            f"{publishers} publisher(s) on {topic}, yet no frame arrived: check image_qos "
+            "against the publisher's QoS, and large raw images over DDS (README)"
+        )
+    text = f"nothing publishes on {topic}"
+    others = [name for name in images if name != topic]
+    if not others:
+        return text + "; no image topic is published at all"
+    close = difflib.get_close_matches(topic, others, n=1, cutoff=0.5)
+    shown = ", ".join(others[:8]) + (", ..." if len(others) > 8 else "")
+    text += f"; image topics that exist: {shown}"
+    return text + (f" (did you mean {close[0]}?)" if close else "")
+
+
+def silent_camera_hint(node: Node, topic: str) -> str:
+    """``silence_hint`` for ``topic`` as ``node`` sees the graph now; "" if it cannot be read."""
+    try:
+        name = node.resolve_topic_name(topic)
+        return silence_hint(name, node.get_topic_names_and_types(), node.count_publishers(name))
+    except (_rclpy.RCLError, NameValidationException):  # shutting down: the hint is an extra
+        return ""

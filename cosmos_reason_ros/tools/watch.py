@@ -1,0 +1,206 @@
+"""``cosmos-reason-watch``: print the node's decisions, or its ``/diagnostics``, as they come.
+
+    cosmos-reason-watch                      # ~/next_action with its ~/reasoning, one line each
+    cosmos-reason-watch --thinking --json    # one JSON object per decision, thinking included
+    cosmos-reason-watch --diagnostics        # the node's statuses on /diagnostics
+
+What ``ros2 topic echo`` would show, where ``ros2`` is not installed, paired and readable: a
+decision is printed when its ``Reasoning`` (same ``decision_id``) arrived, or a second after its
+``NextAction`` alone. Ctrl-C ends it (exit 0); ``--count`` and ``--timeout`` end it too (exit 1
+when nothing arrived, with what the graph shows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from typing import Any
+
+from cosmos_reason_ros.tools.options import HelpFormatter
+
+PAIR_WAIT_S = 1.0  # a NextAction waits this long for its Reasoning before it is printed alone
+LEVELS = {0: "OK", 1: "WARN", 2: "ERROR", 3: "STALE"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cosmos-reason-watch",
+        description=__doc__.split("\n\n", 1)[1],
+        formatter_class=HelpFormatter,
+    )
+    p.add_argument("--node", default="/cosmos_reason", help="fully qualified node name")
+    p.add_argument("--diagnostics", action="store_true", help="watch /diagnostics instead")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--thinking", action="store_true", help="include the chain of thought")
+    p.add_argument("--all", action="store_true", help="--diagnostics: every node's statuses")
+    p.add_argument("--count", type=int, default=0, help="stop after N items (0: never)")
+    p.add_argument("--timeout", type=float, default=0.0, help="stop after S seconds (0: never)")
+    return p
+
+
+def decision_dict(action: Any, reasoning: Any | None, thinking: bool) -> dict[str, Any]:
+    """A NextAction (and its Reasoning) as a JSON-ready dict with the message field names."""
+    a = action
+    out: dict[str, Any] = {
+        "decision_id": a.decision_id,
+        "stamp": _stamp(a.header.stamp),
+        "frame_id": a.header.frame_id,
+        "action": a.action,
+        "target": a.target,
+        "parameters": {kv.key: kv.value for kv in a.parameters},
+        "confidence": None if math.isnan(a.confidence) else round(float(a.confidence), 4),
+        "valid": a.valid,
+        "reason": a.reason,
+        "window_start": _stamp(a.window_start),
+        "frame_count": a.frame_count,
+    }
+    if reasoning is not None:
+        r = reasoning
+        out.update(
+            question=r.question,
+            model=r.model,
+            latency_s=round(float(r.latency_s), 3),
+            time_to_first_token_s=round(float(r.time_to_first_token_s), 3),
+            prompt_tokens=r.prompt_tokens,
+            generated_tokens=r.generated_tokens,
+            thinking_s=round(float(r.thinking_s), 3),
+            thinking_ended_by=r.thinking_ended_by,
+        )
+        if thinking:
+            out["thinking"] = r.thinking
+    return out
+
+
+def decision_line(d: dict[str, Any]) -> str:
+    """One readable line (two with the thinking) for ``decision_dict``'s output."""
+    parts = [
+        f"#{d['decision_id']} {d['stamp']}",
+        d["action"],
+        "valid" if d["valid"] else "INVALID",
+    ]
+    if d["confidence"] is not None:
+        parts.append(f"confidence {d['confidence']:.2f}")
+    if d["target"]:
+        parts.append(f"target {d['target']!r}")
+    parts += [f"{k}={v}" for k, v in d["parameters"].items()]
+    parts.append(f"reason {d['reason']!r}")
+    if "latency_s" in d:
+        parts.append(f"latency {d['latency_s']:.2f} s, {d['frame_count']} frames")
+    text = "  ".join(parts)
+    if d.get("thinking"):
+        text += "\n    thinking: " + " ".join(str(d["thinking"]).split())
+    return text
+
+
+def status_dict(status: Any, stamp: Any) -> dict[str, Any]:
+    """A DiagnosticStatus as a JSON-ready dict."""
+    level = status.level[0] if isinstance(status.level, bytes) else int(status.level)
+    return {
+        "stamp": _stamp(stamp),
+        "name": status.name,
+        "level": LEVELS.get(level, str(level)),
+        "message": status.message,
+        "values": {kv.key: kv.value for kv in status.values},
+    }
+
+
+def status_line(d: dict[str, Any]) -> str:
+    """``[WARN ] name: message  key=value ...`` (empty values left out)."""
+    values = "  ".join(f"{k}={v}" for k, v in d["values"].items() if v != "")
+    return f"[{d['level']:<5}] {d['name']}: {d['message']}" + (f"  {values}" if values else "")
+
+
+class _Printer:
+    """Collects messages from the subscriptions and prints them (one executor thread)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.printed = 0
+        self.actions: dict[int, tuple[float, Any]] = {}
+        self.reasonings: dict[int, Any] = {}
+
+    def emit(self, item: dict[str, Any], line: str) -> None:
+        if self.args.count and self.printed >= self.args.count:
+            return
+        print(json.dumps(item, ensure_ascii=False) if self.args.json else line, flush=True)
+        self.printed += 1
+
+    def on_action(self, msg: Any) -> None:
+        self.actions[msg.decision_id] = (time.monotonic(), msg)
+        self._pair(msg.decision_id)
+
+    def on_reasoning(self, msg: Any) -> None:
+        self.reasonings[msg.decision_id] = msg
+        self._pair(msg.decision_id)
+        while len(self.reasonings) > 100:  # a Reasoning whose NextAction never came
+            self.reasonings.pop(next(iter(self.reasonings)))
+
+    def flush(self) -> None:
+        """Print NextActions whose Reasoning did not come within ``PAIR_WAIT_S``."""
+        now = time.monotonic()
+        for decision_id, (arrived, _msg) in list(self.actions.items()):
+            if now - arrived >= PAIR_WAIT_S:
+                self._print_decision(decision_id, None)
+
+    def _pair(self, decision_id: int) -> None:
+        if decision_id in self.actions and decision_id in self.reasonings:
+            self._print_decision(decision_id, self.reasonings.pop(decision_id))
+
+    def _print_decision(self, decision_id: int, reasoning: Any | None) -> None:
+        _arrived, action = self.actions.pop(decision_id)
+        item = decision_dict(action, reasoning, self.args.thinking)
+        self.emit(item, decision_line(item))
+
+    def on_diagnostics(self, msg: Any) -> None:
+        prefix = self.args.node.strip("/").rsplit("/", 1)[-1] + ":"
+        for status in msg.status:
+            if self.args.all or status.name.startswith(prefix):
+                item = status_dict(status, msg.header.stamp)
+                self.emit(item, status_line(item))
+
+    def done(self) -> bool:
+        return bool(self.args.count) and self.printed >= self.args.count
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console script ``cosmos-reason-watch``. Returns the exit status (module docstring)."""
+    args = _parser().parse_args(argv)
+    if args.count < 0 or args.timeout < 0:
+        print("cosmos-reason-watch: error: --count and --timeout must be >= 0", file=sys.stderr)
+        return 2
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    from cosmos_reason_ros.msg import NextAction, Reasoning
+    from cosmos_reason_ros.tools import ros_session
+
+    printer = _Printer(args)
+    with ros_session.session("cosmos_reason_watch") as s:
+        if args.diagnostics:
+            topics = ["/diagnostics"]
+            s.node.create_subscription(DiagnosticArray, topics[0], printer.on_diagnostics, 20)
+        else:
+            topics = [ros_session.qualified(args.node, n) for n in ("next_action", "reasoning")]
+            s.node.create_subscription(NextAction, topics[0], printer.on_action, 20)
+            s.node.create_subscription(Reasoning, topics[1], printer.on_reasoning, 20)
+            s.node.create_timer(0.2, printer.flush)
+        s.spin_until(printer.done, args.timeout or None)
+        if printer.printed or s.stop.is_set() or not args.timeout:
+            return 0
+        publishers = {t: s.node.count_publishers(t) for t in topics}
+        print(
+            f"cosmos-reason-watch: nothing within {args.timeout:g} s; publishers: "
+            + ", ".join(f"{t}: {n}" for t, n in publishers.items()),
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _stamp(stamp: Any) -> str:
+    return f"{stamp.sec}.{stamp.nanosec:09d}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
