@@ -33,7 +33,7 @@ def _config(model: Path, **values: Any) -> params.NodeConfig:
         {
             "model": str(model),
             "device": "cpu",
-            "max_new_tokens": 64,
+            "max_new_tokens": 160,
             "max_thinking_tokens": 4,
             **values,
         }

@@ -50,7 +50,7 @@ def test_eval_on_a_scenario_bag_writes_decisions_summary_and_report_that_agree(
             "--device",
             "cpu",
             "--max-new-tokens",
-            "16",
+            "160",
             "--set",
             "max_thinking_tokens=4",
             "--seed",

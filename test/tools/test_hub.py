@@ -59,7 +59,7 @@ def cosmos_reason(model: str, clip: Path, cache: Path, **env: str) -> tuple[int,
     environ |= {"HF_HUB_CACHE": str(cache), **env}
     argv = [sys.executable, "-m", "cosmos_reason_ros.tools.cli", "--model", model]
     argv += ["--video", str(clip), "--actions", "go,stop", "--device", "cpu"]
-    argv += ["--max-new-tokens", "64", "--max-thinking-tokens", "4", "--max-reason-chars", "8"]
+    argv += ["--max-new-tokens", "160", "--max-thinking-tokens", "4", "--max-reason-chars", "8"]
     t0 = time.monotonic()
     done = subprocess.run(
         argv, check=False, capture_output=True, text=True, timeout=120, env=environ
