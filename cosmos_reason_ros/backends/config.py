@@ -14,6 +14,7 @@ KV_CACHE_DTYPES = ("auto", "fp8")
 VIDEO_TRANSPORTS = ("images", "video")
 STRUCTURED_OUTPUT_MODES = ("auto", "after_reasoning", "off")
 COMPILE_MODES = ("auto", "on", "off")
+MAX_NUM_TOKENS_LIMIT = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,12 @@ class BackendConfig:
         trust_remote_code: Allow a checkpoint's own Python code. Off unless set.
         kv_cache_free_gpu_memory_fraction: TensorRT-LLM KV cache share of free GPU memory.
         kv_cache_dtype: TensorRT-LLM KV cache dtype, ``auto`` or ``fp8``.
+        max_num_tokens: TensorRT-LLM: most tokens one step takes in (a whole prompt, without
+            chunked prefill). 0 = computed: ``build_config`` sizes it to the worst-case prompt
+            of the configured cameras and window (``backends.trtllm_sizing``); a config made
+            by hand with 0 leaves TensorRT-LLM's own default (8192).
+        enable_chunked_prefill: TensorRT-LLM: prefill prompts longer than ``max_num_tokens``
+            in chunks instead of refusing them.
         base_url: ``openai``: the server's base URL, e.g. ``http://gpu-server:8000/v1``.
         api_key_env: ``openai``: name of the environment variable holding the API key.
         timeout_s: ``openai``: per-request timeout.
@@ -53,6 +60,8 @@ class BackendConfig:
     trust_remote_code: bool = False
     kv_cache_free_gpu_memory_fraction: float = 0.6
     kv_cache_dtype: str = "auto"
+    max_num_tokens: int = 0
+    enable_chunked_prefill: bool = False
     base_url: str = "http://localhost:8000/v1"
     api_key_env: str = "OPENAI_API_KEY"
     timeout_s: float = 60.0
@@ -78,6 +87,11 @@ class BackendConfig:
             raise ConfigError(
                 "kv_cache_free_gpu_memory_fraction must be in (0, 1], got "
                 f"{self.kv_cache_free_gpu_memory_fraction}"
+            )
+        if not 0 <= self.max_num_tokens <= MAX_NUM_TOKENS_LIMIT:
+            raise ConfigError(
+                f"max_num_tokens must be in [0, {MAX_NUM_TOKENS_LIMIT}] (0 = computed), "
+                f"got {self.max_num_tokens}"
             )
         if not self.timeout_s > 0:
             raise ConfigError(f"timeout_s must be > 0, got {self.timeout_s}")

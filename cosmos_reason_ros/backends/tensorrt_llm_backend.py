@@ -1,33 +1,62 @@
-"""The ``tensorrt_llm`` backend: ``tensorrt_llm.LLM`` (PyTorch backend) in this process.
+"""The ``tensorrt_llm`` backend: TensorRT-LLM's LLM API (``tensorrt_llm.LLM``, PyTorch backend).
 
-Loads a hub id or local checkpoint, including pre-quantized NVIDIA ModelOpt checkpoints (FP8,
-NVFP4, W4A16 AWQ), which TensorRT-LLM reads as they are (``hf_quant_config.json``). The
+Process: ``LLM(...)`` starts TensorRT-LLM's executor, which by default (one GPU, Linux) is a
+worker process TensorRT-LLM spawns (mpi4py); this process holds the API client. Set
+``TLLM_WORKER_USE_SINGLE_PROCESS=1`` in the environment before the node starts to keep the
+worker in this process (TensorRT-LLM warns that this may slow streaming).
+
+Checkpoints: a hub id or local folder, including pre-quantized NVIDIA ModelOpt checkpoints
+(FP8, NVFP4, W4A16 AWQ), which TensorRT-LLM reads as they are (``hf_quant_config.json``). The
 ``quantization`` setting (bitsandbytes) does not apply here and is rejected.
 
-Frames go in as videos, one per clip, already decoded: ``multi_modal_data["video"]`` holds the
-clip's frames with metadata at the clip's real sampling rate, and ``mm_processor_kwargs``
-carries ``fps`` with ``do_sample_frames=False`` so the Hugging Face processor computes the
-temporal positions from our rate and does not re-sample (TensorRT-LLM's own loaders,
-``default_multimodal_input_loader``/``load_video``, would re-sample a file to ``num_frames``).
+Video: each clip goes in as one video, already decoded: a ``VideoData(frames, metadata)`` per
+clip where the release has that class (``tensorrt_llm.inputs.multimodal_data`` and
+``tensorrt_llm.inputs`` on main, ``tensorrt_llm.inputs.utils`` on the 1.2 releases), a plain
+list of frames before it. Timing: the Qwen2.5-VL path (Reason1) reads ``fps`` from
+``mm_processor_kwargs``, sent with ``do_sample_frames=False`` so nothing is re-sampled;
+Qwen3-VL (Reason2) on main reads it from ``VideoData.metadata`` and drops ``fps`` when not
+sampling; the 1.2 releases' Qwen3-VL processor drops that metadata, so there the backend also
+passes ``video_metadata`` in ``mm_processor_kwargs`` (not run on a GPU).
 
-Constrained answers: ``GuidedDecodingParams(json=schema)`` constrains the whole output, which
-would forbid the thinking. So a constrained request runs in two phases: (1) free thinking up
-to ``max_thinking_tokens`` with ``stop=[think_end]``; (2) a guided call whose prompt continues
-from the thinking plus ``answer_prefix``, so only the JSON is constrained. Phase 2 prefills the
-prompt and the video again (TensorRT-LLM's KV-cache reuse is off for multimodal inputs), which
-costs one more vision encode; it is the price of an answer that always parses.
+KV-cache block reuse is on by default in TensorRT-LLM, with content hashes of multimodal items
+in the block keys. This backend turns it on where the release hashes ``VideoData`` (the
+releases that have it), so a constrained answer's second call reuses the prompt's blocks, and
+off before that, where video hashing failed over to no hash and reuse could match another
+video's blocks (video tokens are all one placeholder id).
+
+``max_num_tokens`` and ``enable_chunked_prefill`` are parameters: without chunked prefill a
+prompt longer than ``max_num_tokens`` is refused, so ``build_config`` sizes it to the
+worst-case prompt of the configured cameras and window (``trtllm_sizing``).
+
+Constrained answers (``GuidedDecodingParams(json=…)`` alone would constrain the thinking too):
+
+- one call where the release has ``SamplingParams.thinking_token_budget`` (main, >= 1.3): the
+  LLM gets ``reasoning_parser="qwen3"``, the request the thinking budget and a structural tag
+  (free thinking up to ``</think>``, then the answer prefix, the JSON schema and the suffix).
+  If the thinking deadline comes before ``</think>``, that call is aborted and the answer
+  comes from a second, guided call as below. If the call fails before any text, the backend
+  logs why and uses two calls from then on.
+- two calls otherwise: (1) free thinking, ``max_tokens = max_thinking_tokens`` and
+  ``stop=[think_end]``, aborted at the deadline; (2) a JSON-guided call whose prompt is (1)'s
+  prompt + the thinking + ``answer_prefix``, with ``max_new_tokens`` less what (1) used. It
+  pays a second vision encode (and prefill, unless blocks are reused).
+
+Which path a load uses is logged. Streaming, stop strings, cancellation, deadline and abort:
+see ``trtllm_stream``.
 
 Imported lazily: without ``tensorrt_llm`` or CUDA, ``load()`` raises
-``BackendUnavailableError``. Request building is in pure functions, testable anywhere.
+``BackendUnavailableError``. Tests only: with the stand-in
+(``cosmos_reason_ros.testing.tensorrt_llm_standin``) installed as ``tensorrt_llm`` and
+``COSMOS_REASON_TRTLLM_STANDIN=1``, both done by its ``installed()``, ``load()`` skips the CUDA
+check; nothing else reads that variable.
 """
 
 from __future__ import annotations
 
-import asyncio
-import importlib.util
+import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,24 +67,33 @@ from cosmos_reason_ros.backends.messages import (
     video_clips,
     video_metadata,
 )
-from cosmos_reason_ros.core.architecture import detect_architecture
-from cosmos_reason_ros.core.errors import (
-    BackendError,
-    BackendUnavailableError,
-    ConfigError,
-    CosmosReasonError,
-    GenerationCancelled,
+from cosmos_reason_ros.backends.trtllm_import import has_one_call, import_tensorrt_llm
+from cosmos_reason_ros.backends.trtllm_request import (
+    Phase,
+    answer_structural_tag,
+    find_video_data,
+    llm_kwargs,
+    one_call_fits,
+    opening_marker,
+    plan_phases,
+    sampling_kwargs,
+    split_one_call,
+    without_opening,
 )
+from cosmos_reason_ros.backends.trtllm_stream import CallOutcome, EventLoopThread, Run, stream_call
+from cosmos_reason_ros.core.architecture import detect_architecture
+from cosmos_reason_ros.core.errors import BackendError, CosmosReasonError
 from cosmos_reason_ros.core.generation import (
+    AnswerFormat,
     BackendInfo,
     Capabilities,
     GenerationRequest,
     GenerationResult,
-    SamplingSettings,
 )
 from cosmos_reason_ros.core.types import Clip
 
-__all__ = [
+__all__ = [  # the request builders stay importable from here, as before the split
+    "CAPABILITIES",
     "Phase",
     "TensorRTLLMBackend",
     "hf_messages",
@@ -68,102 +106,36 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_DTYPES = {"auto": "auto", "bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
-_UNAVAILABLE = (
-    "The tensorrt_llm backend needs NVIDIA TensorRT-LLM (>= 1.0, PyTorch backend) and a CUDA "
-    "GPU; {missing}."
+CAPABILITIES = Capabilities(
+    thinking_budget=True,
+    thinking_deadline=True,
+    constrained_answer=True,
+    video_input=True,
+    streaming=True,
+    cancel=True,
 )
-
-
-def llm_kwargs(config: BackendConfig) -> dict[str, Any]:
-    """Arguments of ``tensorrt_llm.LLM`` as plain data (``kv_cache_config`` as a dict).
-
-    Raises:
-        ConfigError: A setting that this backend cannot honour.
-    """
-    if config.quantization != "none":
-        raise ConfigError(
-            f"quantization {config.quantization!r} is bitsandbytes (transformers backend); "
-            "for tensorrt_llm use quantization 'none' and a pre-quantized ModelOpt checkpoint "
-            "(FP8, NVFP4 or W4A16 AWQ) as model"
-        )
-    if config.device == "cpu":
-        raise ConfigError("the tensorrt_llm backend runs on CUDA only; device 'cpu' is invalid")
-    return {
-        "model": config.model,
-        "dtype": _DTYPES[config.dtype],
-        "trust_remote_code": config.trust_remote_code,
-        "guided_decoding_backend": "xgrammar",
-        "kv_cache_config": {
-            "free_gpu_memory_fraction": config.kv_cache_free_gpu_memory_fraction,
-            "dtype": "fp8" if config.kv_cache_dtype == "fp8" else "auto",
-            # KV reuse does not work with multimodal prompts (TensorRT-LLM's own example
-            # turns it off), and each request here carries new frames anyway.
-            "enable_block_reuse": False,
-        },
-    }
-
-
-def sampling_kwargs(
-    settings: SamplingSettings, max_tokens: int, stop: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    """Arguments of ``tensorrt_llm.SamplingParams`` as plain data (no guided decoding)."""
-    kwargs: dict[str, Any] = {
-        "max_tokens": max_tokens,
-        "temperature": settings.temperature,
-        "top_p": settings.top_p,
-        "repetition_penalty": settings.repetition_penalty,
-    }
-    if settings.seed is not None:
-        kwargs["seed"] = settings.seed
-    if stop:
-        kwargs["stop"] = list(stop)
-    return kwargs
+_ENDED_BY = {"stop_string": "model", "eos": "model", "length": "tokens", "deadline": "deadline"}
 
 
 @dataclass(frozen=True)
-class Phase:
-    """One generation call of a request.
+class _Job:
+    """One constrained request, its prompt built."""
 
-    Attributes:
-        max_tokens: Token budget of this call (for the answer phase: at most; the thinking
-            actually used is subtracted at run time).
-        stop: Stop strings (excluded from the output).
-        guided_json: JSON schema to constrain this call to, or None.
-        lead: Text emitted and appended to the prompt before this call (``answer_prefix``).
-        tail: Text emitted after this call (``answer_suffix``).
-    """
+    request: GenerationRequest
+    fmt: AnswerFormat
+    prompt: str
+    media: dict[str, Any]
+    preprocess_s: float
 
-    max_tokens: int
-    stop: tuple[str, ...] = ()
-    guided_json: dict[str, Any] | None = None
-    lead: str = ""
-    tail: str = ""
-
-
-def plan_phases(request: GenerationRequest) -> tuple[Phase, ...]:
-    """One free call, or (constrained) free thinking then a schema-guided answer."""
-    total = request.sampling.max_new_tokens
-    fmt = request.answer_format
-    if fmt is None or not request.constrained:
-        return (Phase(max_tokens=total),)
-    answer = Phase(
-        max_tokens=total,
-        guided_json=fmt.json_schema,
-        lead=fmt.answer_prefix,
-        tail=fmt.answer_suffix,
-    )
-    budget = min(fmt.max_thinking_tokens, total - 1)
-    if budget <= 0:
-        return (answer,)
-    return (Phase(max_tokens=budget, stop=(fmt.think_end,)), answer)
+    def inputs(self, prompt: str) -> dict[str, Any]:
+        return {"prompt": prompt, **self.media}
 
 
 class TensorRTLLMBackend:
-    """A Cosmos-Reason model run by TensorRT-LLM's LLM API in this process.
+    """A Cosmos-Reason model run by TensorRT-LLM's LLM API. See the module docstring.
 
     Call order and threading follow ``core.generation``. ``generate`` runs TensorRT-LLM's
-    asyncio streaming API on a private event loop in the calling thread.
+    asyncio streaming API on the backend's own event-loop thread and waits for it.
     """
 
     def __init__(self, config: BackendConfig) -> None:
@@ -172,33 +144,55 @@ class TensorRTLLMBackend:
         self._llm: Any = None
         self._processor: Any = None
         self._trtllm: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop: EventLoopThread | None = None
+        self._video_data: Any = None
+        self._video_home = ""
+        self._one_call = False
         self._architecture = detect_architecture(config.model)
 
     def load(self) -> None:
-        """Load the model on the GPU.
+        """Load the model on the GPU. Does nothing when already loaded.
 
         Raises:
             BackendUnavailableError: tensorrt_llm or CUDA is missing here.
             BackendError: The model failed to load.
         """
-        trtllm = _import_tensorrt_llm()
-        kwargs = dict(self._llm_kwargs)
-        kv = trtllm.llmapi.KvCacheConfig(**kwargs.pop("kv_cache_config"))
+        if self._llm is not None:
+            return
+        trtllm = import_tensorrt_llm()
+        video_data, home = find_video_data()
+        one_call = has_one_call(trtllm)
+        kwargs = llm_kwargs(self._config, block_reuse=video_data is not None, one_call=one_call)
         try:
             from transformers import AutoProcessor
 
-            self._processor = AutoProcessor.from_pretrained(  # type: ignore[no-untyped-call]
+            kv = trtllm.llmapi.KvCacheConfig(**kwargs.pop("kv_cache_config"))
+            processor = AutoProcessor.from_pretrained(  # type: ignore[no-untyped-call]
                 self._config.model, trust_remote_code=self._config.trust_remote_code
             )
-            self._llm = trtllm.LLM(kv_cache_config=kv, **kwargs)
+            llm = trtllm.LLM(kv_cache_config=kv, **kwargs)
         except Exception as err:  # translated at the backend boundary
             raise BackendError(
                 f"TensorRT-LLM could not load {self._config.model!r}: {err}"
             ) from err
-        self._trtllm = trtllm
-        self._loop = asyncio.new_event_loop()
-        logger.info("tensorrt_llm backend loaded model=%s", self._config.model)
+        self._llm, self._processor, self._trtllm = llm, processor, trtllm
+        self._llm_kwargs = {**kwargs, "kv_cache_config": kv}
+        self._video_data, self._video_home, self._one_call = video_data, home, one_call
+        self._loop = EventLoopThread()
+        logger.info(
+            "tensorrt_llm backend loaded model=%s tensorrt_llm=%s video=%s kv_block_reuse=%s "
+            "max_num_tokens=%s chunked_prefill=%s answer_path=%s",
+            self._config.model,
+            getattr(trtllm, "__version__", "?"),
+            home or "plain frame lists",
+            video_data is not None,
+            kwargs.get("max_num_tokens", "default"),
+            self._config.enable_chunked_prefill,
+            "one call (thinking_token_budget + structural_tag; a second call for the answer "
+            "when the thinking deadline comes first)"
+            if one_call
+            else "two calls (this TensorRT-LLM has no SamplingParams.thinking_token_budget)",
+        )
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
         """Generate, streaming deltas to ``request.on_text``; see the module docstring."""
@@ -209,32 +203,26 @@ class TensorRTLLMBackend:
         prompt = self._processor.apply_chat_template(
             hf_messages(request), tokenize=False, add_generation_prompt=True
         )
-        videos = [self._video(c) for c in clips]
+        media = self._media(clips)
         preprocess_s = time.monotonic() - start
-        run = _Run(request, start)
-        for phase in plan_phases(request):
-            prompt += run.emit(phase.lead)
-            inputs: dict[str, Any] = {"prompt": prompt}
-            if videos:
-                inputs["multi_modal_data"] = {"video": videos}
-                inputs["mm_processor_kwargs"] = processor_kwargs(clips)
-            params = self._sampling_params(request.sampling, phase, run.generated)
+        run = Run(request, start)
+        fmt = request.answer_format if request.constrained else None
+        if fmt is None:
+            (phase,) = plan_phases(request)
+            params = self._params(request, phase, 0)
+            self._call(stream_call(self._llm, {"prompt": prompt, **media}, params, run))
+            return _result(run, preprocess_s)
+        job = _Job(request, fmt, prompt, media, preprocess_s)
+        if self._one_call and one_call_fits(fmt):
             try:
-                text = self._loop.run_until_complete(self._stream(inputs, params, run))
-            except CosmosReasonError:
-                raise
-            except Exception as err:  # translated at the backend boundary
-                raise BackendError(f"TensorRT-LLM generation failed: {err}") from err
-            prompt += text
-            run.emit(phase.tail)
-        return GenerationResult(
-            text=run.text,
-            prompt_tokens=run.prompt_tokens,
-            generated_tokens=run.generated,
-            time_to_first_token_s=run.ttft,
-            total_s=time.monotonic() - start,
-            preprocess_s=preprocess_s,
-        )
+                return self._one_call_answer(job, run)
+            except BackendError as err:
+                if run.text:
+                    raise
+                logger.warning("one-call answer failed (%s); using two calls from now on", err)
+                self._one_call = False
+                run = Run(request, start)
+        return self._two_call_answer(job, run)
 
     def close(self) -> None:
         """Shut TensorRT-LLM down and free the GPU. Idempotent."""
@@ -252,98 +240,145 @@ class TensorRTLLMBackend:
             model=self._config.model,
             architecture=self._architecture.model_type,
             architecture_source=self._architecture.origin(),
-            capabilities=Capabilities(
-                thinking_budget=True,
-                constrained_answer=True,
-                video_input=True,
-                streaming=True,
-                cancel=True,
-            ),
+            capabilities=CAPABILITIES,
             device="cuda",
             dtype=self._config.dtype,
             quantization="checkpoint",
             loaded=self._llm is not None,
         )
 
-    # -- internals ----------------------------------------------------------------------------
+    # -- the two answer paths -------------------------------------------------------------------
+    def _two_call_answer(self, job: _Job, run: Run) -> GenerationResult:
+        phases = plan_phases(job.request)
+        begun = time.monotonic()
+        thinking, ended_by = "", "tokens"
+        if len(phases) == 2:
+            think = phases[0]
+            deadline = begun + think.deadline_s if think.deadline_s > 0 else None
+            params = self._params(job.request, think, 0)
+            outcome = self._call(
+                stream_call(
+                    self._llm,
+                    job.inputs(job.prompt),
+                    params,
+                    run,
+                    stops=think.stop,
+                    deadline=deadline,
+                )
+            )
+            thinking, ended_by = outcome.text, _ENDED_BY[outcome.end]
+        return self._answer_call(job, run, thinking, ended_by, time.monotonic() - begun)
+
+    def _answer_call(
+        self, job: _Job, run: Run, thinking: str, ended_by: str, thinking_s: float
+    ) -> GenerationResult:
+        """The JSON-guided call after ``thinking``: prompt + thinking + answer prefix."""
+        answer = plan_phases(job.request)[-1]
+        prompt = job.prompt + thinking + run.emit(answer.lead)
+        params = self._params(job.request, answer, run.generated)
+        outcome = self._call(stream_call(self._llm, job.inputs(prompt), params, run))
+        run.emit(answer.tail)
+        return _result(
+            run,
+            job.preprocess_s,
+            thinking=without_opening(thinking, job.fmt.think_end),
+            answer_json=None if outcome.end == "length" else outcome.text,  # cut short
+            thinking_ended_by=ended_by,
+            thinking_s=thinking_s,
+        )
+
+    def _one_call_answer(self, job: _Job, run: Run) -> GenerationResult:
+        """Thinking and answer in one call; if the deadline ends the thinking first, the
+        call is aborted and the answer comes from a second, guided call."""
+        begun = time.monotonic()
+        fmt = job.fmt
+        total = job.request.sampling.max_new_tokens
+        budget = min(fmt.max_thinking_tokens, total - 1)
+        opened = job.prompt.rstrip().endswith(opening_marker(fmt.think_end))
+        tag = json.dumps(answer_structural_tag(fmt, thinking_opened=opened))
+        params = self._trtllm.SamplingParams(
+            **sampling_kwargs(job.request.sampling, total),
+            thinking_token_budget=budget,
+            guided_decoding=self._trtllm.llmapi.GuidedDecodingParams(structural_tag=tag),
+        )
+        deadline = begun + fmt.max_thinking_s if fmt.max_thinking_s > 0 else None
+        call = stream_call(
+            self._llm,
+            job.inputs(job.prompt),
+            params,
+            run,
+            deadline=deadline,
+            marker=fmt.think_end,
+        )
+        outcome = self._call(call)
+        if outcome.end == "deadline":
+            return self._answer_call(job, run, outcome.text, "deadline", time.monotonic() - begun)
+        thinking, answer_json = split_one_call(outcome.text, fmt)
+        closed = outcome.marker_tokens
+        ended_by = "" if closed is None else ("tokens" if closed - 1 >= budget else "model")
+        return _result(
+            run,
+            job.preprocess_s,
+            thinking=thinking,
+            answer_json=None if closed is None or outcome.end == "length" else answer_json,
+            thinking_ended_by=ended_by,
+            thinking_s=(outcome.marker_at or time.monotonic()) - begun,
+        )
+
+    # -- internals -----------------------------------------------------------------------------
+    def _params(self, request: GenerationRequest, phase: Phase, used: int) -> Any:
+        budget = max(1, phase.max_tokens - used) if phase.guided_json else phase.max_tokens
+        kwargs = sampling_kwargs(request.sampling, budget, phase.stop)
+        if phase.guided_json is not None:
+            guided = self._trtllm.llmapi.GuidedDecodingParams(json=phase.guided_json)
+            kwargs["guided_decoding"] = guided
+        return self._trtllm.SamplingParams(**kwargs)
+
+    def _media(self, clips: list[Clip]) -> dict[str, Any]:
+        if not clips:
+            return {}
+        kwargs = processor_kwargs(clips)
+        qwen3 = self._architecture.model_type.startswith("qwen3")
+        if qwen3 and self._video_home == "tensorrt_llm.inputs.utils":
+            kwargs["video_metadata"] = [video_metadata(c) for c in clips]
+        videos = [self._video(c) for c in clips]
+        return {"multi_modal_data": {"video": videos}, "mm_processor_kwargs": kwargs}
+
     def _video(self, clip: Clip) -> Any:
         from PIL import Image as PILImage
 
         frames = [PILImage.fromarray(f) for f in clip.frames]
-        try:
-            from tensorrt_llm.inputs.multimodal_data import VideoData
-        except ImportError:  # TensorRT-LLM before VideoData: a plain list of frames
+        if self._video_data is None:  # before VideoData: a plain list of frames
             return frames
-        return VideoData(frames=frames, metadata=video_metadata(clip))
+        return self._video_data(frames=frames, metadata=video_metadata(clip))
 
-    def _sampling_params(self, settings: SamplingSettings, phase: Phase, used: int) -> Any:
-        llmapi = self._trtllm.llmapi
-        budget = max(1, phase.max_tokens - used) if phase.guided_json else phase.max_tokens
-        kwargs = sampling_kwargs(settings, budget, phase.stop)
-        if phase.guided_json is not None:
-            kwargs["guided_decoding"] = llmapi.GuidedDecodingParams(json=phase.guided_json)
-        return self._trtllm.SamplingParams(**kwargs)
+    def _call(self, coro: Coroutine[Any, Any, CallOutcome]) -> CallOutcome:
+        assert self._loop is not None
+        try:
+            return self._loop.run(coro)
+        except CosmosReasonError:
+            raise
+        except Exception as err:  # translated at the backend boundary
+            raise BackendError(self._explain(err)) from err
 
-    async def _stream(self, inputs: dict[str, Any], params: Any, run: _Run) -> str:
-        output = self._llm.generate_async(inputs, sampling_params=params, streaming=True)
-        text, tokens = "", 0
-        async for step in output:
-            if run.cancel is not None and run.cancel.is_set():
-                output.abort()
-                raise GenerationCancelled("generation cancelled by the caller")
-            completion = step.outputs[0]
-            text, tokens = completion.text, len(completion.token_ids)
-            if not run.prompt_tokens:
-                run.prompt_tokens = len(step.prompt_token_ids or ())
-            run.emit(completion.text_diff, run.generated + tokens)
-        run.generated += tokens
-        return str(text)
-
-
-class _Run:
-    """The text and counters of one ``generate`` call, across its phases."""
-
-    def __init__(self, request: GenerationRequest, start: float) -> None:
-        self.on_text: Callable[[str, int], None] | None = request.on_text
-        self.cancel = request.cancel
-        self.start = start
-        self.parts: list[str] = []
-        self.prompt_tokens = 0
-        self.generated = 0  # tokens of the phases finished so far
-        self.ttft = 0.0
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
-
-    def emit(self, delta: str, n_tokens: int | None = None) -> str:
-        if delta:
-            if not self.parts:
-                self.ttft = time.monotonic() - self.start
-            self.parts.append(delta)
-            if self.on_text is not None:
-                self.on_text(delta, self.generated if n_tokens is None else n_tokens)
-        return delta
-
-
-def _import_tensorrt_llm() -> Any:
-    """``tensorrt_llm`` with ``llmapi`` loaded, or one clear sentence about what is missing."""
-    if importlib.util.find_spec("tensorrt_llm") is None:
-        raise BackendUnavailableError(
-            _UNAVAILABLE.format(missing="the tensorrt_llm package is not installed here")
+    def _explain(self, err: Exception) -> str:
+        text = f"{type(err).__name__}: {err}"
+        if "max_num_tokens" not in str(err):
+            return f"TensorRT-LLM generation failed: {text}"
+        limit = self._llm_kwargs.get("max_num_tokens", "TensorRT-LLM's default, 8192")
+        return (
+            f"TensorRT-LLM refused the prompt ({text}); raise the max_num_tokens parameter "
+            f"(now {limit}) or set enable_chunked_prefill"
         )
-    try:
-        import torch
-    except ImportError as err:
-        missing = "torch is not installed here"
-        raise BackendUnavailableError(_UNAVAILABLE.format(missing=missing)) from err
-    if not torch.cuda.is_available():
-        raise BackendUnavailableError(_UNAVAILABLE.format(missing="torch sees no CUDA GPU here"))
-    try:
-        import tensorrt_llm
-        import tensorrt_llm.llmapi
-    except (ImportError, OSError) as err:
-        raise BackendUnavailableError(
-            _UNAVAILABLE.format(missing=f"importing tensorrt_llm failed ({err})")
-        ) from err
-    return tensorrt_llm
+
+
+def _result(run: Run, preprocess_s: float, **answer: Any) -> GenerationResult:
+    return GenerationResult(
+        text=run.text,
+        prompt_tokens=run.prompt_tokens,
+        generated_tokens=run.generated,
+        time_to_first_token_s=run.ttft,
+        total_s=time.monotonic() - run.start,
+        preprocess_s=preprocess_s,
+        **answer,
+    )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cosmos_reason_ros.backends.config import BackendConfig
+from cosmos_reason_ros.backends.trtllm_sizing import size_for_window
 from cosmos_reason_ros.config.specs import SPECS, ParamSpec
 from cosmos_reason_ros.core.action_space import ActionSpace
 from cosmos_reason_ros.core.architecture import Architecture, detect_architecture
@@ -142,9 +143,16 @@ def build_config(
     reasoner_config = ReasonerConfig(**reasoner)
     prompt = len(node["image_topics"]) * (window.max_video_tokens + 32) + PROMPT_TEXT_TOKENS
     cache_tokens = prompt + reasoner_config.sampling.max_new_tokens
+    backend = size_for_window(  # tensorrt_llm: max_num_tokens fits the worst-case prompt
+        BackendConfig(**sections["backend."], cache_tokens=cache_tokens),
+        window,
+        reasoner_config,
+        architecture.model_type,
+        node["image_topics"],
+    )
     return NodeConfig(
         architecture=architecture,
-        backend=BackendConfig(**sections["backend."], cache_tokens=cache_tokens),
+        backend=backend,
         window=window,
         reasoner=reasoner_config,
         **node,

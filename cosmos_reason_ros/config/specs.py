@@ -17,6 +17,7 @@ from cosmos_reason_ros.backends.config import (
     DEVICES,
     DTYPES,
     KV_CACHE_DTYPES,
+    MAX_NUM_TOKENS_LIMIT,
     QUANTIZATIONS,
     STRUCTURED_OUTPUT_MODES,
     VIDEO_TRANSPORTS,
@@ -135,6 +136,20 @@ SPECS: tuple[ParamSpec, ...] = (
         "auto",
         "TensorRT-LLM: KV cache dtype",
         choices=KV_CACHE_DTYPES,
+    ),
+    ParamSpec(
+        "max_num_tokens",
+        0,
+        "TensorRT-LLM: most tokens prefilled in one step; 0 = computed at configure from the "
+        "cameras, window, question length and max_new_tokens",
+        low=0,
+        high=MAX_NUM_TOKENS_LIMIT,
+    ),
+    ParamSpec(
+        "enable_chunked_prefill",
+        False,
+        "TensorRT-LLM: prefill prompts longer than max_num_tokens in chunks instead of "
+        "refusing them",
     ),
     ParamSpec(
         "base_url",

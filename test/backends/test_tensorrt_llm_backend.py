@@ -1,101 +1,81 @@
-"""The ``tensorrt_llm`` backend: request building everywhere, the real runtime only on a GPU.
+"""The ``tensorrt_llm`` backend's request building, tested directly (no TensorRT-LLM needed).
 
-TensorRT-LLM and CUDA are not present here, so the pure request-building functions are tested
-directly, ``load()`` is tested for its clear unavailability error, and the end-to-end test runs
+TensorRT-LLM and CUDA are not present here. The pure functions that build what the backend
+hands TensorRT-LLM are tested here; the one-call structural tag is compiled and matched by the
+real xgrammar (the library TensorRT-LLM hands it to). The backend as a whole runs through the
+stand-in in ``test_tensorrt_llm_through_standin.py``; the end-to-end test at the bottom runs
 only where ``tensorrt_llm`` imports and CUDA is present (it skips here, saying why).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import threading
 
-import numpy as np
 import pytest
+from trtllm_cases import REASON1_PREFIX, SCHEMA, config, make_clip, make_request
 
 from cosmos_reason_ros.backends import create_backend
-from cosmos_reason_ros.backends.config import BackendConfig
 from cosmos_reason_ros.backends.messages import (
     hf_messages,
     processor_kwargs,
     video_clips,
     video_metadata,
 )
-from cosmos_reason_ros.backends.tensorrt_llm_backend import (
+from cosmos_reason_ros.backends.tensorrt_llm_backend import TensorRTLLMBackend
+from cosmos_reason_ros.backends.trtllm_request import (
     Phase,
-    TensorRTLLMBackend,
+    answer_structural_tag,
     llm_kwargs,
+    one_call_fits,
     plan_phases,
     sampling_kwargs,
+    split_one_call,
+    without_opening,
 )
+from cosmos_reason_ros.backends.trtllm_stream import held_back
 from cosmos_reason_ros.core.errors import BackendError, BackendUnavailableError, ConfigError
 from cosmos_reason_ros.core.generation import (
     AnswerFormat,
     ChatMessage,
     GenerationRequest,
     SamplingSettings,
-    TextPart,
     VideoPart,
 )
-from cosmos_reason_ros.core.types import Clip
-
-SCHEMA = {"type": "object", "properties": {"action": {"type": "string"}}}
 
 
-def make_clip(n: int = 4, fps: float = 4.0, camera: str = "front") -> Clip:
-    frames = tuple(np.full((28, 28, 3), 30 * i, np.uint8) for i in range(n))
-    stamps = tuple(int(i * 1e9 / fps) for i in range(n))
-    return Clip(camera=camera, frame_id="cam", frames=frames, stamps_ns=stamps, fps=fps)
-
-
-def make_request(
-    clips: tuple[Clip, ...] = (make_clip(),),
-    budget: int | None = None,
-    constrained: bool = True,
-    max_new_tokens: int = 512,
-) -> GenerationRequest:
-    fmt = None
-    if budget is not None:
-        fmt = AnswerFormat(
-            think_end="</think>",
-            answer_prefix="</think>\n\n<answer>\n",
-            answer_suffix="\n</answer>",
-            json_schema=SCHEMA,
-            max_thinking_tokens=budget,
-        )
-    parts = (*(VideoPart(i) for i in range(len(clips))), TextPart("What next?"))
-    return GenerationRequest(
-        messages=(ChatMessage("system", (TextPart("sys"),)), ChatMessage("user", parts)),
-        clips=clips,
-        sampling=SamplingSettings(max_new_tokens=max_new_tokens),
-        answer_format=fmt,
-        constrained=constrained,
-    )
-
-
-def config(**overrides: object) -> BackendConfig:
-    return BackendConfig(backend="tensorrt_llm", **overrides)  # type: ignore[arg-type]
-
-
-def test_llm_kwargs_carry_kv_cache_settings_fp8_and_xgrammar() -> None:
+def test_llm_kwargs_carry_kv_cache_settings_fp8_xgrammar_and_token_limits() -> None:
     kwargs = llm_kwargs(
         config(
             model="/ckpt/Cosmos-Reason1-7B-FP8",
             dtype="bf16",
             kv_cache_free_gpu_memory_fraction=0.4,
             kv_cache_dtype="fp8",
-        )
+            max_num_tokens=12288,
+            enable_chunked_prefill=True,
+        ),
+        block_reuse=True,
     )
     assert kwargs["model"] == "/ckpt/Cosmos-Reason1-7B-FP8"
     assert kwargs["dtype"] == "bfloat16"
     assert kwargs["guided_decoding_backend"] == "xgrammar"
+    assert (kwargs["max_num_tokens"], kwargs["enable_chunked_prefill"]) == (12288, True)
     assert kwargs["kv_cache_config"] == {
         "free_gpu_memory_fraction": 0.4,
         "dtype": "fp8",
-        "enable_block_reuse": False,
+        "enable_block_reuse": True,
     }
-    assert llm_kwargs(config())["kv_cache_config"]["dtype"] == "auto"
+    assert "reasoning_parser" not in kwargs
+
+
+def test_llm_kwargs_defaults_leave_reuse_off_and_max_num_tokens_to_tensorrt_llm() -> None:
+    kwargs = llm_kwargs(config())
+    assert kwargs["kv_cache_config"]["dtype"] == "auto"
+    assert kwargs["kv_cache_config"]["enable_block_reuse"] is False
+    assert "max_num_tokens" not in kwargs  # 0: not sized by build_config
+    assert llm_kwargs(config(), one_call=True)["reasoning_parser"] == "qwen3"
 
 
 def test_bitsandbytes_quantization_is_refused_pointing_at_modelopt_checkpoints() -> None:
@@ -166,9 +146,9 @@ def test_unconstrained_request_is_one_free_call() -> None:
 
 
 def test_constrained_request_thinks_freely_then_answers_under_the_schema() -> None:
-    think, answer = plan_phases(make_request(budget=64))
-    assert think == Phase(max_tokens=64, stop=("</think>",))
-    assert answer.guided_json == SCHEMA
+    think, answer = plan_phases(make_request(budget=64, deadline_s=1.5))
+    assert think == Phase(max_tokens=64, stop=("</think>",), deadline_s=1.5)
+    assert answer.guided_json == SCHEMA and not answer.stop
     assert (answer.lead, answer.tail) == ("</think>\n\n<answer>\n", "\n</answer>")
     assert answer.max_tokens == 512
 
@@ -187,6 +167,68 @@ def test_registry_creates_the_backend_without_importing_tensorrt_llm() -> None:
     backend = create_backend(config(model="nvidia/Cosmos-Reason2-8B"))
     info = backend.describe()
     assert (info.backend, info.architecture, info.loaded) == ("tensorrt_llm", "qwen3_vl", False)
+    caps = info.capabilities
+    assert caps.thinking_budget and caps.thinking_deadline and caps.constrained_answer
+    assert caps.video_input and caps.streaming and caps.cancel
+
+
+def _fmt(prefix: str = REASON1_PREFIX, suffix: str = "\n</answer>") -> AnswerFormat:
+    return AnswerFormat("</think>", prefix, suffix, SCHEMA, max_thinking_tokens=8)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "suffix", "opened", "output"),
+    [
+        (
+            REASON1_PREFIX,
+            "\n</answer>",
+            False,
+            '<think>\nhm < >\n</think>\n\n<answer>\n{"action": "go"}\n</answer>',
+        ),
+        ("</think>\n\n", "", False, '<think>\nhm\n</think>\n\n{"action": "go"}'),
+        ("</think>\n\n", "", True, '\nhm\n</think>\n\n{"action": "go"}'),
+    ],
+)
+def test_one_call_structural_tag_accepts_the_layout_in_xgrammar(
+    prefix: str, suffix: str, opened: bool, output: str
+) -> None:
+    """The guide as TensorRT-LLM main hands it to xgrammar: the real xgrammar compiles it and
+    accepts thinking then the answer, and refuses an answer outside the schema."""
+    xgr = pytest.importorskip("xgrammar", reason="xgrammar is not installed")
+    from xgrammar.testing import _is_grammar_accept_string
+
+    tag = json.dumps(answer_structural_tag(_fmt(prefix, suffix), thinking_opened=opened))
+    grammar = xgr.Grammar.from_structural_tag(tag)
+    assert _is_grammar_accept_string(grammar, output)
+    assert not _is_grammar_accept_string(grammar, output.replace('"go"', "7"))
+    assert not _is_grammar_accept_string(grammar, output.replace("</think>", "</thunk>"))
+
+
+def test_one_call_output_splits_into_thinking_without_markers_and_the_json() -> None:
+    text = '<think>\nball ahead\n</think>\n\n<answer>\n{"action": "stop"}\n</answer>'
+    assert split_one_call(text, _fmt()) == ("\nball ahead\n", '{"action": "stop"}')
+    assert split_one_call("<think>\nnever closed", _fmt()) == ("\nnever closed", "")
+    assert without_opening("plain", "</think>") == "plain"
+
+
+def test_one_call_is_for_the_think_markers_of_the_reasoning_parser() -> None:
+    assert one_call_fits(_fmt())
+    assert one_call_fits(AnswerFormat("</think>", REASON1_PREFIX, "", SCHEMA, 8, 2.0))
+    assert not one_call_fits(AnswerFormat("</reason>", "</reason>\n", "", SCHEMA, 8))
+    assert not one_call_fits(AnswerFormat("</think>", "<answer>", "", SCHEMA, 8))
+
+
+def test_held_back_is_the_longest_tail_that_could_begin_a_stop_string() -> None:
+    stops = ("</think>",)
+    assert [held_back(t, stops) for t in ("a", "a<", "a</", "a</thi", "a</x", "<>")] == [
+        0,
+        1,
+        2,
+        5,
+        0,
+        0,
+    ]
+    assert held_back("a</think", ("</think>", "k")) == 7
 
 
 def test_generate_before_load_raises_backend_error() -> None:
@@ -224,22 +266,24 @@ def test_real_tensorrt_llm_streams_a_constrained_answer_on_a_gpu() -> None:
     if missing:
         pytest.skip(f"needs tensorrt_llm and a CUDA GPU: {missing}")
     model = os.environ.get("COSMOS_REASON_TRTLLM_MODEL", "nvidia/Cosmos-Reason1-7B")
-    backend = TensorRTLLMBackend(config(model=model, kv_cache_free_gpu_memory_fraction=0.5))
+    backend = TensorRTLLMBackend(
+        config(model=model, kv_cache_free_gpu_memory_fraction=0.5, max_num_tokens=16384)
+    )
     backend.load()
     try:
         deltas: list[str] = []
-        request = make_request(budget=128, max_new_tokens=256)
-        request = GenerationRequest(
-            messages=request.messages,
-            clips=request.clips,
-            sampling=request.sampling,
-            answer_format=request.answer_format,
+        request = make_request(
+            budget=128,
+            max_new_tokens=256,
             on_text=lambda d, n: deltas.append(d),
             cancel=threading.Event(),
         )
         result = backend.generate(request)
         assert "".join(deltas) == result.text
         assert "</think>\n\n<answer>\n{" in result.text and result.text.endswith("\n</answer>")
+        assert result.text.count("</think>") == 1
+        assert result.answer_json is not None and json.loads(result.answer_json)
+        assert result.thinking_ended_by in ("model", "tokens")
         assert result.prompt_tokens > 0 and result.generated_tokens > 0
     finally:
         backend.close()

@@ -1,0 +1,54 @@
+"""What differs between the TensorRT-LLM releases the stand-in can pretend to be.
+
+Sources (the research notes cite index ids and commits; see the package docstring):
+
+- ``1.0``: ``tensorrt_llm/version.py`` = 1.0.0rc4 at commit 000a01de66f0. No ``VideoData``:
+  ``multi_modal_data["video"]`` is a list of frame lists (``_torch/models/modeling_qwen2vl.py``
+  reads ``videos[0][0]``).
+- ``1.2``: after PR 8528 (≈ Oct 2025), ``VideoData`` in ``tensorrt_llm.inputs.utils``; the Qwen
+  input processors read ``video_data.frames`` and drop its metadata; no
+  ``SamplingParams.thinking_token_budget`` (``sampling_params.py`` at 1.2.0rc2, commit
+  b35ac1b64368). A prompt over ``max_num_tokens`` raises ``ValueError``; a text-level stop
+  string makes the client trim the text and ``abort()`` the request (PR 5948).
+- ``main``: 2026 sources. ``VideoData`` in ``tensorrt_llm.inputs.multimodal_data`` (also
+  ``tensorrt_llm.inputs.VideoData``); Qwen3-VL takes timing from ``VideoData.metadata``;
+  ``thinking_token_budget`` with a ``reasoning_parser`` (``llmapi/thinking_budget.py``, commit
+  17c14473); ``RequestError`` for a prompt over ``max_num_tokens``; a text-level stop string
+  trims the text and ends the iteration but does not stop the runtime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["RELEASES", "Release"]
+
+
+@dataclass(frozen=True)
+class Release:
+    """One TensorRT-LLM release's API shape, as far as the backend touches it.
+
+    Attributes:
+        name: ``1.0``, ``1.2`` or ``main``.
+        video_data_homes: Modules (under ``tensorrt_llm``) that export ``VideoData``.
+        thinking_budget: ``SamplingParams.thinking_token_budget`` exists.
+        long_prompt_error: Class name raised for a prompt over ``max_num_tokens``.
+        client_stop_aborts: A stop string found in the text makes the client call ``abort()``.
+        video_metadata_reaches_qwen3: Qwen3-VL's processor gets ``VideoData.metadata``.
+    """
+
+    name: str
+    video_data_homes: tuple[str, ...]
+    thinking_budget: bool
+    long_prompt_error: str
+    client_stop_aborts: bool
+    video_metadata_reaches_qwen3: bool
+
+
+RELEASES = {
+    "1.0": Release("1.0", (), False, "ValueError", True, False),
+    "1.2": Release("1.2", ("inputs.utils",), False, "ValueError", True, False),
+    "main": Release(
+        "main", ("inputs.multimodal_data", "inputs"), True, "RequestError", False, True
+    ),
+}
