@@ -23,13 +23,10 @@ from cosmos_reason_ros.core.action_space import ActionSpace
 from cosmos_reason_ros.core.architecture import Architecture, detect_architecture
 from cosmos_reason_ros.core.errors import ConfigError
 from cosmos_reason_ros.core.generation import SamplingSettings
+from cosmos_reason_ros.core.prompt_bound import prompt_bound
 from cosmos_reason_ros.core.prompts import profile_for
 from cosmos_reason_ros.core.reasoner import ReasonerConfig
 from cosmos_reason_ros.core.window import WindowConfig
-
-PROMPT_TEXT_TOKENS = 1536
-"""Tokens allowed for a prompt's text (system prompt, question, actions, labels): an upper bound
-for sizing caches, not a limit."""
 
 
 @dataclass(frozen=True)
@@ -141,14 +138,9 @@ def build_config(
     node["image_topics"] = _topics(node["image_topics"])
     window = WindowConfig(**sections["window."], patch_multiple=profile.patch_multiple)
     reasoner_config = ReasonerConfig(**reasoner)
-    prompt = len(node["image_topics"]) * (window.max_video_tokens + 32) + PROMPT_TEXT_TOKENS
-    cache_tokens = prompt + reasoner_config.sampling.max_new_tokens
+    bound = prompt_bound(window, reasoner_config, architecture.model_type, node["image_topics"])
     backend = size_for_window(  # tensorrt_llm: max_num_tokens fits the worst-case prompt
-        BackendConfig(**sections["backend."], cache_tokens=cache_tokens),
-        window,
-        reasoner_config,
-        architecture.model_type,
-        node["image_topics"],
+        BackendConfig(**sections["backend."], cache_tokens=bound.total), bound
     )
     return NodeConfig(
         architecture=architecture,

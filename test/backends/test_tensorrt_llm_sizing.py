@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from cosmos_reason_ros.backends.tensorrt_llm_backend import TensorRTLLMBackend
-from cosmos_reason_ros.backends.trtllm_sizing import prompt_bound
 from cosmos_reason_ros.config import build_config
 from cosmos_reason_ros.core.errors import ConfigError
+from cosmos_reason_ros.core.prompt_bound import prompt_bound
 from cosmos_reason_ros.core.reasoner import Reasoner
 from cosmos_reason_ros.core.window import WindowSet
 from cosmos_reason_ros.testing.tensorrt_llm_standin import (
