@@ -75,7 +75,10 @@ class ModelSpeed:
         video_tokens: Video tokens in the prompt.
         build_s: Seconds to build the random-weight model on the device.
         ttft_s: Time to first token of each repeat (vision encoder + prefill + one token).
-        decode_tokens_per_s: Decode speed of each repeat, first token excluded.
+        decode_tokens_per_s: Eager decode speed of each repeat, first token excluded.
+        compiled_decode_tokens_per_s: The same with compiled decoding (static cache +
+            torch.compile, as ``compile: on`` runs it); empty when compiling failed.
+        compile_s: Seconds the first compiled generation took (the compile warm-up).
         decode_tokens: Tokens decoded after the first in each repeat.
         weight_bytes: Bytes of the weights one decode step reads (language model + LM head).
         copy_bandwidth_bytes_per_s: Device-to-device copy bandwidth of each repeat.
@@ -87,6 +90,8 @@ class ModelSpeed:
     build_s: float
     ttft_s: tuple[float, ...]
     decode_tokens_per_s: tuple[float, ...]
+    compiled_decode_tokens_per_s: tuple[float, ...]
+    compile_s: float
     decode_tokens: int
     weight_bytes: int
     copy_bandwidth_bytes_per_s: tuple[float, ...]
@@ -98,41 +103,74 @@ class ModelSpeed:
 
     @property
     def floor_share(self) -> float:
-        """Median decode speed as a share of ``floor_tokens_per_s`` (1.0 = at the floor)."""
+        """Median eager decode speed as a share of ``floor_tokens_per_s`` (1.0 = the floor)."""
         return statistics.median(self.decode_tokens_per_s) / self.floor_tokens_per_s
+
+    @property
+    def compiled_floor_share(self) -> float | None:
+        """Median compiled decode speed as a share of the floor; None when compiling failed."""
+        if not self.compiled_decode_tokens_per_s:
+            return None
+        return statistics.median(self.compiled_decode_tokens_per_s) / self.floor_tokens_per_s
+
+    @property
+    def compiled_speedup(self) -> float | None:
+        """Compiled over eager decode speed (medians); None when compiling failed."""
+        if not self.compiled_decode_tokens_per_s:
+            return None
+        compiled = statistics.median(self.compiled_decode_tokens_per_s)
+        return compiled / statistics.median(self.decode_tokens_per_s)
 
 
 def model_figures(quick: bool = False) -> list[Figure]:
-    """Figure 5 of ``bench``: TTFT, decode speed and its share of the bandwidth floor.
+    """Figure 5 of ``bench``: TTFT, eager and compiled decode speed against the floor.
 
     Args:
         quick: Fewer decode tokens and one repeat.
 
     Returns:
-        Three figures; without CUDA (or torch) they are skipped with the reason.
+        The figures; without CUDA (or torch) they are skipped with the reason.
     """
     base = "random-weight Qwen2.5-VL-7B shape (Cosmos-Reason1-7B), bf16, 16 frames 448x448"
+    floor = "weight bytes / device-to-device copy bandwidth"
     names = (
-        ("model.ttft_s", "s", base),
-        ("model.decode_tokens_per_s", "tokens/s", base),
-        ("model.decode_floor_share", "share", "weight bytes / device-to-device copy bandwidth"),
+        ("model.ttft_s", "s", None, base),
+        ("model.decode_tokens_per_s", "tokens/s", None, base + ", eager"),
+        ("model.compiled_decode_tokens_per_s", "tokens/s", None, base + ", compiled"),
+        ("model.compiled_speedup", "x", ">= 3", "compiled / eager decode speed, same inputs"),
+        ("model.decode_floor_share", "share", None, "eager decode speed / " + floor),
+        ("model.compiled_floor_share", "share", ">= 0.4", "compiled decode speed / " + floor),
     )
-    try:
-        import torch
-    except ImportError as exc:
-        reason = f"torch not importable ({exc})"
-        return [Figure(n, None, u, None, b, skipped=reason) for n, u, b in names]
-    if not torch.cuda.is_available():
-        reason = "no CUDA device (torch.cuda.is_available() is False)"
-        return [Figure(n, None, u, None, b, skipped=reason) for n, u, b in names]
+    reason = _no_cuda()
+    if reason:
+        return [Figure(n, None, u, t, b, skipped=reason) for n, u, t, b in names]
     speed = measure_model_speed(decode_tokens=16 if quick else 64, repeats=1 if quick else 3)
     raw = asdict(speed) | {"floor_tokens_per_s": speed.floor_tokens_per_s}
+    compiled = speed.compiled_decode_tokens_per_s
     values = (
         statistics.median(speed.ttft_s),
         statistics.median(speed.decode_tokens_per_s),
+        statistics.median(compiled) if compiled else None,
+        speed.compiled_speedup,
         speed.floor_share,
+        speed.compiled_floor_share,
     )
-    return [Figure(n, v, u, None, b, raw) for (n, u, b), v in zip(names, values, strict=True)]
+    failed = "compiling failed (see the log); eager decoding only"
+    return [
+        Figure(n, v, u, t, b, raw, skipped="" if v is not None else failed)
+        for (n, u, t, b), v in zip(names, values, strict=True)
+    ]
+
+
+def _no_cuda() -> str:
+    """Why the GPU figures cannot be measured here, or ""."""
+    try:
+        import torch
+    except ImportError as exc:
+        return f"torch not importable ({exc})"
+    if not torch.cuda.is_available():
+        return "no CUDA device (torch.cuda.is_available() is False)"
+    return ""
 
 
 def reason1_7b_config() -> Any:
@@ -178,8 +216,9 @@ def measure_model_speed(
     build_s = time.perf_counter() - start
     inputs, video_tokens = _window_inputs(config, dev, frames, side)
     sync = _sync_function(dev)
-    one = _generate_timer(model, inputs, 1, sync)
-    many = _generate_timer(model, inputs, 1 + decode_tokens, sync)
+    eager = {"disable_compile": True}
+    one = _generate_timer(model, inputs, 1, sync, eager)
+    many = _generate_timer(model, inputs, 1 + decode_tokens, sync, eager)
     one(), many()  # warm-up: kernels, allocator, cuDNN/SDPA choices
     ttft, speeds = [], []
     for _ in range(repeats):
@@ -187,6 +226,9 @@ def measure_model_speed(
         total = many()
         ttft.append(first)
         speeds.append(decode_tokens / max(total - first, 1e-9))
+    compiled_speeds, compile_s = _compiled_speeds(
+        model, inputs, sync, dev.type, decode_tokens=decode_tokens, repeats=repeats
+    )
     weight_bytes = _decode_weight_bytes(model)
     del model
     bandwidth = _copy_bandwidth(dev, repeats)
@@ -197,6 +239,8 @@ def measure_model_speed(
         build_s=build_s,
         ttft_s=tuple(ttft),
         decode_tokens_per_s=tuple(speeds),
+        compiled_decode_tokens_per_s=tuple(compiled_speeds),
+        compile_s=compile_s,
         decode_tokens=decode_tokens,
         weight_bytes=weight_bytes,
         copy_bandwidth_bytes_per_s=tuple(bandwidth),
@@ -214,7 +258,7 @@ def _window_inputs(config: Any, dev: Any, frames: int, side: int) -> tuple[dict[
     patches = grid[0] * grid[1] * grid[2]
     video_tokens = patches // (merge * merge)
     generator = torch.Generator().manual_seed(0)
-    vocab = min(config.text_config.vocab_size, config.bos_token_id or 1000)
+    vocab = min(config.text_config.vocab_size, _token_id(config, "bos_token_id") or 1000)
     text = torch.randint(0, vocab, (48,), generator=generator)
     video = torch.full((video_tokens,), config.video_token_id)
     ids = torch.cat(
@@ -239,8 +283,20 @@ def _window_inputs(config: Any, dev: Any, frames: int, side: int) -> tuple[dict[
     return inputs, video_tokens
 
 
+def _token_id(config: Any, name: str) -> int | None:
+    """A token id from the config or its text config (transformers 5.x keeps them there)."""
+    value = getattr(config, name, None)
+    if value is None:
+        value = getattr(config.get_text_config(), name, None)
+    return int(value) if isinstance(value, int) else None
+
+
 def _generate_timer(
-    model: Any, inputs: dict[str, Any], new_tokens: int, sync: Callable[[], None]
+    model: Any,
+    inputs: dict[str, Any],
+    new_tokens: int,
+    sync: Callable[[], None],
+    extra: dict[str, Any],
 ) -> Callable[[], float]:
     """A function that runs one greedy generation of exactly ``new_tokens`` and times it."""
     import torch
@@ -254,12 +310,43 @@ def _generate_timer(
                 max_new_tokens=new_tokens,
                 min_new_tokens=new_tokens,  # random weights: never stop early at EOS
                 do_sample=False,
-                pad_token_id=model.config.bos_token_id,
+                pad_token_id=_token_id(model.config, "bos_token_id"),
+                **extra,
             )
         sync()
         return time.perf_counter() - start
 
     return run
+
+
+def _compiled_speeds(
+    model: Any,
+    inputs: dict[str, Any],
+    sync: Callable[[], None],
+    device: str,
+    *,
+    decode_tokens: int,
+    repeats: int,
+) -> tuple[list[float], float]:
+    """Decode speeds with compiled decoding, and the first (compiling) run's seconds."""
+    from cosmos_reason_ros.backends.hf_compile import CompiledDecoding
+
+    decoding = CompiledDecoding.resolve("on", device)
+    prompt = int(inputs["input_ids"].shape[1])
+    kwargs = decoding.generate_kwargs(prompt, 1 + decode_tokens)
+    one = _generate_timer(model, inputs, 1, sync, kwargs)
+    many = _generate_timer(model, inputs, 1 + decode_tokens, sync, kwargs)
+    try:
+        compile_s = many()
+        one()
+    except Exception as exc:  # a compiler failure is a figure, not a crash
+        decoding.disable(exc)
+        return [], 0.0
+    speeds = []
+    for _ in range(repeats):
+        first, total = one(), many()
+        speeds.append(decode_tokens / max(total - first, 1e-9))
+    return speeds, compile_s
 
 
 def _decode_weight_bytes(model: Any) -> int:
