@@ -8,7 +8,12 @@ import time
 from typing import Any
 
 import torch
-from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+from transformers import (
+    LogitsProcessor,
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
 from transformers.generation.streamers import BaseStreamer
 
 from cosmos_reason_ros.core.generation import GenerationRequest, TextCallback
@@ -19,14 +24,16 @@ def generate_kwargs(
 ) -> dict[str, Any]:
     """Keyword arguments of ``model.generate`` for ``request``.
 
-    The logits processors are built here, in a fixed order (repetition penalty, answer
-    constraint, temperature, top-p), and generate's own are switched off: the constraint must
-    mask before top-p, or top-p may leave no allowed token. The checkpoint's generation config
-    (e.g. ``top_k``) is overridden so that only ``request.sampling`` decides.
+    The logits processors are built here, in a fixed order (repetition and presence penalties,
+    answer constraint, temperature, top-k, top-p), and generate's own are switched off: the
+    constraint must mask before top-k/top-p, or they may leave no allowed token. The
+    checkpoint's generation config (e.g. ``top_k``) is overridden so that only
+    ``request.sampling`` decides.
     """
     from transformers import (
         RepetitionPenaltyLogitsProcessor,
         TemperatureLogitsWarper,
+        TopKLogitsWarper,
         TopPLogitsWarper,
     )
 
@@ -34,6 +41,8 @@ def generate_kwargs(
     processors = LogitsProcessorList()
     if sampling.repetition_penalty != 1.0:
         processors.append(RepetitionPenaltyLogitsProcessor(sampling.repetition_penalty))
+    if sampling.presence_penalty != 0.0:
+        processors.append(PresencePenalty(sampling.presence_penalty))
     if request.constrained and request.answer_format is not None:
         from cosmos_reason_ros.backends.constrained import AnswerConstraint
 
@@ -43,6 +52,8 @@ def generate_kwargs(
     if do_sample:
         if sampling.temperature != 1.0:
             processors.append(TemperatureLogitsWarper(sampling.temperature))
+        if sampling.top_k > 0:
+            processors.append(TopKLogitsWarper(sampling.top_k))
         if sampling.top_p < 1.0:
             processors.append(TopPLogitsWarper(sampling.top_p))
     stopping = StoppingCriteriaList()
@@ -59,6 +70,26 @@ def generate_kwargs(
         "stopping_criteria": stopping,
         "streamer": streamer,
     }
+
+
+class PresencePenalty(LogitsProcessor):
+    """Subtracts ``penalty`` once from the logit of every token generated so far (not the
+    prompt's): vLLM's and OpenAI's ``presence_penalty``. One instance per ``generate`` call."""
+
+    def __init__(self, penalty: float) -> None:
+        self._penalty = penalty
+        self._prompt_len: int | None = None
+
+    def __call__(
+        self, input_ids: torch.LongTensor, scores: torch.FloatTensor
+    ) -> torch.FloatTensor:
+        if self._prompt_len is None:
+            self._prompt_len = int(input_ids.shape[1])
+        generated = input_ids[:, self._prompt_len :]
+        if generated.shape[1]:
+            seen = torch.zeros_like(scores).scatter_(1, generated, 1.0)
+            return scores - self._penalty * seen  # type: ignore[return-value]
+        return scores
 
 
 class _CancelCriteria(StoppingCriteria):

@@ -29,12 +29,10 @@ from cosmos_reason_ros.core.generation import (
     SamplingSettings,
     TextCallback,
 )
-from cosmos_reason_ros.core.prompts import PROFILES, PromptProfile, profile_for
+from cosmos_reason_ros.core.prompts import DEFAULT_QUESTION, PROFILES, PromptProfile, profile_for
 from cosmos_reason_ros.core.types import WindowSnapshot
 
 _LOG = logging.getLogger(__name__)
-
-DEFAULT_QUESTION = "What should the robot do next?"
 
 
 @dataclass(frozen=True)
@@ -56,6 +54,9 @@ class ReasonerConfig:
         max_reason_chars: Longest ``reason`` the answer schema allows.
         max_parameters: Most ``parameters`` the answer schema allows. Short answers keep
             constrained decoding fast: a string may run to its bound.
+        goal: The task's overall goal, used when a request brings none ("" = no goal).
+        camera_labels: (``Clip.camera``, prompt label) pairs; other cameras get
+            ``prompts.camera_label`` of their name.
 
     Raises:
         ConfigError: A value is of the wrong type or out of range.
@@ -72,6 +73,8 @@ class ReasonerConfig:
     max_target_chars: int = MAX_TARGET_CHARS
     max_reason_chars: int = MAX_REASON_CHARS
     max_parameters: int = MAX_PARAMETERS
+    goal: str = ""
+    camera_labels: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.action_space, ActionSpace):
@@ -92,6 +95,7 @@ class ReasonerConfig:
                 f"question is {len(self.question)} characters; "
                 f"max_question_chars is {self.max_question_chars}"
             )
+        check_goal(self, self.goal, ConfigError)
         s = self.sampling
         _check_int("max_new_tokens", s.max_new_tokens, 1, 1_000_000)
         _check_int("max_thinking_tokens", self.max_thinking_tokens, 0, s.max_new_tokens - 1)
@@ -174,6 +178,7 @@ class Reasoner:
         on_text: TextCallback | None = None,
         cancel: threading.Event | None = None,
         snapshot_s: float = 0.0,
+        goal: str = "",
     ) -> Decision:
         """Asks the model about ``snapshot`` and returns a validated decision.
 
@@ -188,6 +193,7 @@ class Reasoner:
             on_text: Streaming callback, called from this thread while generating.
             cancel: When set, generation stops and ``GenerationCancelled`` is raised.
             snapshot_s: Seconds the caller spent taking the snapshot (added to the latency).
+            goal: The task's overall goal; "" means the configured one.
 
         Returns:
             The decision, stamped with the snapshot's frames.
@@ -202,13 +208,22 @@ class Reasoner:
         if snapshot.empty:
             raise InputError("the frame window is empty: no frames to reason over yet")
         question, choices = check_request(config, question, choices)
+        goal = check_goal(config, goal) or config.goal
         space = config.action_space
         if choices:
             space = space.restricted_to(choices, config.max_choices)
         info = self._backend.describe()
         profile = profile_for(config.profile, info.architecture)
         request = GenerationRequest(
-            messages=profile.build_messages(question, snapshot.clips, space, choices),
+            messages=profile.build_messages(
+                question,
+                snapshot.clips,
+                space,
+                choices,
+                goal=goal,
+                labels=dict(config.camera_labels),
+                reasoning=config.max_thinking_tokens > 0,
+            ),
             clips=snapshot.clips,
             sampling=config.sampling,
             answer_format=profile.answer_format(
@@ -318,6 +333,18 @@ def check_request(
         return question, ()
     space = config.action_space.restricted_to(choices, config.max_choices)
     return question, tuple(a.name for a in space.actions)
+
+
+def check_goal(config: ReasonerConfig, goal: str, error: type[Exception] = InputError) -> str:
+    """``goal`` stripped, if usable under ``config``; raises ``error`` (InputError) if not."""
+    if not isinstance(goal, str):
+        raise error(f"goal must be a string, got {type(goal).__name__}")
+    goal = goal.strip()
+    if len(goal) > config.max_question_chars:
+        raise error(f"goal is {len(goal)} characters; the limit is {config.max_question_chars}")
+    if "\x00" in goal:
+        raise error("goal contains NUL characters")
+    return goal
 
 
 def _schema(space: ActionSpace, config: ReasonerConfig) -> dict[str, Any]:

@@ -38,8 +38,8 @@ from cosmos_reason_ros.core.action_space import (
 )
 from cosmos_reason_ros.core.errors import BackendError, ConfigError, InputError
 from cosmos_reason_ros.core.ingest import ingest, raw_frame
-from cosmos_reason_ros.core.prompts import PROFILES
-from cosmos_reason_ros.core.reasoner import DEFAULT_QUESTION, Reasoner
+from cosmos_reason_ros.core.prompts import DEFAULT_QUESTION, PROFILES
+from cosmos_reason_ros.core.reasoner import Reasoner
 from cosmos_reason_ros.core.types import Image, WindowSnapshot
 from cosmos_reason_ros.core.window import FrameWindow
 
@@ -94,15 +94,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="auto", choices=DTYPES)
     p.add_argument("--quantization", default="none", choices=QUANTIZATIONS)
     p.add_argument("--profile", default="auto", choices=PROFILES, help="prompt profile")
-    p.add_argument("--fps", type=float, default=4.0, help="frames sampled per second")
+    p.add_argument("--fps", type=float, default=None, help="frames sampled per second")
     p.add_argument("--window-s", type=float, default=4.0, help="seconds of video asked about")
-    p.add_argument("--max-new-tokens", type=int, default=1024)
+    p.add_argument("--max-new-tokens", type=int, default=None)
     p.add_argument("--max-thinking-tokens", type=int, default=256)
     p.add_argument("--max-target-chars", type=int, default=MAX_TARGET_CHARS)
     p.add_argument("--max-reason-chars", type=int, default=MAX_REASON_CHARS)
     p.add_argument("--max-parameters", type=int, default=MAX_PARAMETERS)
-    p.add_argument("--temperature", type=float, default=0.6)
-    p.add_argument("--seed", type=int, default=None)
+    # Sampling: unset options take the model family's recipe (docs/fidelity.md).
+    p.add_argument("--temperature", type=float, default=None)
+    p.add_argument("--top-p", type=float, default=None)
+    p.add_argument("--top-k", type=int, default=None, help="0: no top-k cut")
+    p.add_argument("--presence-penalty", type=float, default=None)
+    p.add_argument("--seed", type=int, default=None, help="-2: a random seed each time")
     p.add_argument(
         "--unconstrained", action="store_true", help="do not constrain the answer to the schema"
     )
@@ -142,20 +146,26 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
         "dtype": args.dtype,
         "quantization": args.quantization,
         "profile": args.profile,
-        "sample_fps": args.fps,
         "window_s": args.window_s,
         "question": args.question,
         "actions": _split(args.actions),
         "fallback_action": args.fallback,
-        "max_new_tokens": args.max_new_tokens,
         "max_thinking_tokens": args.max_thinking_tokens,
         "max_target_chars": args.max_target_chars,
         "max_reason_chars": args.max_reason_chars,
         "max_parameters": args.max_parameters,
-        "temperature": args.temperature,
-        "seed": -1 if args.seed is None else args.seed,
         "constrained_decoding": not args.unconstrained,
     }
+    family = {
+        "sample_fps": args.fps,
+        "max_new_tokens": args.max_new_tokens,
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "top_k": args.top_k,
+        "presence_penalty": args.presence_penalty,
+        "seed": args.seed,
+    }
+    values.update({k: v for k, v in family.items() if v is not None})
     if args.base_url:
         values["base_url"] = args.base_url
     return values
