@@ -34,9 +34,10 @@ class BackendConfig:
         max_retries: ``openai``: retries on connection errors and 5xx answers.
         jpeg_quality: ``openai``: JPEG quality of frames sent to the server.
         video_transport: ``openai``: send each clip as ``images`` or as one ``video``.
-        structured_output: ``openai``: when to send the answer's JSON schema as
-            ``response_format`` (``auto``: only with no thinking budget; ``after_reasoning``:
-            always, for servers that constrain only after a reasoning parser; ``off``: never).
+        structured_output: ``openai``: how the answer's JSON schema is sent as
+            ``response_format`` (``auto``: in a second request after the thinking;
+            ``after_reasoning``: with the first, for servers that constrain only after a
+            reasoning parser; ``off``: never).
     """
 
     backend: str = "transformers"
@@ -52,7 +53,7 @@ class BackendConfig:
     timeout_s: float = 60.0
     max_retries: int = 2
     jpeg_quality: int = 85
-    video_transport: str = "images"
+    video_transport: str = "video"
     structured_output: str = "auto"
 
     def __post_init__(self) -> None:

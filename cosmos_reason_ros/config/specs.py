@@ -153,8 +153,9 @@ SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "structured_output",
         "auto",
-        "openai: send the answer schema as response_format: auto (only when "
-        "max_thinking_tokens is 0), after_reasoning (servers with a reasoning parser), off",
+        "openai: how the answer schema is sent as response_format: auto (a second request "
+        "continues the thinking), after_reasoning (with the first, for servers with a "
+        "reasoning parser), off (never)",
         choices=STRUCTURED_OUTPUT_MODES,
     ),
     # --- cameras and window (change through cleanup -> configure) ---
