@@ -24,6 +24,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["cosmos_reason_ros", "cosmos_reason_ros.*"]),
     include_package_data=True,
+    package_data={"cosmos_reason_ros.testing": ["chat_templates/*.jinja"]},
     install_requires=_requirements(),
     entry_points={
         "console_scripts": [

@@ -26,6 +26,15 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny_qwen2_5_vl"), arch="qwen2_5_vl")
 
 
+@pytest.fixture(scope="session")
+def tiny_reason2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random-weight Qwen3-VL checkpoint (Cosmos-Reason2 architecture)."""
+    pytest.importorskip("torch", reason="the tiny model needs torch: run `make setup`")
+    from cosmos_reason_ros.testing.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny_qwen3_vl"), arch="qwen3_vl")
+
+
 @pytest.fixture
 def ros_context() -> Iterator[object]:
     """A fresh rclpy context for one test, shut down afterwards."""
