@@ -54,6 +54,15 @@ class ParamSpec:
     family: bool = False
 
 
+def _family(
+    name: str, default: float, text: str, low: float, high: float, *, live: bool = True
+) -> ParamSpec:
+    """A parameter whose -1 default stands for the model family's value."""
+    return ParamSpec(
+        name, default, text + "; -1 = the family's", live=live, low=low, high=high, family=True
+    )
+
+
 DEFAULT_ACTIONS = [
     "continue: keep doing the current task",
     "slow_down: reduce speed, something needs attention",
@@ -331,60 +340,18 @@ SPECS: tuple[ParamSpec, ...] = (
         live=True,
     ),
     # --- sampling (live; -1 = the family's recipe, with or without thinking) ---
-    ParamSpec(
-        "temperature",
-        -1.0,
-        "Sampling temperature; 0 = greedy; -1 = the family's",
-        live=True,
-        low=0.0,
-        high=2.0,
-        family=True,
-    ),
-    ParamSpec(
-        "top_p",
-        -1.0,
-        "Nucleus sampling mass; -1 = the family's",
-        live=True,
-        low=0.01,
-        high=1.0,
-        family=True,
-    ),
-    ParamSpec(
-        "top_k",
-        -1,
-        "Sample from the k most likely tokens; 0 = no cut; -1 = the family's",
-        live=True,
-        low=0,
-        high=100_000,
-        family=True,
-    ),
-    ParamSpec(
-        "repetition_penalty",
-        -1.0,
-        "Repetition penalty; -1 = the family's",
-        live=True,
-        low=0.5,
-        high=2.0,
-        family=True,
-    ),
-    ParamSpec(
+    _family("temperature", -1.0, "Sampling temperature; 0 = greedy", 0.0, 2.0),
+    _family("top_p", -1.0, "Nucleus sampling mass", 0.01, 1.0),
+    _family("top_k", -1, "Sample from the k most likely tokens; 0 = no cut", 0, 100_000),
+    _family("repetition_penalty", -1.0, "Repetition penalty", 0.5, 2.0),
+    _family(
         "presence_penalty",
         -1.0,
-        "Subtracted from the logit of every token already generated; -1 = the family's",
-        live=True,
-        low=0.0,
-        high=2.0,
-        family=True,
+        "Subtracted from the logit of every token already generated",
+        0.0,
+        2.0,
     ),
-    ParamSpec(
-        "max_new_tokens",
-        -1,
-        "Generated tokens at most, thinking and answer; -1 = the family's",
-        live=True,
-        low=16,
-        high=32768,
-        family=True,
-    ),
+    _family("max_new_tokens", -1, "Generated tokens at most, thinking and answer", 16, 32768),
     ParamSpec(
         "max_thinking_tokens",
         512,
