@@ -2,7 +2,8 @@
 
 colcon does NOT use this file: the ROS 2 package is built by CMakeLists.txt (ament_cmake),
 which also generates the msg/srv/action interfaces. `pip install .` gives the engine, the
-backends and the offline tools (cosmos-reason, cosmos-reason-scenario, cosmos-reason-eval);
+backends and the offline tools (cosmos-reason, cosmos-reason-scenario, cosmos-reason-eval,
+cosmos-reason-benchmark);
 the node and the ROS tools additionally need rclpy and the generated interfaces.
 """
 
@@ -33,6 +34,7 @@ setup(
             "cosmos-reason-scenario=cosmos_reason_ros.tools.scenario:main",
             "cosmos-reason-replay=cosmos_reason_ros.tools.replay:main",
             "cosmos-reason-eval=cosmos_reason_ros.tools.eval_cli:main",
+            "cosmos-reason-benchmark=cosmos_reason_ros.tools.benchmark:main",
             "reason_node=cosmos_reason_ros.ros.node:main",
         ]
     },

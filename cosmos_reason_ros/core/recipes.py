@@ -27,7 +27,10 @@ __all__ = [
     "REASON1_RECIPE",
     "REASON2_RECIPE",
     "FamilyRecipe",
+    "default_total_pixels",
     "recipe_for",
+    "smart_nframes",
+    "smart_resize",
     "video_frame_pixels",
 ]
 
@@ -37,6 +40,10 @@ VIDEO_MAX_TOKENS = 768
 """qwen-vl-utils ``VIDEO_MAX_PIXELS`` (0.0.11) / ``VIDEO_MAX_TOKEN_NUM`` (0.0.14)."""
 FRAME_FACTOR = 2
 """Frames per temporal patch: qwen-vl-utils ``FRAME_FACTOR``."""
+MODEL_SEQ_TOKENS = 128000
+"""qwen-vl-utils' default ``total_pixels`` is this many tokens, times 0.9 (``VIDEO_TOTAL_PIXELS``
+in 0.0.11, ``MODEL_SEQ_LEN`` in 0.0.14)."""
+_MAX_RATIO = 200
 
 
 @dataclass(frozen=True)
@@ -153,3 +160,54 @@ def video_frame_pixels(total_pixels: int, frames: int, patch_multiple: int) -> i
     area = patch_multiple**2
     cap = min(VIDEO_MAX_TOKENS * area, total_pixels / nframes * FRAME_FACTOR)
     return int(max(cap, int(VIDEO_MIN_TOKENS * area * 1.05)))
+
+
+def default_total_pixels(patch_multiple: int) -> int:
+    """qwen-vl-utils' ``total_pixels`` when a video item sets none (upstream's benchmark)."""
+    return int(MODEL_SEQ_TOKENS * patch_multiple * patch_multiple * 0.9)
+
+
+def smart_nframes(total_frames: int, video_fps: float, fps: float) -> int:
+    """qwen-vl-utils ``smart_nframes`` for a video item with ``fps`` (0.0.11 and 0.0.14 alike):
+    the frames kept of a ``total_frames``-frame video recorded at ``video_fps``.
+
+    Raises:
+        ValueError: The video is too short (fewer than 2 frames kept), as qwen-vl-utils raises.
+    """
+    min_frames = math.ceil(4 / FRAME_FACTOR) * FRAME_FACTOR  # FPS_MIN_FRAMES
+    max_frames = math.floor(min(768, total_frames) / FRAME_FACTOR) * FRAME_FACTOR
+    nframes = total_frames / video_fps * fps
+    nframes = min(max(nframes, min_frames), max_frames, total_frames)
+    nframes = math.floor(nframes / FRAME_FACTOR) * FRAME_FACTOR
+    if not FRAME_FACTOR <= nframes <= total_frames:
+        raise ValueError(
+            f"nframes should in interval [{FRAME_FACTOR}, {total_frames}], but got {nframes}."
+        )
+    return int(nframes)
+
+
+def smart_resize(
+    height: int, width: int, factor: int, min_pixels: float, max_pixels: float
+) -> tuple[int, int]:
+    """qwen-vl-utils ``smart_resize``: sides that are multiples of ``factor`` with
+    ``min_pixels <= h * w <= max_pixels``, the aspect ratio kept as closely as possible.
+
+    Raises:
+        ValueError: The aspect ratio exceeds 200, as qwen-vl-utils raises.
+    """
+    if max(height, width) / min(height, width) > _MAX_RATIO:
+        raise ValueError(
+            f"absolute aspect ratio must be smaller than {_MAX_RATIO}, "
+            f"got {max(height, width) / min(height, width)}"
+        )
+    h_bar = max(factor, round(height / factor) * factor)
+    w_bar = max(factor, round(width / factor) * factor)
+    if h_bar * w_bar > max_pixels:
+        beta = math.sqrt((height * width) / max_pixels)
+        h_bar = math.floor(height / beta / factor) * factor
+        w_bar = math.floor(width / beta / factor) * factor
+    elif h_bar * w_bar < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h_bar = math.ceil(height * beta / factor) * factor
+        w_bar = math.ceil(width * beta / factor) * factor
+    return h_bar, w_bar
