@@ -231,6 +231,41 @@ def test_transformers_prompt_and_processor_arguments_per_family(
     assert sampling_of(seen[0]) == c["sampling"]
 
 
+def test_transformers_backend_applies_top_k_and_presence_penalty(tiny_model_dir: Path) -> None:
+    """Reason2's ``top_k`` and ``presence_penalty`` reach the tiny model's decoding: hot
+    sampling with ``top_k`` 1 is greedy whatever the seed, without it the seeds differ; a
+    presence penalty breaks greedy decoding's repetition loop."""
+    from cosmos_reason_ros.backends.config import BackendConfig
+    from cosmos_reason_ros.backends.transformers_backend import TransformersBackend
+    from cosmos_reason_ros.core.generation import (
+        ChatMessage,
+        SamplingSettings,
+        TextPart,
+        VideoPart,
+    )
+
+    clip = snapshot(28).clips[0]
+    messages = (ChatMessage("user", (VideoPart(0), TextPart("What next?"))),)
+    backend = TransformersBackend(BackendConfig(model=str(tiny_model_dir), device="cpu"))
+    backend.load()
+
+    def text(**sampling: Any) -> str:
+        settings = SamplingSettings(max_new_tokens=16, repetition_penalty=1.0, **sampling)
+        request = GenerationRequest(messages=messages, clips=(clip,), sampling=settings)
+        return backend.generate(request).text
+
+    try:
+        greedy = text(temperature=0.0)
+        top1 = {text(temperature=1.5, top_k=1, seed=s) for s in (1, 2)}
+        free = {text(temperature=1.5, top_k=0, seed=s) for s in (1, 2)}
+        penalised = text(temperature=0.0, presence_penalty=2.0)
+    finally:
+        backend.close()
+    assert top1 == {greedy}
+    assert len(free) == 2
+    assert len(set(penalised)) > 2 * len(set(greedy))  # greedy loops over a few characters
+
+
 # -- tensorrt_llm: its pure request builders --------------------------------------------------
 class RequestRecorder:
     """Stands in for the TensorRT-LLM backend (which cannot run here): records the request the
