@@ -9,7 +9,7 @@ Sources (details and digests in ``cosmos_reason_ros/testing/chat_templates/PROVE
 - Qwen3-VL (Cosmos-Reason2): ``chat_template`` of ``Qwen/Qwen3-VL-8B-Instruct``, stated by
   NVIDIA's code to be byte-identical to ``nvidia/Cosmos-Reason2-8B``'s. It could NOT be
   downloaded from the Hub here: the vendored bytes are the best-supported published version
-  (transcribed from NVIDIA's copy, agreeing with four independent copies). Its digest below pins
+  (transcribed from NVIDIA's copy; three more copies read in full agree). Its digest below pins
   that transcription; it is not a digest published by Qwen or NVIDIA.
 - Tokenizer tables: ``AutoProcessor.from_pretrained`` printouts of ``Qwen2.5-VL-7B-Instruct``
   and ``Qwen/Qwen3-VL-2B-Instruct`` (``added_tokens_decoder`` with each token's ``special``
