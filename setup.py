@@ -2,7 +2,8 @@
 
 colcon does NOT use this file: the ROS 2 package is built by CMakeLists.txt (ament_cmake),
 which also generates the msg/srv/action interfaces. `pip install .` gives the engine, the
-backends and the offline tools (cosmos-reason, cosmos-reason-scenario, cosmos-reason-eval);
+backends and the offline tools (cosmos-reason, cosmos-reason-scenario, cosmos-reason-eval,
+cosmos-reason-benchmark);
 the node and the ROS tools additionally need rclpy and the generated interfaces.
 """
 
@@ -24,6 +25,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["cosmos_reason_ros", "cosmos_reason_ros.*"]),
     include_package_data=True,
+    package_data={"cosmos_reason_ros.testing": ["chat_templates/*.jinja"]},
     install_requires=_requirements(),
     entry_points={
         "console_scripts": [
@@ -33,6 +35,7 @@ setup(
             "cosmos-reason-scenario=cosmos_reason_ros.tools.scenario:main",
             "cosmos-reason-replay=cosmos_reason_ros.tools.replay_cli:main",
             "cosmos-reason-eval=cosmos_reason_ros.tools.eval_cli:main",
+            "cosmos-reason-benchmark=cosmos_reason_ros.tools.benchmark:main",
             "reason_node=cosmos_reason_ros.ros.node:main",
         ]
     },

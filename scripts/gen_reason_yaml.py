@@ -16,6 +16,8 @@ from cosmos_reason_ros.config import SPECS
 def _value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list) and not value:
+        return "[]"
     if isinstance(value, list):
         return "\n" + "\n".join(f"      - {json.dumps(v)}" for v in value)
     if isinstance(value, str):

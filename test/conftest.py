@@ -27,15 +27,18 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_model_dirs(
-    tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path
-) -> dict[str, Path]:
-    """Both tiny checkpoints: Qwen2.5-VL (Cosmos-Reason1) and Qwen3-VL (Cosmos-Reason2)."""
+def tiny_reason2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random-weight Qwen3-VL checkpoint (Cosmos-Reason2 architecture)."""
     pytest.importorskip("torch", reason="the tiny model needs torch: run `make setup`")
     from cosmos_reason_ros.testing.tiny_model import build_tiny_model
 
-    qwen3 = build_tiny_model(tmp_path_factory.mktemp("tiny_qwen3_vl"), arch="qwen3_vl")
-    return {"qwen2_5_vl": tiny_model_dir, "qwen3_vl": qwen3}
+    return build_tiny_model(tmp_path_factory.mktemp("tiny_qwen3_vl"), arch="qwen3_vl")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dirs(tiny_model_dir: Path, tiny_reason2_dir: Path) -> dict[str, Path]:
+    """Both tiny checkpoints: Qwen2.5-VL (Cosmos-Reason1) and Qwen3-VL (Cosmos-Reason2)."""
+    return {"qwen2_5_vl": tiny_model_dir, "qwen3_vl": tiny_reason2_dir}
 
 
 @pytest.fixture

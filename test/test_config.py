@@ -25,6 +25,8 @@ def _field(config: Any, path: str) -> Any:
 def _other_value(spec: ParamSpec) -> Any:
     """A valid value other than the default."""
     default = spec.default
+    if spec.family:  # -1 = the family's; the top of the range is never a family value
+        return type(default)(spec.high)
     if spec.name == "profile":
         return "reason2"
     if spec.choices:

@@ -47,9 +47,10 @@ class BackendConfig:
         cache_tokens: Tokens a decision's prompt and answer need at most (set by
             ``build_config`` from the cameras and the window; 0 = unknown): sizes the static
             cache of compiled decoding so one compiled graph serves every decision.
-        structured_output: ``openai``: when to send the answer's JSON schema as
-            ``response_format`` (``auto``: only with no thinking budget; ``after_reasoning``:
-            always, for servers that constrain only after a reasoning parser; ``off``: never).
+        structured_output: ``openai``: how the answer's JSON schema is sent as
+            ``response_format`` (``auto``: in a second request after the thinking;
+            ``after_reasoning``: with the first, for servers that constrain only after a
+            reasoning parser; ``off``: never).
     """
 
     backend: str = "transformers"
@@ -67,7 +68,7 @@ class BackendConfig:
     timeout_s: float = 60.0
     max_retries: int = 2
     jpeg_quality: int = 85
-    video_transport: str = "images"
+    video_transport: str = "video"
     structured_output: str = "auto"
     compile: str = "auto"
     cache_tokens: int = 0

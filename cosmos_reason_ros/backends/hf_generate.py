@@ -42,10 +42,11 @@ def plan_generation(
 ) -> GenerationPlan:
     """How to call ``model.generate`` for ``request``.
 
-    The logits processors are built here, in a fixed order (``pre_processors``, repetition
-    penalty, answer constraint, temperature, top-p), and generate's own are switched off: the
-    constraint must mask before top-p, or top-p may leave no allowed token. The checkpoint's
-    generation config (e.g. ``top_k``) is overridden so that only ``request.sampling`` decides.
+    The logits processors are built here, in a fixed order (``pre_processors``, repetition and
+    presence penalties, answer constraint, temperature, top-k, top-p), and generate's own are
+    switched off: the constraint must mask before top-k/top-p, or they may leave no allowed
+    token. The checkpoint's generation config (e.g. ``top_k``) is overridden so that only
+    ``request.sampling`` decides.
     Generation ends at the constraint's end-of-turn token as well as the model's own stops.
 
     Args:
@@ -60,6 +61,7 @@ def plan_generation(
     from transformers import (
         RepetitionPenaltyLogitsProcessor,
         TemperatureLogitsWarper,
+        TopKLogitsWarper,
         TopPLogitsWarper,
     )
 
@@ -67,6 +69,8 @@ def plan_generation(
     processors = LogitsProcessorList(pre_processors)
     if sampling.repetition_penalty != 1.0:
         processors.append(RepetitionPenaltyLogitsProcessor(sampling.repetition_penalty))
+    if sampling.presence_penalty != 0.0:
+        processors.append(PresencePenalty(sampling.presence_penalty))
     stops = _stop_ids(model)
     constraint = None
     if request.constrained and request.answer_format is not None:
@@ -84,6 +88,8 @@ def plan_generation(
     if do_sample:
         if sampling.temperature != 1.0:
             processors.append(TemperatureLogitsWarper(sampling.temperature))
+        if sampling.top_k > 0:
+            processors.append(TopKLogitsWarper(sampling.top_k))
         if sampling.top_p < 1.0:
             processors.append(TopPLogitsWarper(sampling.top_p))
     stopping = StoppingCriteriaList()
@@ -111,6 +117,26 @@ def _stop_ids(model: Any) -> list[int]:
     if eos is None:
         return []
     return sorted({int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos])})
+
+
+class PresencePenalty(LogitsProcessor):
+    """Subtracts ``penalty`` once from the logit of every token generated so far (not the
+    prompt's): vLLM's and OpenAI's ``presence_penalty``. One instance per ``generate`` call."""
+
+    def __init__(self, penalty: float) -> None:
+        self._penalty = penalty
+        self._prompt_len: int | None = None
+
+    def __call__(
+        self, input_ids: torch.LongTensor, scores: torch.FloatTensor
+    ) -> torch.FloatTensor:
+        if self._prompt_len is None:
+            self._prompt_len = int(input_ids.shape[1])
+        generated = input_ids[:, self._prompt_len :]
+        if generated.shape[1]:
+            seen = torch.zeros_like(scores).scatter_(1, generated, 1.0)
+            return scores - self._penalty * seen  # type: ignore[return-value]
+        return scores
 
 
 class _CancelCriteria(StoppingCriteria):

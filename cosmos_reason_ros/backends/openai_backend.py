@@ -1,37 +1,41 @@
 """The ``openai`` backend: any OpenAI-compatible chat-completions server.
 
 Works with trtllm-serve, vLLM, TensorRT Edge-LLM's server and NVIDIA NIM through the ``openai``
-client library (>= 1.50). The policy is ours and testable: the client's own retries are off;
-connection errors, 5xx and 429 (honouring ``Retry-After`` up to ``backoff_max_s``) are retried
-up to ``max_retries`` times with exponential backoff, but only before any text reached
-``on_text``; other 4xx fail at once; a read that stalls past ``timeout_s`` raises
-``GenerationTimeout`` without a retry.
+client library (>= 1.50). Retries, timeouts and error messages follow ``openai_calls``: an
+attempt is retried only while none of its text reached ``on_text``.
 
-Media: ``video_transport="images"`` sends every frame as a JPEG ``image_url`` data URL, in
-order; ``"video"`` sends each clip as one MP4 ``video_url`` data URL at the clip's frame rate,
-plus ``mm_processor_kwargs`` ``{"fps": ..., "do_sample_frames": false}`` (read by vLLM, passed
-to the Hugging Face processor; other servers ignore or reject unknown fields, see
-docs/serving.md).
+Media (``openai_chat``): one video per camera by default, at its frame rate, with the processor
+arguments that stop the server from re-sampling or resizing it; ``"images"`` sends stills.
 
-Constrained answers (``structured_output``): ``response_format`` json_schema constrains the
-whole output, which would forbid the thinking. ``"auto"`` (default) sends it only when the
-thinking budget is 0, and wraps the JSON in ``answer_prefix``/``answer_suffix``; otherwise
-the answer is prompt-only and the Reasoner validates it. ``"after_reasoning"`` always sends it,
-for servers that apply structured outputs after a reasoning parser (vLLM
-``--reasoning-parser``): thinking arrives in ``reasoning_content`` and is reassembled as
-``<think>`` ... ``answer_prefix`` JSON ``answer_suffix``. ``"off"`` never sends it.
+Thinking budget and deadline, enforced here, client-side, whatever the server does: thinking
+ends at whichever comes first of the model writing ``think_end`` (or a reasoning parser's
+``reasoning_content`` giving way to content), ``max_thinking_tokens`` streamed thinking tokens,
+and ``max_thinking_s`` seconds after the request went out. When the budget or the deadline cut
+the thinking, the stream is closed and the answer asked for in a second request that continues
+the thinking so far, completed with ``answer_prefix``, as a prefilled assistant turn
+(``continue_final_message``).
 
-The API key is read only from the environment variable ``config.api_key_env`` and sent only to
-``base_url``'s host: redirects are not followed (a 3xx answer fails, naming where it pointed),
-so no other host ever receives it. It never appears in logs, ``describe()``, error messages,
-their chained causes, or generated text (a server that echoes it gets ``***``).
+Constrained answers (``structured_output``): ``response_format`` json_schema would forbid the
+thinking if sent with the first request to a server without a reasoning parser, so
+``"auto"`` (default) always takes the two-request path: the first request streams the thinking
+and stops where it ends; the second asks for the answer, schema-constrained. With a thinking
+budget of 0 there is one, constrained request. ``"after_reasoning"`` sends the schema with the
+first request, for servers that constrain only after their reasoning parser (vLLM
+``--reasoning-parser``), and needs a second request only when the budget or the deadline cut
+the thinking. ``"off"`` never sends a schema: the Reasoner validates the answer it finds.
+A constrained answer comes back exactly in ``GenerationResult.answer_json`` and the thinking in
+``thinking``. The second request costs one more prefill (a server with prefix caching, as vLLM
+has by default, reuses the first's).
+
+The API key is read only from the environment variable ``config.api_key_env``; it never
+appears in logs, ``describe()`` or error messages.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
-import random
 import threading
 import time
 from typing import Any
@@ -39,16 +43,13 @@ from urllib.parse import urlparse
 
 from cosmos_reason_ros.backends.api_key import KeyFilter, blank_result, sent_in_clear
 from cosmos_reason_ros.backends.config import STRUCTURED_OUTPUT_MODES, BackendConfig
-from cosmos_reason_ros.backends.openai_chat import Assembler, build_chat_kwargs
+from cosmos_reason_ros.backends.openai_calls import RetryableError, ServerCalls
+from cosmos_reason_ros.backends.openai_chat import build_chat_kwargs, continuation, with_schema
+from cosmos_reason_ros.backends.openai_stream import AnswerReader, GenerationRun, ThinkingWatch
 from cosmos_reason_ros.core.architecture import detect_architecture
-from cosmos_reason_ros.core.errors import (
-    BackendError,
-    BackendUnavailableError,
-    ConfigError,
-    GenerationCancelled,
-    GenerationTimeout,
-)
+from cosmos_reason_ros.core.errors import BackendError, BackendUnavailableError, ConfigError
 from cosmos_reason_ros.core.generation import (
+    AnswerFormat,
     BackendInfo,
     Capabilities,
     GenerationRequest,
@@ -60,16 +61,6 @@ __all__ = ["STRUCTURED_OUTPUT_MODES", "OpenAIBackend"]
 logger = logging.getLogger(__name__)
 
 PLACEHOLDER_API_KEY = "EMPTY"  # what servers without authentication are sent
-_MAX_ERROR_CHARS = 300
-
-
-class _RetryableError(Exception):
-    """An attempt failed in a way worth retrying (private to this module)."""
-
-    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retry_after_s = retry_after_s
 
 
 class OpenAIBackend:
@@ -85,7 +76,7 @@ class OpenAIBackend:
         structured_output: ``auto``, ``after_reasoning`` or ``off`` (module docstring).
         backoff_base_s: First retry delay; doubles per retry, with up to 25 % jitter.
         backoff_max_s: Longest delay, also the cap on a server's ``Retry-After``.
-        extra_body: Extra request fields merged into every request (e.g. ``{"top_k": 20}``).
+        extra_body: Extra request fields merged into every request (e.g. ``{"min_p": 0.1}``).
     """
 
     def __init__(
@@ -109,8 +100,6 @@ class OpenAIBackend:
             )
         self._config = config
         self._structured_output = structured_output
-        self._backoff_base_s = backoff_base_s
-        self._backoff_max_s = backoff_max_s
         self._extra_body = dict(extra_body or {})
         url = urlparse(config.base_url)
         if url.scheme not in ("http", "https") or not url.hostname:
@@ -118,8 +107,15 @@ class OpenAIBackend:
         # host[:port] only: never user:password from the URL.
         self._host = url.hostname + (f":{url.port}" if url.port else "")
         self._api_key = os.environ.get(config.api_key_env, "") if config.api_key_env else ""
+        self._calls = ServerCalls(
+            self._host,
+            self._api_key,
+            timeout_s=config.timeout_s,
+            max_retries=config.max_retries,
+            backoff_base_s=backoff_base_s,
+            backoff_max_s=backoff_max_s,
+        )
         self._client: Any = None
-        self._openai: Any = None
         self._architecture = detect_architecture(config.model)
         self._lock = threading.Lock()
 
@@ -151,10 +147,11 @@ class OpenAIBackend:
             logger.warning(
                 "openai backend sends its API key unencrypted to host=%s: use https", self._host
             )
-        self._openai = openai
+        calls = self._calls
+        calls.openai = openai
         try:
-            models = self._with_retries(
-                lambda: self._call(lambda: list(client.models.list())), None
+            models = calls.with_retries(
+                lambda: calls.call(lambda: list(client.models.list())), None
             )
         except BackendError as err:
             client.close()
@@ -179,9 +176,10 @@ class OpenAIBackend:
             self._config.model,
             architecture.describe(),
         )
+        logger.info("openai backend: %s", self.enforcement())
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
-        """Stream one chat completion; see the module docstring for retries and layout.
+        """Stream one decision's completion(s); see the module docstring for the phases.
 
         Raises:
             BackendError: Not loaded, the server failed, or retries ran out.
@@ -192,23 +190,54 @@ class OpenAIBackend:
         client = self._client
         if client is None:
             raise BackendError("openai backend is not loaded; call load() first")
-        start = time.monotonic()
-        kwargs = build_chat_kwargs(
-            request, self._config, self._structured_output, self._extra_body
-        )
-        preprocess_s = time.monotonic() - start
-        wrap = request.answer_format if "response_format" in kwargs else None
+        # A server may echo the key in generated text: it never reaches on_text or the result.
         on_text = request.on_text
         keyless = KeyFilter(self._api_key, on_text) if self._api_key and on_text else None
-        out = Assembler(keyless or on_text, wrap, start, preprocess_s)
-        result: GenerationResult = self._with_retries(
-            lambda: self._stream(client, kwargs, request, out),
-            request.cancel,
-            may_retry=lambda: not out.emitted,
-        )
+        if keyless is not None:
+            request = dataclasses.replace(request, on_text=keyless)
+        result = self._generate(client, request)
         if keyless is not None:
             keyless.flush()
         return blank_result(result, self._api_key)
+
+    def _generate(self, client: Any, request: GenerationRequest) -> GenerationResult:
+        """``generate`` after the checks, with the key filter in place."""
+        run = GenerationRun(request, time.monotonic())
+        base = build_chat_kwargs(
+            request, self._config, self._architecture.model_type, self._extra_body
+        )
+        run.preprocess_s = time.monotonic() - run.start
+        fmt = request.answer_format
+        schema = fmt is not None and request.constrained and self._structured_output != "off"
+        if fmt is None or fmt.max_thinking_tokens == 0:
+            return self._answer_at_once(client, base, run, fmt if schema else None)
+        two_phase = schema and self._structured_output == "auto"
+        first = with_schema(base, fmt) if schema and not two_phase else base
+        answer = AnswerReader(run.out, wrapped=schema and not two_phase)
+        watch = self._calls.with_retries(
+            lambda: self._think(
+                client, first, run, ThinkingWatch(fmt, run.out, two_phase, answer)
+            ),
+            request.cancel,
+            may_retry=lambda: not run.out.emitted,
+        )
+        run.thinking_s = max(0.0, watch.ended_at - run.sent)
+        run.ended_by = watch.ended_by
+        run.prompt_tokens = watch.stream.prompt_tokens
+        run.generated = watch.stream.completion_tokens
+        if watch.stopped:  # ask for the answer, the thinking so far prefilled
+            run.out.emit(watch.prefix_rest())
+            answer = AnswerReader(run.out, wrapped=schema)
+            left = request.sampling.max_new_tokens - watch.tokens
+            second = continuation(base, run.out.text, left)
+            self._answer(client, with_schema(second, fmt) if schema else second, run, answer)
+            if not run.prompt_tokens:
+                run.prompt_tokens = max(0, answer.stream.prompt_tokens - watch.tokens)
+            run.generated += answer.stream.completion_tokens
+        if not answer.wrapped:
+            return run.result()
+        run.out.emit(fmt.answer_suffix)
+        return run.result(thinking=watch.thinking, answer_json=answer.json)
 
     def close(self) -> None:
         """Close the HTTP client. Idempotent."""
@@ -225,7 +254,9 @@ class OpenAIBackend:
             architecture=self._architecture.model_type,
             architecture_source=self._architecture.origin(),
             capabilities=Capabilities(
-                constrained_answer=self._structured_output == "after_reasoning",
+                thinking_budget=True,
+                thinking_deadline=True,
+                constrained_answer=self._structured_output != "off",
                 video_input=self._config.video_transport == "video",
                 streaming=True,
                 cancel=True,
@@ -236,122 +267,77 @@ class OpenAIBackend:
             loaded=self._client is not None,
         )
 
+    def enforcement(self) -> str:
+        """One sentence saying what this backend enforces and how (logged at ``load``)."""
+        how = (
+            "the thinking budget and deadline are enforced client-side (the stream is stopped "
+            "and the answer asked for as a continuation of the prefilled thinking, "
+            "continue_final_message)"
+        )
+        if self._structured_output == "off":
+            return how + "; answers are not constrained (structured_output off)"
+        if self._structured_output == "after_reasoning":
+            return how + "; answers are constrained by response_format after the reasoning parser"
+        return how + "; answers are constrained by response_format in a second request"
+
     # -- internals ----------------------------------------------------------------------------
-    def _stream(
-        self, client: Any, kwargs: dict[str, Any], request: GenerationRequest, out: Assembler
+    def _answer_at_once(
+        self, client: Any, base: dict[str, Any], run: GenerationRun, fmt: AnswerFormat | None
     ) -> GenerationResult:
-        stream = self._call(lambda: client.chat.completions.create(**kwargs))
-        try:
-            iterator = iter(stream)
-            while True:
-                if request.cancel is not None and request.cancel.is_set():
-                    raise GenerationCancelled("generation cancelled by the caller")
-                chunk = self._call(lambda: next(iterator, None))
-                if chunk is None:
-                    break
-                out.feed(chunk)
-        finally:
-            stream.close()
-        if not out.finished:
-            raise _RetryableError(
+        """One request, no thinking: the schema-constrained answer in ``fmt``'s layout, or
+        whatever the model writes (``fmt`` None)."""
+        answer = AnswerReader(run.out, wrapped=fmt is not None)
+        if fmt is not None:
+            run.out.emit(fmt.answer_prefix)
+            run.ended_by = "tokens"
+        self._answer(client, with_schema(base, fmt) if fmt else base, run, answer)
+        run.prompt_tokens = answer.stream.prompt_tokens
+        run.generated = answer.stream.completion_tokens
+        if fmt is None:
+            return run.result()
+        run.out.emit(fmt.answer_suffix)
+        return run.result(thinking="", answer_json=answer.json)
+
+    def _answer(
+        self, client: Any, kwargs: dict[str, Any], run: GenerationRun, answer: AnswerReader
+    ) -> None:
+        """Stream an answer into ``answer``; retried until its first text arrives."""
+
+        def attempt() -> None:
+            answer.reset()
+            run.sent = run.sent or time.monotonic()
+            finished = self._calls.read(
+                client, kwargs, run.request.cancel, feed=answer.feed_chunk, done=lambda: False
+            )
+            if not (finished and answer.stream.finished):
+                raise RetryableError(
+                    f"server {self._host} ended the stream before the answer finished"
+                )
+
+        self._calls.with_retries(attempt, run.request.cancel, lambda: not answer.stream.chunks)
+
+    def _think(
+        self, client: Any, kwargs: dict[str, Any], run: GenerationRun, watch: ThinkingWatch
+    ) -> ThinkingWatch:
+        """Stream until the thinking ends (and, unless ``watch`` stops there, the answer)."""
+        run.sent = time.monotonic()
+        limit_s = watch.fmt.max_thinking_s
+        due = run.sent + limit_s if limit_s > 0 else None
+        self._calls.read(
+            client,
+            kwargs,
+            run.request.cancel,
+            feed=watch.feed,
+            done=lambda: watch.stopped,
+            deadline=lambda: None if watch.ended_by else due,
+            on_deadline=lambda: watch.end("deadline"),
+        )
+        if watch.stopped:
+            return watch
+        if not watch.stream.finished:
+            raise RetryableError(
                 f"server {self._host} ended the stream before the answer finished"
             )
-        return out.result()
-
-    def _call(self, fn: Any) -> Any:
-        """Run one client call; translate its errors to ours (``_RetryableError``: retry)."""
-        openai = self._openai
-        try:
-            return fn()
-        except openai.APITimeoutError as err:
-            raise GenerationTimeout(
-                f"server {self._host} sent nothing for {self._config.timeout_s:g} s (timeout_s)"
-            ) from err
-        except openai.APIConnectionError as err:
-            raise _RetryableError(
-                f"cannot reach server {self._host}: {self._scrub(str(err))}"
-            ) from err
-        except openai.APIStatusError as err:
-            # ``from None``: the SDK's error repeats the server's body, which may echo the key.
-            status = err.status_code
-            if 300 <= status < 400:
-                raise BackendError(self._redirected(err)) from None
-            text = f"server {self._host} answered HTTP {status}: {self._server_message(err)}"
-            if status == 429 or status >= 500:
-                raise _RetryableError(text, _retry_after(err.response)) from None
-            raise BackendError(text) from None
-        except openai.APIError as err:  # an error event inside a stream
-            raise BackendError(
-                f"server {self._host} reported an error: {self._scrub(err.message)}"
-            ) from None
-
-    def _with_retries(
-        self,
-        attempt: Any,
-        cancel: threading.Event | None,
-        may_retry: Any = lambda: True,
-    ) -> Any:
-        retries = self._config.max_retries
-        for n in range(retries + 1):
-            try:
-                return attempt()
-            except _RetryableError as err:
-                if n == retries or not may_retry():
-                    tries = f"after {n + 1} attempt(s)" if may_retry() else "mid-answer"
-                    raise BackendError(f"{err.message} ({tries})") from None
-                delay = min(self._backoff_base_s * 2**n, self._backoff_max_s)
-                delay *= 1 + 0.25 * random.random()
-                if err.retry_after_s is not None:
-                    delay = min(max(delay, err.retry_after_s), self._backoff_max_s)
-                logger.warning(
-                    "openai backend retry attempt=%d of=%d delay_s=%.3f cause=%s",
-                    n + 1,
-                    retries,
-                    delay,
-                    err.message,
-                )
-                if cancel is not None:
-                    if cancel.wait(delay):
-                        raise GenerationCancelled("generation cancelled by the caller") from None
-                else:
-                    time.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _server_message(self, err: Any) -> str:
-        body = err.body
-        message = body.get("message") if isinstance(body, dict) else None
-        return self._scrub(str(message) if message else str(err.message))
-
-    def _scrub(self, text: str) -> str:
-        """Shorten ``text`` and blank out the API key, should a server echo it."""
-        if self._api_key:
-            text = text.replace(self._api_key, "***")
-        return text[:_MAX_ERROR_CHARS]
-
-    def _redirected(self, err: Any) -> str:
-        """Why a 3xx answer fails: where it pointed (origin and path only), and what to do."""
-        target = urlparse(str(err.response.headers.get("location", "")))
-        where = f"{target.scheme}://{target.hostname}" if target.hostname else ""
-        if where and target.port:
-            where += f":{target.port}"
-        where = self._scrub(where + target.path) or "an unnamed location"
-        return (
-            f"server {self._host} answered HTTP {err.status_code}, a redirect to {where}; "
-            "redirects are not followed, so that the API key goes to base_url only: set "
-            "base_url to the address that answers"
-        )
-
-
-def _retry_after(response: Any) -> float | None:
-    """Seconds from a ``Retry-After`` (or ``retry-after-ms``) header, if numeric."""
-    headers = getattr(response, "headers", None)
-    if headers is None:
-        return None
-    try:
-        if headers.get("retry-after-ms") is not None:
-            return max(0.0, float(headers["retry-after-ms"]) / 1000)
-        if headers.get("retry-after") is not None:
-            return max(0.0, float(headers["retry-after"]))
-    except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
-    return None
+        if not watch.ended_by:  # the model stopped while thinking: the answer is still due
+            watch.end("model", stop=True)
+        return watch

@@ -1,26 +1,42 @@
-"""The OpenAI chat-completions wire format, both ways: the request a ``GenerationRequest``
-becomes (``build_chat_kwargs``), and the streamed chunks assembled back into generated text
-(``Assembler``). Pure apart from frame encoding; no network."""
+"""The OpenAI chat-completions request a ``GenerationRequest`` becomes. Pure apart from frame
+encoding; no network.
+
+- Media first, in the chat's order. ``video_transport="video"`` (the default) sends each clip
+  as one MP4 ``video_url`` data URL at the clip's frame rate, as every upstream Cosmos-Reason
+  path sends a video, with ``mm_processor_kwargs`` that keep the server's Hugging Face
+  processor from re-sampling or resizing what the window already sampled and sized: ``fps``,
+  ``do_sample_frames: false``, ``do_resize: false`` and size bounds that hold the frames as
+  they are (Qwen2.5-VL: per-frame ``min_pixels``/``max_pixels``; Qwen3-VL: ``size`` in total
+  pixels of the clip, its ``shortest_edge``/``longest_edge``). ``"images"`` sends every frame
+  as a JPEG ``image_url`` (no timing: the model sees stills).
+- Every sampling setting is sent, so the server's own defaults (a checkpoint's
+  ``generation_config``) never creep in: ``temperature``, ``top_p``, ``presence_penalty``,
+  ``max_tokens``, ``seed`` and, as vLLM / trtllm-serve extensions, ``top_k`` (0: no cut) and
+  ``repetition_penalty``.
+- ``with_schema`` adds the answer schema as ``response_format`` json_schema; ``continuation``
+  asks for the answer after a prefilled assistant turn (``continue_final_message: true``,
+  ``add_generation_prompt: false``: vLLM, SGLang and transformers' chat templating).
+"""
 
 from __future__ import annotations
 
-import time
+import copy
+import math
 from typing import Any
 
 from cosmos_reason_ros.backends.config import BackendConfig
 from cosmos_reason_ros.backends.media import jpeg_data_url, mp4_data_url
-from cosmos_reason_ros.backends.messages import processor_kwargs, video_clips
+from cosmos_reason_ros.backends.messages import clip_fps, video_clips
 from cosmos_reason_ros.core.errors import BackendError
 from cosmos_reason_ros.core.generation import (
     AnswerFormat,
     ChatMessage,
     GenerationRequest,
-    GenerationResult,
-    TextCallback,
     TextPart,
 )
+from cosmos_reason_ros.core.types import Clip
 
-__all__ = ["Assembler", "build_chat_kwargs"]
+__all__ = ["build_chat_kwargs", "continuation", "server_processor_kwargs", "with_schema"]
 
 
 def _content(message: ChatMessage, request: GenerationRequest, config: BackendConfig) -> Any:
@@ -47,22 +63,47 @@ def _content(message: ChatMessage, request: GenerationRequest, config: BackendCo
     return parts
 
 
-def _uses_schema(request: GenerationRequest, mode: str) -> bool:
-    fmt = request.answer_format
-    if mode == "off" or fmt is None or not request.constrained:
-        return False
-    return mode == "after_reasoning" or fmt.max_thinking_tokens == 0
+def server_processor_kwargs(clips: list[Clip], architecture: str = "") -> dict[str, Any]:
+    """``mm_processor_kwargs`` that make the server's processor take ``clips`` as they are.
+
+    Args:
+        clips: The clips, in the order their videos appear.
+        architecture: ``qwen2_5_vl`` or ``qwen3_vl`` adds that processor's size bounds; other
+            values send only the rate and the no-resampling, no-resizing switches.
+    """
+    if not clips:
+        return {}
+    fps = [clip_fps(c) for c in clips]
+    kwargs: dict[str, Any] = {
+        "fps": fps[0] if len(set(fps)) == 1 else fps,
+        "do_sample_frames": False,
+        "do_resize": False,
+    }
+    frame_px = [c.frames[0].shape[0] * c.frames[0].shape[1] for c in clips]
+    if architecture.startswith("qwen2"):
+        kwargs.update(min_pixels=min(frame_px), max_pixels=max(frame_px))
+    elif architecture.startswith("qwen3"):
+        # Qwen3-VL's video processor bounds the clip's total T x H x W, frames padded to pairs.
+        pairs = [math.ceil(len(c.frames) / 2) for c in clips]
+        totals = [2 * n * px for n, px in zip(pairs, frame_px, strict=True)]
+        kwargs["size"] = {"shortest_edge": min(totals), "longest_edge": max(totals)}
+    return kwargs
 
 
 def build_chat_kwargs(
     request: GenerationRequest,
     config: BackendConfig,
-    structured_output: str = "auto",
+    architecture: str = "",
     extra_body: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The keyword arguments of ``client.chat.completions.create`` for ``request``.
+    """The keyword arguments of ``client.chat.completions.create`` for ``request``, without a
+    schema (``with_schema`` adds it). See the module docstring for the layout.
 
-    Pure apart from frame encoding; no network. See the module docstring for the layout.
+    Args:
+        request: The request.
+        config: ``model``, ``video_transport`` and ``jpeg_quality`` are used.
+        architecture: The model's ``model_type``, for the processor's size bounds.
+        extra_body: Extra request fields, merged last (they win).
     """
     s = request.sampling
     kwargs: dict[str, Any] = {
@@ -73,98 +114,39 @@ def build_chat_kwargs(
         "max_tokens": s.max_new_tokens,
         "temperature": s.temperature,
         "top_p": s.top_p,
+        "presence_penalty": s.presence_penalty,
         "stream": True,
         "stream_options": {"include_usage": True},
     }
     if s.seed is not None:
         kwargs["seed"] = s.seed
-    body: dict[str, Any] = {}
-    if s.repetition_penalty != 1.0:
-        body["repetition_penalty"] = s.repetition_penalty  # vLLM, trtllm-serve extension
+    body: dict[str, Any] = {"top_k": s.top_k, "repetition_penalty": s.repetition_penalty}
     clips = video_clips(request)
     if config.video_transport == "video" and clips:
-        body["mm_processor_kwargs"] = processor_kwargs(clips)
-    fmt = request.answer_format
-    if fmt is not None and _uses_schema(request, structured_output):
-        kwargs["response_format"] = {
-            "type": "json_schema",
-            "json_schema": {"name": "answer", "schema": fmt.json_schema, "strict": True},
-        }
+        body["mm_processor_kwargs"] = server_processor_kwargs(clips, architecture)
     body.update(extra_body or {})
-    if body:
-        kwargs["extra_body"] = body
+    kwargs["extra_body"] = body
     return kwargs
 
 
-class Assembler:
-    """Collects streamed deltas into the answer text, feeding ``on_text`` as they come.
+def with_schema(kwargs: dict[str, Any], fmt: AnswerFormat) -> dict[str, Any]:
+    """``kwargs`` asking for an answer that matches ``fmt.json_schema``."""
+    out = dict(kwargs)
+    out["response_format"] = {
+        "type": "json_schema",
+        "json_schema": {"name": "answer", "schema": fmt.json_schema, "strict": True},
+    }
+    return out
 
-    With ``wrap`` (a schema-constrained request) the server's content is only the JSON: the
-    assembler lays it out as ``answer_format`` says, putting any thinking the server split off
-    (``reasoning_content``, or ``reasoning`` in newer vLLM) inside ``<think>`` first.
-    Text reaching ``on_text`` is never taken back, so no retry happens once ``emitted``.
-    """
 
-    def __init__(
-        self, on_text: TextCallback | None, wrap: AnswerFormat | None, start: float, pre_s: float
-    ) -> None:
-        self._on_text = on_text
-        self._wrap = wrap
-        self._start = start
-        self._preprocess_s = pre_s
-        self._texts: list[str] = []
-        self._reasoning = ""
-        self._prefix_sent = False
-        self._ttft = 0.0
-        self._usage: Any = None
-        self.chunks = 0
-        self.emitted = False
-        self.finished = False
-
-    def feed(self, chunk: Any) -> None:
-        """Take one ``ChatCompletionChunk``."""
-        if getattr(chunk, "usage", None) is not None:
-            self._usage = chunk.usage
-        for choice in chunk.choices or ():
-            delta = choice.delta
-            reasoning = getattr(delta, "reasoning_content", None) or getattr(
-                delta, "reasoning", None
-            )
-            if reasoning and self._wrap is not None:
-                self.chunks += 1
-                if not self._reasoning:
-                    self._emit(self._wrap.think_end.replace("</", "<", 1) + "\n")
-                self._reasoning += reasoning
-                self._emit(reasoning)
-            if delta.content:
-                self.chunks += 1
-                if self._wrap is not None and not self._prefix_sent:
-                    self._prefix_sent = True
-                    newline = self._reasoning and not self._reasoning.endswith("\n")
-                    self._emit(("\n" if newline else "") + self._wrap.answer_prefix)
-                self._emit(delta.content)
-            if choice.finish_reason is not None:
-                self.finished = True
-
-    def result(self) -> GenerationResult:
-        """The result, once the stream finished."""
-        if self._wrap is not None and self._wrap.answer_suffix:
-            self._emit(self._wrap.answer_suffix)
-        return GenerationResult(
-            text="".join(self._texts),
-            prompt_tokens=int(getattr(self._usage, "prompt_tokens", 0) or 0),
-            generated_tokens=int(getattr(self._usage, "completion_tokens", 0) or self.chunks),
-            time_to_first_token_s=self._ttft,
-            total_s=time.monotonic() - self._start,
-            preprocess_s=self._preprocess_s,
-        )
-
-    def _emit(self, delta: str) -> None:
-        if not delta:
-            return
-        if not self.emitted:
-            self._ttft = time.monotonic() - self._start
-            self.emitted = True
-        self._texts.append(delta)
-        if self._on_text is not None:
-            self._on_text(delta, self.chunks)
+def continuation(kwargs: dict[str, Any], prefill: str, max_tokens: int) -> dict[str, Any]:
+    """``kwargs`` asking the model to continue ``prefill`` as its own assistant turn."""
+    out = copy.copy(kwargs)
+    out["messages"] = [*kwargs["messages"], {"role": "assistant", "content": prefill}]
+    out["max_tokens"] = max(1, max_tokens)
+    out["extra_body"] = {
+        **kwargs.get("extra_body", {}),
+        "continue_final_message": True,
+        "add_generation_prompt": False,
+    }
+    return out

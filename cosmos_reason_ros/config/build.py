@@ -2,10 +2,10 @@
 
 The one place parameters are validated. Each value goes where its ``ParamSpec`` routes it
 (``route``): a spec's explicit ``to``, else the field of the same name in ``BackendConfig``,
-``WindowConfig``, ``SamplingSettings``, ``ReasonerConfig`` or ``NodeConfig``. The prompt profile
-and the frame geometry follow from the checkpoint's architecture, which the caller passes in
-(``detect_architecture`` before loading, the backend's own report after), so nothing needs
-patching after the build.
+``WindowConfig``, ``SamplingSettings``, ``ReasonerConfig`` or ``NodeConfig``. The prompt profile,
+the frame geometry and every ``family`` value left at -1 follow from the checkpoint's
+architecture, which the caller passes in (``detect_architecture`` before loading, the backend's
+own report after), so nothing needs patching after the build.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from cosmos_reason_ros.core.architecture import Architecture, detect_architectur
 from cosmos_reason_ros.core.errors import ConfigError
 from cosmos_reason_ros.core.generation import SamplingSettings
 from cosmos_reason_ros.core.prompt_bound import prompt_bound
-from cosmos_reason_ros.core.prompts import profile_for
+from cosmos_reason_ros.core.prompts import camera_labels, profile_for
 from cosmos_reason_ros.core.reasoner import ReasonerConfig
+from cosmos_reason_ros.core.recipes import recipe_for
 from cosmos_reason_ros.core.window import WindowConfig
 
 
@@ -84,6 +85,8 @@ def check_value(spec: ParamSpec, value: Any) -> None:
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if expected is list:
+        if value is None:
+            return  # an empty list in a ROS params file arrives unset: taken as []
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{spec.name} must be a list of strings, got {value!r}")
         return
@@ -93,14 +96,17 @@ def check_value(spec: ParamSpec, value: Any) -> None:
         )
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{spec.name} must be finite, got {value}")
+    if spec.family and value == -1:
+        return  # the family's value, resolved by build_config
     if spec.choices and value not in spec.choices:
         raise ConfigError(f"{spec.name} must be one of {', '.join(spec.choices)}; got {value!r}")
     if not isinstance(value, (int, float)):
         return
+    family = " (or -1: the family's)" if spec.family else ""
     if spec.low is not None and value < spec.low:
-        raise ConfigError(f"{spec.name} must be >= {spec.low:g}, got {value}")
+        raise ConfigError(f"{spec.name} must be >= {spec.low:g}{family}, got {value}")
     if spec.high is not None and value > spec.high:
-        raise ConfigError(f"{spec.name} must be <= {spec.high:g}, got {value}")
+        raise ConfigError(f"{spec.name} must be <= {spec.high:g}{family}, got {value}")
 
 
 def build_config(
@@ -117,17 +123,22 @@ def build_config(
         ConfigError: The first problem found, naming the parameter.
     """
     merged = {s.name: values.get(s.name, s.default) for s in SPECS}
+    merged.update({s.name: [] for s in SPECS if merged[s.name] is None and s.default == []})
     for spec in SPECS:
         check_value(spec, merged[spec.name])
     if architecture is None:
         architecture = detect_architecture(str(merged["model"]))
+    profile = profile_for(str(merged["profile"]), architecture.model_type)
+    family = recipe_for(profile.name).parameter_defaults(int(merged["max_thinking_tokens"]) > 0)
+    for spec in SPECS:
+        if spec.family and merged[spec.name] == -1:
+            merged[spec.name] = family[spec.name]
     sections: dict[str, dict[str, Any]] = {prefix: {} for prefix, _ in _SECTIONS}
     for spec in SPECS:
         path = route(spec)
         prefix = next((p for p, _ in _SECTIONS if path.startswith(p)), "")
         if path and "." not in path[len(prefix) :]:
             sections[prefix][path[len(prefix) :]] = _typed(spec, merged[spec.name])
-    profile = profile_for(str(merged["profile"]), architecture.model_type)
     reasoner = sections["reasoner."]
     reasoner["sampling"] = SamplingSettings(**sections["reasoner.sampling."])
     reasoner["action_space"] = ActionSpace.parse(
@@ -136,6 +147,8 @@ def build_config(
     reasoner["profile"] = profile.name
     node = sections[""]
     node["image_topics"] = _topics(node["image_topics"])
+    labels = camera_labels(node["image_topics"], list(merged["camera_names"]))
+    reasoner["camera_labels"] = tuple(zip(node["image_topics"], labels, strict=True))
     window = WindowConfig(**sections["window."], patch_multiple=profile.patch_multiple)
     reasoner_config = ReasonerConfig(**reasoner)
     bound = prompt_bound(window, reasoner_config, architecture.model_type, node["image_topics"])
@@ -152,7 +165,7 @@ def build_config(
 
 
 def _typed(spec: ParamSpec, value: Any) -> Any:
-    """The value as its field wants it: floats as float, lists as tuples, seed -1 as None."""
+    """The value as its field wants it: floats as float, lists as tuples, seed < 0 as None."""
     if spec.name == "seed":
         return None if int(value) < 0 else int(value)
     if isinstance(spec.default, float):

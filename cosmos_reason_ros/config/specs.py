@@ -3,7 +3,9 @@ change while the node is configured (``live``) or only at launch (``launch_only`
 ``NodeConfig`` field it sets (``to``).
 
 Pure Python (no rclpy), so the node, the CLIs, eval, bench and the tests all read this one
-table. Adding a parameter is one ``ParamSpec`` here (plus ``make`` regenerating
+table. A ``family`` parameter's default, -1, stands for the model family's upstream value
+(``core.recipes``: Reason1 or Reason2, with or without thinking), resolved by ``build_config``.
+Adding a parameter is one ``ParamSpec`` here (plus ``make`` regenerating
 ``config/reason.yaml``); ``build.build_config`` routes its value by ``to``.
 """
 
@@ -51,6 +53,7 @@ class ParamSpec:
         to: Dotted path of the ``NodeConfig`` field the value sets (``backend.model``,
             ``reasoner.sampling.top_p``); a bare name that ``build_config`` converts itself
             (``actions``, ``profile``); "" for parameters the node reads directly.
+        family: -1 means "the model family's value" (``core.recipes``), besides ``low..high``.
     """
 
     name: str
@@ -62,6 +65,16 @@ class ParamSpec:
     high: float | None = None
     choices: tuple[str, ...] = ()
     to: str = ""
+    family: bool = False
+
+
+def _family(
+    name: str, default: float, text: str, low: float, high: float, *, live: bool = True
+) -> ParamSpec:
+    """A parameter whose -1 default stands for the model family's value."""
+    return ParamSpec(
+        name, default, text + "; -1 = the family's", live=live, low=low, high=high, family=True
+    )
 
 
 FALLBACK_RULE = (
@@ -188,15 +201,17 @@ SPECS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec(
         "video_transport",
-        "images",
-        "openai: send a clip as images or one video",
+        "video",
+        "openai: send each camera's clip as one video with its fps (as upstream does) or as "
+        "separate images",
         choices=VIDEO_TRANSPORTS,
     ),
     ParamSpec(
         "structured_output",
         "auto",
-        "openai: send the answer schema as response_format: auto (only when "
-        "max_thinking_tokens is 0), after_reasoning (servers with a reasoning parser), off",
+        "openai: how the answer schema is sent as response_format: auto (a second request "
+        "continues the thinking), after_reasoning (with the first, for servers with a "
+        "reasoning parser), off (never)",
         choices=STRUCTURED_OUTPUT_MODES,
     ),
     ParamSpec("compile", "auto", "transformers: compiled decoding", choices=COMPILE_MODES),
@@ -205,6 +220,13 @@ SPECS: tuple[ParamSpec, ...] = (
         "image_topics",
         ["/camera/image_raw"],
         "Camera topics; a name ending in /compressed carries sensor_msgs/CompressedImage",
+    ),
+    ParamSpec(
+        "camera_names",
+        [],
+        "Camera label in the prompt, one per image topic in order; empty: from the topic "
+        "(/front/image_raw/compressed: front)",
+        to="reasoner.camera_labels",
     ),
     ParamSpec(
         "image_qos",
@@ -222,24 +244,29 @@ SPECS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec(
         "sample_fps",
-        4.0,
-        "Frames per second kept (Cosmos-Reason was trained at 4)",
+        -1.0,
+        "Frames per second kept; -1 = the family's (4, as Cosmos-Reason was trained)",
         low=0.1,
         high=30.0,
+        family=True,
     ),
     ParamSpec(
         "max_frame_pixels",
-        448 * 448,
-        "Pixel cap per kept frame",
+        -1,
+        "Pixel cap per kept frame; -1 = the family's (768 visual tokens: 768 * 28 * 28 for "
+        "reason1, 768 * 32 * 32 for reason2)",
         low=28 * 28,
         high=4096 * 4096,
+        family=True,
     ),
     ParamSpec(
         "max_total_pixels",
-        8192 * 28 * 28,
-        "Pixel cap per clip, all frames together (Cosmos recipe: 8192 * 28 * 28)",
+        -1,
+        "Pixels per clip as qwen-vl-utils counts them (two frames share a token); -1 = the "
+        "family's (8192 visual tokens: 8192 * 28 * 28 or 8192 * 32 * 32)",
         low=28 * 28,
         high=2**31 - 1,
+        family=True,
     ),
     ParamSpec(
         "max_input_pixels",
@@ -253,6 +280,13 @@ SPECS: tuple[ParamSpec, ...] = (
         "question",
         "What should the robot do next?",
         "Default question",
+        live=True,
+    ),
+    ParamSpec(
+        "goal",
+        "",
+        "The task's overall goal; asks upstream's goal-conditioned question (a request's goal "
+        'overrides it; "" = none)',
         live=True,
     ),
     ParamSpec(
@@ -353,39 +387,19 @@ SPECS: tuple[ParamSpec, ...] = (
         "Publish ~/debug_image (only while someone subscribes)",
         live=True,
     ),
-    # --- sampling (live) ---
-    ParamSpec(
-        "temperature",
-        0.6,
-        "Sampling temperature; 0 = greedy",
-        live=True,
-        low=0.0,
-        high=2.0,
+    # --- sampling (live; -1 = the family's recipe, with or without thinking) ---
+    _family("temperature", -1.0, "Sampling temperature; 0 = greedy", 0.0, 2.0),
+    _family("top_p", -1.0, "Nucleus sampling mass", 0.01, 1.0),
+    _family("top_k", -1, "Sample from the k most likely tokens; 0 = no cut", 0, 100_000),
+    _family("repetition_penalty", -1.0, "Repetition penalty", 0.5, 2.0),
+    _family(
+        "presence_penalty",
+        -1.0,
+        "Subtracted from the logit of every token already generated",
+        0.0,
+        2.0,
     ),
-    ParamSpec(
-        "top_p",
-        0.95,
-        "Nucleus sampling mass",
-        live=True,
-        low=0.01,
-        high=1.0,
-    ),
-    ParamSpec(
-        "repetition_penalty",
-        1.05,
-        "Repetition penalty",
-        live=True,
-        low=0.5,
-        high=2.0,
-    ),
-    ParamSpec(
-        "max_new_tokens",
-        1024,
-        "Generated tokens at most, thinking and answer",
-        live=True,
-        low=16,
-        high=32768,
-    ),
+    _family("max_new_tokens", -1, "Generated tokens at most, thinking and answer", 16, 32768),
     ParamSpec(
         "max_thinking_tokens",
         DEFAULT_MAX_THINKING_TOKENS,
@@ -407,10 +421,11 @@ SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "seed",
         -1,
-        "Sampling seed; -1 = random",
+        "Sampling seed; -1 = the family's (reason2: fixed, reason1: none); -2 = none (random)",
         live=True,
-        low=-1,
+        low=-2,
         high=2**31 - 1,
+        family=True,
     ),
     ParamSpec(
         "constrained_decoding",

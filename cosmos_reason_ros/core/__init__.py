@@ -17,8 +17,8 @@ from cosmos_reason_ros.core.errors import (
     GenerationTimeout,
     InputError,
 )
-from cosmos_reason_ros.core.prompts import PromptProfile, profile_for
-from cosmos_reason_ros.core.reasoner import DEFAULT_QUESTION, Reasoner, ReasonerConfig
+from cosmos_reason_ros.core.prompts import DEFAULT_QUESTION, PromptProfile, profile_for
+from cosmos_reason_ros.core.reasoner import Reasoner, ReasonerConfig
 from cosmos_reason_ros.core.types import Clip, Image, WindowSnapshot
 
 __all__ = [

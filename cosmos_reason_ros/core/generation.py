@@ -46,13 +46,17 @@ class ChatMessage:
 
 @dataclass(frozen=True)
 class SamplingSettings:
-    """Sampling settings. Defaults follow the Cosmos-Reason recipe."""
+    """Sampling settings. Defaults follow Cosmos-Reason1's recipe (``core.recipes`` has each
+    family's). ``top_k`` 0 means no top-k cut; ``presence_penalty`` is subtracted once from the
+    logit of every token already generated (OpenAI / vLLM semantics)."""
 
     temperature: float = 0.6
     top_p: float = 0.95
     repetition_penalty: float = 1.05
     max_new_tokens: int = 1024
     seed: int | None = None
+    top_k: int = 0
+    presence_penalty: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -3,17 +3,23 @@
 ``Reason1Profile`` follows the Cosmos-Reason1 recipe (Qwen2.5-VL): a system prompt that asks for
 ``<think>…</think>`` then ``<answer>…</answer>``, videos before the question. ``Reason2Profile``
 follows Cosmos-Reason2 (Qwen3-VL): the plain system prompt, media then the question with the
-reasoning instruction appended, and the final answer right after ``</think>`` with no tag.
+reasoning instruction appended (left out when the model is to answer at once), and the final
+answer right after ``</think>`` with no tag.
 
 Both ask for the same JSON answer object (see ``ActionSpace.answer_schema``). A multiple-choice
 question uses the Cosmos benchmark layout: the question, then one ``(A) option`` line per option.
+With a goal, the question is framed as upstream's embodied questions are: 'The overall goal is
+to "…". The agent in the video is currently performing one subtask out of many to complete this
+goal.' followed by the question (the default question becomes upstream's "what is the most
+plausible next immediate subtask"). Several cameras are labelled with names people use
+(``camera_label``: ``/front/image_raw/compressed`` is ``front``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cosmos_reason_ros.core.action_space import ActionSpace
@@ -26,6 +32,20 @@ _LOG = logging.getLogger(__name__)
 PROFILES = ("auto", "reason1", "reason2")
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+
+DEFAULT_QUESTION = "What should the robot do next?"
+
+GOAL_CONTEXT = (
+    'The overall goal is to "{goal}". The agent in the video is currently performing one '
+    "subtask out of many to complete this goal."
+)
+"""Upstream's goal framing (Cosmos-Reason1 benchmark rows of nvidia/Cosmos-Reason1-Benchmark)."""
+
+GOAL_QUESTION = "For the agent in the video, what is the most plausible next immediate subtask?"
+GOAL_QUESTION_CHOICES = (
+    "For the agent in the video, what is the most plausible next immediate subtask from the "
+    "choices below?"
+)
 
 REASON1_SYSTEM_PROMPT = (
     "You are a helpful assistant. Answer the question in the following format: "
@@ -92,14 +112,22 @@ class PromptProfile:
         clips: Sequence[Clip],
         action_space: ActionSpace,
         choices: Sequence[str] = (),
+        *,
+        goal: str = "",
+        labels: Mapping[str, str] | None = None,
+        reasoning: bool = True,
     ) -> tuple[ChatMessage, ...]:
-        """The chat for one decision.
+        """The chat for one decision: media first, then the question (as upstream trains).
 
         Args:
             question: The question (already validated).
             clips: One clip per camera; each becomes one ``VideoPart`` (by index).
             action_space: The actions the answer may name (restricted to ``choices`` if any).
             choices: Multiple-choice options, in order; empty for an open question.
+            goal: The task's overall goal; "" for none.
+            labels: Camera label by ``Clip.camera``; missing ones come from ``camera_label``.
+            reasoning: Whether the model thinks first (False: it answers at once, and Reason2
+                leaves out its reasoning instruction, as upstream does without reasoning).
 
         Returns:
             The system and user messages.
@@ -107,9 +135,11 @@ class PromptProfile:
         media: list[Part] = []
         for index, clip in enumerate(clips):
             if len(clips) > 1:
-                media.append(TextPart(f"Camera {index + 1}: {clip.camera}"))
+                label = (labels or {}).get(clip.camera) or camera_label(clip.camera)
+                media.append(TextPart(f"Camera {index + 1}: {label}"))
             media.append(VideoPart(index))
-        return self._messages(tuple(media), question_text(question, action_space, choices))
+        text = question_text(question, action_space, choices, goal)
+        return self._messages(tuple(media), text, reasoning)
 
     def answer_format(
         self, schema: dict[str, Any], max_thinking_tokens: int, max_thinking_s: float = 0.0
@@ -124,12 +154,18 @@ class PromptProfile:
             max_thinking_s=max_thinking_s,
         )
 
-    def _messages(self, media: tuple[Part, ...], question: str) -> tuple[ChatMessage, ...]:
+    def _messages(
+        self, media: tuple[Part, ...], question: str, reasoning: bool
+    ) -> tuple[ChatMessage, ...]:
         raise NotImplementedError
 
 
 class Reason1Profile(PromptProfile):
-    """Cosmos-Reason1 (Qwen2.5-VL): reasoning system prompt, ``<answer>`` tags, 28 px patches."""
+    """Cosmos-Reason1 (Qwen2.5-VL): reasoning system prompt, ``<answer>`` tags, 28 px patches.
+
+    Reason1 publishes no prompt for answering at once: without thinking the same prompt is
+    used and the backend forces the answer straight away.
+    """
 
     name = "reason1"
     patch_multiple = 28
@@ -138,7 +174,9 @@ class Reason1Profile(PromptProfile):
     answer_prefix = "</think>\n\n<answer>\n"
     answer_suffix = "\n</answer>"
 
-    def _messages(self, media: tuple[Part, ...], question: str) -> tuple[ChatMessage, ...]:
+    def _messages(
+        self, media: tuple[Part, ...], question: str, reasoning: bool
+    ) -> tuple[ChatMessage, ...]:
         return (
             ChatMessage("system", (TextPart(REASON1_SYSTEM_PROMPT),)),
             ChatMessage(
@@ -154,10 +192,13 @@ class Reason2Profile(PromptProfile):
     name = "reason2"
     patch_multiple = 32
 
-    def _messages(self, media: tuple[Part, ...], question: str) -> tuple[ChatMessage, ...]:
+    def _messages(
+        self, media: tuple[Part, ...], question: str, reasoning: bool
+    ) -> tuple[ChatMessage, ...]:
+        text = question + "\n\n" + REASON2_REASONING_PROMPT if reasoning else question
         return (
             ChatMessage("system", (TextPart(DEFAULT_SYSTEM_PROMPT),)),
-            ChatMessage("user", (*media, TextPart(question + "\n\n" + REASON2_REASONING_PROMPT))),
+            ChatMessage("user", (*media, TextPart(text))),
         )
 
 
@@ -200,18 +241,37 @@ def profile_for(name: str, architecture: str) -> PromptProfile:
     return REASON1
 
 
-def question_text(question: str, action_space: ActionSpace, choices: Sequence[str] = ()) -> str:
+def goal_question(question: str, goal: str, multiple_choice: bool = False) -> str:
+    """``question`` framed by ``goal`` as upstream's embodied questions are ("" goal: as is).
+
+    The default question becomes upstream's own ("what is the most plausible next immediate
+    subtask", "... from the choices below" with options); any other question follows the
+    goal sentences.
+    """
+    question = question.strip()
+    goal = goal.strip()
+    if not goal:
+        return question
+    if question == DEFAULT_QUESTION:
+        question = GOAL_QUESTION_CHOICES if multiple_choice else GOAL_QUESTION
+    return GOAL_CONTEXT.format(goal=goal) + " " + question
+
+
+def question_text(
+    question: str, action_space: ActionSpace, choices: Sequence[str] = (), goal: str = ""
+) -> str:
     """The question part of the user turn: the question, the actions, the answer object.
 
     Args:
         question: The question.
         action_space: The allowed actions (restricted to ``choices`` if any).
         choices: Multiple-choice options, in order; empty for an open question.
+        goal: The task's overall goal ("" for none): see ``goal_question``.
 
     Returns:
         The text, without the profile's reasoning instructions.
     """
-    lines = [question.strip()]
+    lines = [goal_question(question, goal, bool(choices))]
     if choices:
         for index, choice in enumerate(choices):
             description = action_space.description_of(choice)
@@ -230,6 +290,52 @@ def question_text(question: str, action_space: ActionSpace, choices: Sequence[st
     lines.append("Give the final answer as one JSON object with exactly these keys:")
     lines.append("{" + _ANSWER_KEYS.format(action_rule=action_rule) + "}")
     return "\n".join(lines)
+
+
+_TRANSPORTS = {"compressed", "compresseddepth", "theora", "zstd", "ffmpeg", "h264", "raw"}
+_COLOR_STREAMS = {"color", "rgb"}
+
+
+def camera_label(topic: str) -> str:
+    """The name people give the camera of ``topic``: its last namespace before the image.
+
+    Transport suffixes (``compressed`` ...) and image names (``image_raw``, ``image_rect_color``
+    ...) are dropped, then ``color``/``rgb`` stream names: ``/front/image_raw/compressed`` is
+    ``front``, ``/robot/wrist_cam/color/image_raw`` is ``wrist_cam``. A name with nothing left
+    is returned as given.
+    """
+    parts = [p for p in topic.strip().split("/") if p]
+    while parts and (parts[-1].lower() in _TRANSPORTS or parts[-1].lower().startswith("image")):
+        parts.pop()
+    if len(parts) > 1 and parts[-1].lower() in _COLOR_STREAMS:
+        parts.pop()
+    return parts[-1] if parts else topic.strip()
+
+
+def camera_labels(topics: Sequence[str], names: Sequence[str] = ()) -> tuple[str, ...]:
+    """One prompt label per topic: ``names`` as given, else ``camera_label`` of each topic.
+
+    Derived labels that would be equal fall back to the topics themselves (without the leading
+    slash), so two cameras never share a label.
+
+    Raises:
+        ConfigError: ``names`` is given but does not hold one unique, non-empty name per topic.
+    """
+    if names:
+        cleaned = tuple(n.strip() for n in names)
+        if len(cleaned) != len(topics):
+            raise ConfigError(
+                f"camera_names must name each of the {len(topics)} image topics in order, "
+                f"got {len(cleaned)} name(s): {list(names)!r}"
+            )
+        if any(not n for n in cleaned) or len(set(cleaned)) != len(cleaned):
+            raise ConfigError(f"camera_names must be unique and non-empty, got {list(names)!r}")
+        return cleaned
+    derived = [camera_label(t) for t in topics]
+    return tuple(
+        label if derived.count(label) == 1 else topic.strip().lstrip("/")
+        for label, topic in zip(derived, topics, strict=True)
+    )
 
 
 def render_text(messages: Sequence[ChatMessage]) -> str:

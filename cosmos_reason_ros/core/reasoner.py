@@ -41,6 +41,7 @@ from cosmos_reason_ros.core.reasoner_config import (
     DEFAULT_QUESTION,
     ReasonerConfig,
     answer_schema,
+    check_goal,
     check_request,
 )
 from cosmos_reason_ros.core.types import WindowSnapshot
@@ -126,6 +127,7 @@ class Reasoner:
         on_text: TextCallback | None = None,
         cancel: threading.Event | None = None,
         snapshot_s: float = 0.0,
+        goal: str = "",
     ) -> Decision:
         """Asks the model about ``snapshot`` and returns a validated decision.
 
@@ -140,6 +142,7 @@ class Reasoner:
             on_text: Streaming callback, called from this thread while generating.
             cancel: When set, generation stops and ``GenerationCancelled`` is raised.
             snapshot_s: Seconds the caller spent taking the snapshot (added to the latency).
+            goal: The task's overall goal; "" means the configured one.
 
         Returns:
             The decision, stamped with the snapshot's frames.
@@ -154,13 +157,22 @@ class Reasoner:
         if snapshot.empty:
             raise InputError("the frame window is empty: no frames to reason over yet")
         question, choices = check_request(config, question, choices)
+        goal = check_goal(config, goal) or config.goal
         space = config.action_space
         if choices:
             space = space.restricted_to(choices, config.max_choices)
         info = self._backend.describe()
         profile = profile_for(config.profile, info.architecture)
         request = GenerationRequest(
-            messages=profile.build_messages(question, snapshot.clips, space, choices),
+            messages=profile.build_messages(
+                question,
+                snapshot.clips,
+                space,
+                choices,
+                goal=goal,
+                labels=dict(config.camera_labels),
+                reasoning=config.max_thinking_tokens > 0,
+            ),
             clips=snapshot.clips,
             sampling=config.sampling,
             answer_format=profile.answer_format(

@@ -20,7 +20,12 @@ from cosmos_reason_ros.core.action_space import (
 )
 from cosmos_reason_ros.core.errors import ConfigError, InputError
 from cosmos_reason_ros.core.generation import SamplingSettings
-from cosmos_reason_ros.core.prompts import PROFILE_OBJECTS, PROFILES, profile_for
+from cosmos_reason_ros.core.prompts import (
+    DEFAULT_QUESTION,
+    PROFILE_OBJECTS,
+    PROFILES,
+    profile_for,
+)
 
 __all__ = [
     "DEFAULT_MAX_THINKING_S",
@@ -28,10 +33,10 @@ __all__ = [
     "DEFAULT_QUESTION",
     "ReasonerConfig",
     "answer_schema",
+    "check_goal",
     "check_request",
 ]
 
-DEFAULT_QUESTION = "What should the robot do next?"
 
 DEFAULT_MAX_THINKING_TOKENS = 512
 """The one thinking budget default (tokens), used by the node, the CLIs and eval."""
@@ -61,6 +66,9 @@ class ReasonerConfig:
         max_reason_chars: Longest ``reason`` the answer schema allows.
         max_parameters: Most ``parameters`` the answer schema allows. Short answers keep
             constrained decoding fast: a string may run to its bound.
+        goal: The task's overall goal, used when a request brings none ("" = no goal).
+        camera_labels: (``Clip.camera``, prompt label) pairs; other cameras get
+            ``prompts.camera_label`` of their name.
 
     Raises:
         ConfigError: A value is of the wrong type or out of range.
@@ -78,6 +86,8 @@ class ReasonerConfig:
     max_target_chars: int = DEFAULT_TARGET_CHARS
     max_reason_chars: int = DEFAULT_REASON_CHARS
     max_parameters: int = DEFAULT_PARAMETERS
+    goal: str = ""
+    camera_labels: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.action_space, ActionSpace):
@@ -98,6 +108,7 @@ class ReasonerConfig:
                 f"question is {len(self.question)} characters; "
                 f"max_question_chars is {self.max_question_chars}"
             )
+        check_goal(self, self.goal, ConfigError)
         s = self.sampling
         _check_int("max_new_tokens", s.max_new_tokens, 1, 1_000_000)
         _check_int("max_thinking_tokens", self.max_thinking_tokens, 0, s.max_new_tokens - 1)
@@ -137,6 +148,18 @@ def check_request(
         return question, ()
     space = config.action_space.restricted_to(choices, config.max_choices)
     return question, tuple(a.name for a in space.actions)
+
+
+def check_goal(config: ReasonerConfig, goal: str, error: type[Exception] = InputError) -> str:
+    """``goal`` stripped, if usable under ``config``; raises ``error`` (InputError) if not."""
+    if not isinstance(goal, str):
+        raise error(f"goal must be a string, got {type(goal).__name__}")
+    goal = goal.strip()
+    if len(goal) > config.max_question_chars:
+        raise error(f"goal is {len(goal)} characters; the limit is {config.max_question_chars}")
+    if "\x00" in goal:
+        raise error("goal contains NUL characters")
+    return goal
 
 
 def _check_answer_room(config: ReasonerConfig) -> None:

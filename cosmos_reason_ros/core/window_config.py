@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from cosmos_reason_ros.core.errors import ConfigError
+from cosmos_reason_ros.core.recipes import REASON1_RECIPE, video_frame_pixels
 
 __all__ = ["WindowConfig", "WindowStats"]
 
@@ -28,9 +29,11 @@ class WindowConfig:
     Attributes:
         window_s: Seconds of camera time kept, counted back from the newest frame.
         sample_fps: Frames kept per second of camera time (Cosmos-Reason was trained at 4 fps).
-        max_frame_pixels: Most pixels of one frame after downscaling.
-        max_total_pixels: Most pixels of all frames of one clip together; a full window of
-            ``capacity`` frames stays within it (Cosmos recipe: 8192 * 28 * 28).
+        max_frame_pixels: Most pixels of one frame after downscaling (the family's
+            qwen-vl-utils ``VIDEO_MAX_PIXELS``: 768 tokens).
+        max_total_pixels: The clip's ``total_pixels`` as qwen-vl-utils counts it: a full window
+            gives each frame ``total / frames * 2`` pixels (two frames share one token), within
+            the family's per-frame bounds (Cosmos recipe: 8192 tokens, 8192 * 28 * 28).
         patch_multiple: Frame sides are multiples of this (28 for Qwen2.5-VL, 32 for Qwen3-VL).
         sample_tolerance: Fraction of the sampling period by which a slot opens early, to absorb
             stamp rounding and jitter; keep it below one input frame period (the default, 1 %,
@@ -39,8 +42,8 @@ class WindowConfig:
 
     window_s: float = 4.0
     sample_fps: float = 4.0
-    max_frame_pixels: int = 448 * 448
-    max_total_pixels: int = 8192 * 28 * 28
+    max_frame_pixels: int = REASON1_RECIPE.frame_max_pixels
+    max_total_pixels: int = REASON1_RECIPE.total_pixels
     patch_multiple: int = 28
     sample_tolerance: float = 0.01
 
@@ -80,8 +83,10 @@ class WindowConfig:
 
     @property
     def frame_pixel_budget(self) -> int:
-        """The most pixels of one downscaled frame."""
-        return min(self.max_frame_pixels, self.max_total_pixels // self.capacity)
+        """The most pixels of one downscaled frame: qwen-vl-utils' per-frame cap for a full
+        window (``core.recipes.video_frame_pixels``), at most ``max_frame_pixels``."""
+        per_frame = video_frame_pixels(self.max_total_pixels, self.capacity, self.patch_multiple)
+        return min(self.max_frame_pixels, per_frame)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from cosmos_reason_ros.core.decision import Decision
 from cosmos_reason_ros.core.errors import GenerationCancelled
 from cosmos_reason_ros.core.generation import TextCallback
 from cosmos_reason_ros.core.reasoner import Reasoner
+from cosmos_reason_ros.core.reasoner_config import check_goal
 from cosmos_reason_ros.core.window import WindowSet
 from cosmos_reason_ros.core.worker import InferenceWorker, Job, QueueFullError, Reservation
 from cosmos_reason_ros.ros.cameras import Camera, fresh_snapshot
@@ -82,8 +83,9 @@ class Decisions:
     ) -> Job[Decision]:
         """Validate and queue ``request``; raises ``CosmosReasonError`` to refuse it."""
         question, choices = validated_request(self._reasoner, request.question, request.choices)
+        goal = check_goal(self._reasoner.config, request.goal)
         return self.worker.submit(
-            lambda cancel: self._decide(question, choices, on_text, cancel),
+            lambda cancel: self._decide(question, choices, on_text, cancel, goal),
             timeout_s=self._config.inference_timeout_s,
             reservation=reservation,
         )
@@ -134,6 +136,7 @@ class Decisions:
         choices: tuple[str, ...],
         on_text: TextCallback | None,
         cancel: threading.Event,
+        goal: str = "",
     ) -> Decision:
         t0 = time.monotonic()
         snapshot = fresh_snapshot(self._cameras, self._windows, self._config.max_frame_age_s)
@@ -145,6 +148,7 @@ class Decisions:
             on_text=on_text,
             cancel=cancel,
             snapshot_s=time.monotonic() - t0,
+            goal=goal,
         )
         if cancel.is_set():  # timed out or cancelled meanwhile: never publish a late decision
             raise GenerationCancelled(f"decision {decision.decision_id} finished too late")

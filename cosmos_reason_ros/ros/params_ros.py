@@ -41,14 +41,14 @@ def descriptor(spec: params.ParamSpec) -> ParameterDescriptor:
         text += " [change: deactivate, cleanup, set, configure]"
     d = ParameterDescriptor(description=text, dynamic_typing=True, read_only=spec.launch_only)
     if spec.low is not None and spec.high is not None:
+        # A family parameter's -1 ("the family's") must pass ROS's range check too.
+        low = min(spec.low, -1) if spec.family else spec.low
         if isinstance(spec.default, float):
             d.floating_point_range = [
-                FloatingPointRange(from_value=float(spec.low), to_value=float(spec.high), step=0.0)
+                FloatingPointRange(from_value=float(low), to_value=float(spec.high), step=0.0)
             ]
         elif isinstance(spec.default, int) and not isinstance(spec.default, bool):
-            d.integer_range = [
-                IntegerRange(from_value=int(spec.low), to_value=int(spec.high), step=0)
-            ]
+            d.integer_range = [IntegerRange(from_value=int(low), to_value=int(spec.high), step=0)]
     return d
 
 

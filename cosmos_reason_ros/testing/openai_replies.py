@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 __all__ = ["RecordedRequest", "Reply", "reason1_text", "reason2_text"]
@@ -32,24 +32,32 @@ class Reply:
 
     Attributes:
         text: The answer text (``message.content``), streamed in ``chunks`` pieces.
-        reasoning: Text sent before the answer in ``reasoning_content`` deltas, as vLLM does
-            when it runs a reasoning parser.
+        constrained_text: What the content is instead when the request carries a
+            ``response_format`` (as a server constraining the answer to the schema would send:
+            the JSON alone); None: ``text`` regardless.
+        reasoning: Text sent before the answer in ``reasoning_key`` deltas, as vLLM does when
+            it runs a reasoning parser, in ``reasoning_chunks`` pieces.
         chunks: How many content pieces a streamed answer is split into (one "token" each).
-        chunk_delay_s: Pause before each streamed piece.
+        reasoning_chunks: How many pieces the reasoning is split into.
+        reasoning_key: ``reasoning_content`` (vLLM <= 0.10) or ``reasoning`` (newer vLLM).
+        chunk_delay_s: Pause before each streamed piece (reasoning and content).
         status: HTTP status; other than 200 answers an OpenAI-style error body.
         error_message: The error message of a non-200 reply.
         retry_after_s: Sent as the ``Retry-After`` header when set.
         stall_s: Pause before the response starts (or, with ``stall_after_chunks``, mid-stream).
-        stall_after_chunks: Stream this many pieces, then stall ``stall_s``.
+        stall_after_chunks: Stream this many pieces (reasoning first), then stall ``stall_s``.
         drop_after_chunks: Close the connection without finishing: before any response when
-            0, else after this many streamed pieces.
+            0, else after this many streamed pieces (reasoning first).
         prompt_tokens: Reported in ``usage``.
         send_usage: Whether to report ``usage`` at all.
     """
 
     text: str = "ok"
+    constrained_text: str | None = None
     reasoning: str = ""
     chunks: int = 4
+    reasoning_chunks: int = 1
+    reasoning_key: str = "reasoning_content"
     chunk_delay_s: float = 0.0
     status: int = 200
     error_message: str = ""
@@ -68,8 +76,17 @@ class Reply:
     @classmethod
     def decision(cls, answer: Mapping[str, Any], thinking: str = "ok", **kwargs: Any) -> Reply:
         """A successful Cosmos-Reason1 style answer whose JSON is ``answer`` (a valid decision
-        when ``answer`` matches the node's action schema)."""
-        return cls(text=reason1_text(answer, thinking), **kwargs)
+        when ``answer`` matches the node's action schema); asked with a ``response_format``
+        (the constrained answer after the thinking), the JSON alone."""
+        return cls(
+            text=reason1_text(answer, thinking), constrained_text=json.dumps(answer), **kwargs
+        )
+
+    def for_request(self, body: Mapping[str, Any]) -> Reply:
+        """The reply as sent for ``body``: ``constrained_text`` when it asks for a schema."""
+        if self.constrained_text is None or "response_format" not in body:
+            return self
+        return replace(self, text=self.constrained_text, constrained_text=None)
 
     @classmethod
     def error(cls, status: int, message: str = "", retry_after_s: float | None = None) -> Reply:
@@ -92,9 +109,21 @@ class Reply:
 
     def pieces(self) -> list[str]:
         """``text`` split into ``chunks`` non-empty pieces (fewer when the text is short)."""
-        n = max(1, min(self.chunks, len(self.text)))
-        size = -(-len(self.text) // n) if self.text else 1
-        return [self.text[i : i + size] for i in range(0, len(self.text), size)] or [""]
+        return _split(self.text, self.chunks) or [""]
+
+    def stream_pieces(self) -> list[tuple[str, str]]:
+        """What a streamed reply sends, in order: (delta key, text) for the reasoning pieces,
+        then the content pieces."""
+        key = self.reasoning_key
+        reasoning = [(key, p) for p in _split(self.reasoning, self.reasoning_chunks)]
+        return reasoning + [("content", p) for p in self.pieces()]
+
+
+def _split(text: str, n: int) -> list[str]:
+    """``text`` in at most ``n`` non-empty pieces of near-equal length ([] for "")."""
+    n = max(1, min(n, len(text)))
+    size = -(-len(text) // n) if text else 1
+    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 @dataclass(frozen=True)
@@ -124,6 +153,14 @@ class RecordedRequest:
         if isinstance(self.body, dict):
             return list(self.body.get("messages", []))
         return []
+
+    @property
+    def prefill(self) -> str | None:
+        """The assistant turn the request asks the model to continue, if any."""
+        messages = self.messages
+        if messages and messages[-1].get("role") == "assistant":
+            return str(messages[-1].get("content", ""))
+        return None
 
     def content_parts(self, role: str = "user") -> list[dict[str, Any]]:
         """All content parts of the messages with ``role``, in order (text content as a part)."""

@@ -10,10 +10,13 @@ the protocol our ``openai`` backend uses:
   chunked transfer encoding: ``data: {...}`` events, then ``data: [DONE]``), with a final usage
   chunk when the request asks for ``stream_options.include_usage``.
 
-Each chat request consumes the next ``Reply`` of a script; when the script is exhausted the
-default reply answers. Replies can be a text answer (streamed in several chunks), an HTTP error
+Each chat request is answered by the ``responder`` (a function of the request body) when it
+gives a reply, else by the next ``Reply`` of a script; when the script is exhausted the default
+reply answers. Replies can be a text answer (streamed in several chunks), thinking split off
+as a reasoning parser sends it (``reasoning_content`` or ``reasoning`` deltas), an HTTP error
 (400, 429 with ``Retry-After``, 500, ...), a stall, or a dropped connection. Every request is
-recorded, so tests can assert on message layout, data URLs, extra fields and headers.
+recorded, so tests can assert on message layout, data URLs, extra fields, headers and prefilled
+assistant turns.
 
 Example::
 
@@ -29,7 +32,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -54,6 +57,7 @@ class ChatCompletionsServer:
         default: The reply once the script is exhausted.
         models: Model ids listed by ``GET /v1/models``; the first is echoed in answers.
         api_key: When set, requests without ``Authorization: Bearer <api_key>`` get 401.
+        responder: Called with each chat request's body; its reply (if not None) answers it.
     """
 
     def __init__(
@@ -62,8 +66,10 @@ class ChatCompletionsServer:
         default: Reply | None = None,
         models: Sequence[str] = ("test-model",),
         api_key: str | None = None,
+        responder: Callable[[dict[str, Any]], Reply | None] | None = None,
     ) -> None:
         self._script = list(script)
+        self._responder = responder
         self._default = default if default is not None else Reply()
         self.models = tuple(models)
         self.api_key = api_key
@@ -139,7 +145,10 @@ class ChatCompletionsServer:
         with self._lock:
             self._requests.append(request)
 
-    def _next_reply(self) -> Reply:
+    def _next_reply(self, body: dict[str, Any]) -> Reply:
+        reply = self._responder(body) if self._responder is not None else None
+        if reply is not None:
+            return reply
         with self._lock:
             return self._script.pop(0) if self._script else self._default
 
@@ -181,7 +190,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             self._send_error(400, "body must be a JSON object with a 'messages' list")
             return
-        reply = self.server_state._next_reply()
+        reply = self.server_state._next_reply(body).for_request(body)
         self._answer(body, reply)
 
     # -- replies -----------------------------------------------------------------------------
@@ -203,7 +212,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _completion(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": reply.text}
         if reply.reasoning:
-            message["reasoning_content"] = reply.reasoning
+            message[reply.reasoning_key] = reply.reasoning
         out: dict[str, Any] = {
             "id": "chatcmpl-test",
             "object": "chat.completion",
@@ -216,7 +225,7 @@ class _Handler(BaseHTTPRequestHandler):
         return out
 
     def _usage(self, reply: Reply) -> dict[str, int]:
-        n = len(reply.pieces()) + (1 if reply.reasoning else 0)
+        n = len(reply.stream_pieces())
         return {
             "prompt_tokens": reply.prompt_tokens,
             "completion_tokens": n,
@@ -243,9 +252,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._write_chunk(f"data: {json.dumps(chunk)}\n\n")
 
         event({"role": "assistant", "content": ""})
-        if reply.reasoning:
-            event({"reasoning_content": reply.reasoning})
-        for i, piece in enumerate(reply.pieces()):
+        for i, (key, piece) in enumerate(reply.stream_pieces()):
             if reply.drop_after_chunks is not None and i >= reply.drop_after_chunks:
                 self._drop()
                 return
@@ -253,7 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if reply.chunk_delay_s and closing.wait(reply.chunk_delay_s):
                 return
-            event({"content": piece})
+            event({key: piece})
         event({}, finish="stop")
         options = body.get("stream_options") or {}
         if reply.send_usage and options.get("include_usage"):

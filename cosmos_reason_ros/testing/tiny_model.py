@@ -3,10 +3,20 @@
 ``build_tiny_model`` writes a folder that loads like ``nvidia/Cosmos-Reason1-7B`` (Qwen2.5-VL)
 or a Cosmos-Reason2 checkpoint (Qwen3-VL) through ``AutoProcessor`` and
 ``AutoModelForImageTextToText``: the real model classes with tiny widths (>= 64, so
-bitsandbytes 4-bit works), a byte-level BPE tokenizer trained here on a few sentences (it
-covers every byte, so a grammar can spell any JSON string), the Qwen special tokens, image and
-video processor configs and a chat template that renders chats the way the real Qwen-VL
-templates do. Its output is noise; that is what parsing and fallback code must survive.
+bitsandbytes 4-bit works), image and video processor configs, and a tokenizer and chat template
+as the published ones are:
+
+- a byte-level BPE vocabulary trained here on a few sentences (it covers every byte, so a
+  grammar can spell any JSON string), followed by the published added tokens in the published
+  order, each flagged special or not as the published tokenizer flags it (Qwen2.5-VL: 14
+  special, 8 not; Qwen3-VL adds ``<tool_response>``, ``</tool_response>``, ``<think>`` and
+  ``</think>``, none special), eos ``<|im_end|>``, pad ``<|endoftext|>``, no bos, and
+  Qwen2.5-VL's 13 additional special tokens; constrained decoding (xgrammar) therefore sees the
+  same special/added roles as with the real checkpoints;
+- the published chat template, byte for byte (``chat_templates/``, provenance in
+  ``chat_templates/PROVENANCE.md``).
+
+Its output is noise; that is what parsing and fallback code must survive.
 
 Command line::
 
@@ -42,8 +52,24 @@ SPECIAL_TOKENS = (
     "<|image_pad|>",
     "<|video_pad|>",
 )
-# Qwen3 tokenizers carry the reasoning markers as added (not special) tokens.
-_QWEN3_ADDED_TOKENS = ("<think>", "</think>")
+"""Added tokens flagged special in both published tokenizers, in id order after the vocabulary."""
+ADDED_TOKENS = (
+    "<tool_call>",
+    "</tool_call>",
+    "<|fim_prefix|>",
+    "<|fim_middle|>",
+    "<|fim_suffix|>",
+    "<|fim_pad|>",
+    "<|repo_name|>",
+    "<|file_sep|>",
+)
+"""Added tokens not flagged special (Qwen2.5-VL and Qwen3-VL), after ``SPECIAL_TOKENS``."""
+QWEN3_ADDED_TOKENS = ("<tool_response>", "</tool_response>", "<think>", "</think>")
+"""Qwen3-VL's further added tokens, not special: the reasoning markers are text."""
+
+TEMPLATES = Path(__file__).with_name("chat_templates")
+"""The vendored published chat templates (``<arch>.jinja``; see PROVENANCE.md there)."""
+_MODEL_MAX_LENGTH = {"qwen2_5_vl": 131072, "qwen3_vl": 262144}
 
 _CORPUS = (
     "<think>\nThe robot sees an open corridor ahead, so it should move forward.\n</think>\n\n"
@@ -59,35 +85,17 @@ _CORPUS = (
     '0123456789 true false null [ ] { } : , " . - _ ? !',
 )
 
-# Jinja templates that render chats like the real Qwen2.5-VL / Qwen3-VL templates do.
-_VISION_ITEMS = (
-    "{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
-    "<|vision_start|><|image_pad|><|vision_end|>"
-    "{% elif content['type'] == 'video' or 'video' in content %}"
-    "<|vision_start|><|video_pad|><|vision_end|>"
-    "{% elif 'text' in content %}{{ content['text'] }}{% endif %}"
-)
-_QWEN2_5_VL_TEMPLATE = (
-    "{% for message in messages %}"
-    "{% if loop.first and message['role'] != 'system' %}"
-    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
-    "{% endif %}"
-    "<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}{{ message['content'] }}"
-    "{% else %}{% for content in message['content'] %}" + _VISION_ITEMS + "{% endfor %}"
-    "{% endif %}<|im_end|>\n"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-_QWEN3_VL_TEMPLATE = (
-    "{% for message in messages %}"
-    "<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}{{ message['content'] }}"
-    "{% else %}{% for content in message['content'] %}" + _VISION_ITEMS + "{% endfor %}"
-    "{% endif %}<|im_end|>\n"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
+
+def published_chat_template(arch: str) -> str:
+    """The published chat template of ``arch`` (vendored bytes, decoded as UTF-8).
+
+    Raises:
+        ValueError: ``arch`` is not one of ``ARCHS``.
+    """
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {', '.join(ARCHS)}; got {arch!r}")
+    return (TEMPLATES / f"{arch}.jinja").read_bytes().decode("utf-8")
+
 
 _TEXT_WIDTH = 128
 _VOCAB_TARGET = 512
@@ -139,7 +147,15 @@ def build_tiny_model(out_dir: str | Path, arch: str = "qwen2_5_vl", seed: int = 
 
 
 def _train_tokenizer(arch: str) -> Any:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from tokenizers import (
+        AddedToken,
+        Tokenizer,
+        decoders,
+        models,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
 
     core = Tokenizer(models.BPE())
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
@@ -150,39 +166,37 @@ def _train_tokenizer(arch: str) -> Any:
         min_frequency=1,
         show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        special_tokens=list(SPECIAL_TOKENS),
     )
     core.train_from_iterator(list(_CORPUS), trainer=trainer)
-    if arch == "qwen3_vl":
-        from tokenizers import AddedToken
-
-        core.add_tokens(
-            [AddedToken(t, special=False, normalized=False) for t in _QWEN3_ADDED_TOKENS]
-        )
+    # As published: the added tokens follow the vocabulary, special ones first.
+    core.add_special_tokens(
+        [AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS]
+    )
+    added = ADDED_TOKENS + (QWEN3_ADDED_TOKENS if arch == "qwen3_vl" else ())
+    core.add_tokens([AddedToken(t, special=False, normalized=False) for t in added])
+    hf: Any = importlib.import_module("transformers")
+    # Qwen2.5-VL lists the special tokens after <|endoftext|> as additional special tokens;
+    # Qwen3-VL lists none. transformers 5 calls that list ``extra_special_tokens``.
+    extra = list(SPECIAL_TOKENS[1:]) if arch == "qwen2_5_vl" else []
+    key = "extra_special_tokens" if _major(hf.__version__) >= 5 else "additional_special_tokens"
     # The Qwen class: transformers 4.x processors refuse any other tokenizer class. Built from
     # ``tokenizer_object``, it keeps this pipeline as is (in 5.x too, where it is an alias).
-    fast_tokenizer: Any = importlib.import_module("transformers").Qwen2TokenizerFast
-    tokenizer = fast_tokenizer(
+    tokenizer = hf.Qwen2TokenizerFast(
         tokenizer_object=core,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
         unk_token=None,
         bos_token=None,
         clean_up_tokenization_spaces=False,
-        model_max_length=32768,
-        extra_special_tokens={
-            "image_token": "<|image_pad|>",
-            "video_token": "<|video_pad|>",
-            "vision_bos_token": "<|vision_start|>",
-            "vision_eos_token": "<|vision_end|>",
-        },
+        model_max_length=_MODEL_MAX_LENGTH[arch],
+        **{key: extra},
     )
-    tokenizer.chat_template = _template(arch)
+    tokenizer.chat_template = published_chat_template(arch)
     return tokenizer
 
 
-def _template(arch: str) -> str:
-    return _QWEN2_5_VL_TEMPLATE if arch == "qwen2_5_vl" else _QWEN3_VL_TEMPLATE
+def _major(version: str) -> int:
+    return int(version.split(".", 1)[0])
 
 
 def _model_config(arch: str, vocab_size: int, ids: dict[str, int]) -> Any:
@@ -273,7 +287,7 @@ def _processor(arch: str, tokenizer: Any) -> Any:
             image_processor=image,
             tokenizer=tokenizer,
             video_processor=video,
-            chat_template=_template(arch),
+            chat_template=published_chat_template(arch),
         )
     factor = 32
     image = hf.Qwen2VLImageProcessor(
@@ -297,7 +311,7 @@ def _processor(arch: str, tokenizer: Any) -> Any:
         image_processor=image,
         tokenizer=tokenizer,
         video_processor=video,
-        chat_template=_template(arch),
+        chat_template=published_chat_template(arch),
     )
 
 

@@ -111,7 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in _NUMBERS:
         kind = type(default(name))
         p.add_argument("--" + name.replace("_", "-"), type=kind, default=default(name), help=text)
-    p.add_argument("--seed", type=int, default=None, help="sampling seed (default: random)")
+    p.add_argument(
+        "--seed", type=int, default=None, help="sampling seed (default: the family's; -2: random)"
+    )
     p.add_argument(
         "--unconstrained", action="store_true", help="do not constrain the answer to the schema"
     )
@@ -125,7 +127,10 @@ _NUMBERS = (
     ("max_target_chars", "length bound of the answer's target"),
     ("max_reason_chars", "length bound of the answer's reason"),
     ("max_parameters", "most key/value parameters in the answer"),
-    ("temperature", "sampling temperature; 0 = greedy"),
+    ("temperature", "sampling temperature; 0 = greedy; -1 = the model family's recipe"),
+    ("top_p", "nucleus sampling mass; -1 = the model family's recipe"),
+    ("top_k", "top-k cut (0 = none); -1 = the model family's recipe"),
+    ("presence_penalty", "presence penalty; -1 = the model family's recipe"),
 )
 
 
@@ -165,19 +170,25 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
         "dtype": args.dtype,
         "quantization": args.quantization,
         "profile": args.profile,
-        "sample_fps": args.fps,
         "window_s": args.window_s,
         "question": args.question,
         "fallback_action": args.fallback,
-        "max_new_tokens": args.max_new_tokens,
         "max_thinking_tokens": args.max_thinking_tokens,
         "max_target_chars": args.max_target_chars,
         "max_reason_chars": args.max_reason_chars,
         "max_parameters": args.max_parameters,
-        "temperature": args.temperature,
-        "seed": -1 if args.seed is None else args.seed,
         "constrained_decoding": not args.unconstrained,
     }
+    family = {
+        "sample_fps": args.fps,
+        "max_new_tokens": args.max_new_tokens,
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "top_k": args.top_k,
+        "presence_penalty": args.presence_penalty,
+        "seed": args.seed,
+    }
+    values.update({k: v for k, v in family.items() if v is not None})
     if args.base_url:
         values["base_url"] = args.base_url
     if args.actions is not None:

@@ -246,7 +246,8 @@ def test_unset_api_key_env_sends_a_placeholder_key() -> None:
 def test_images_transport_sends_each_frame_as_a_jpeg_data_url_in_order() -> None:
     clip = make_clip(n=3)
     with ChatCompletionsServer() as srv:
-        make_backend(srv, jpeg_quality=90).generate(make_request(clips=(clip,)))
+        backend = make_backend(srv, jpeg_quality=90, video_transport="images")
+        backend.generate(make_request(clips=(clip,)))
         request = srv.chat_requests[0]
     assert request.messages[0] == {"role": "system", "content": "You are a robot."}
     parts = request.content_parts("user")
@@ -262,16 +263,23 @@ def test_images_transport_sends_each_frame_as_a_jpeg_data_url_in_order() -> None
     assert "mm_processor_kwargs" not in request.body
 
 
-def test_video_transport_sends_one_mp4_per_clip_at_the_clip_fps_with_processor_kwargs() -> None:
+def test_video_transport_by_default_sends_one_mp4_per_clip_at_its_fps_with_processor_kwargs() -> (
+    None
+):
     clip = make_clip(n=4, fps=2.0)
     with ChatCompletionsServer() as srv:
-        make_backend(srv, video_transport="video").generate(make_request(clips=(clip,)))
+        make_backend(srv).generate(make_request(clips=(clip,)))
         request = srv.chat_requests[0]
     parts = request.content_parts("user")
     assert [p["type"] for p in parts] == ["video_url", "text"]
     url = parts[0]["video_url"]["url"]
     assert url.startswith("data:video/mp4;base64,")
-    assert request.body["mm_processor_kwargs"] == {"fps": 2.0, "do_sample_frames": False}
+    # An unknown architecture ("test-model"): rate and no re-sampling, no resizing.
+    assert request.body["mm_processor_kwargs"] == {
+        "fps": 2.0,
+        "do_sample_frames": False,
+        "do_resize": False,
+    }
     fd, path = tempfile.mkstemp(suffix=".mp4")
     try:
         os.write(fd, base64.b64decode(url.split(",", 1)[1]))
@@ -290,16 +298,24 @@ def test_video_transport_sends_one_mp4_per_clip_at_the_clip_fps_with_processor_k
     assert frames == pytest.approx([40, 80, 120, 160], abs=4)
 
 
-def test_sampling_settings_map_to_request_fields_and_extensions() -> None:
+def test_every_sampling_setting_is_sent_so_server_defaults_never_creep_in() -> None:
     config = BackendConfig(backend="openai", model="m")
     sampling = SamplingSettings(
-        temperature=0.2, top_p=0.9, repetition_penalty=1.1, max_new_tokens=77, seed=5
+        temperature=0.2,
+        top_p=0.9,
+        top_k=20,
+        repetition_penalty=1.1,
+        presence_penalty=1.5,
+        max_new_tokens=77,
+        seed=5,
     )
-    kwargs = build_chat_kwargs(make_request(sampling=sampling), config, extra_body={"top_k": 3})
+    kwargs = build_chat_kwargs(make_request(sampling=sampling), config, extra_body={"min_p": 0.1})
     assert (kwargs["temperature"], kwargs["top_p"], kwargs["max_tokens"]) == (0.2, 0.9, 77)
-    assert kwargs["seed"] == 5
-    assert kwargs["extra_body"] == {"repetition_penalty": 1.1, "top_k": 3}
+    assert (kwargs["seed"], kwargs["presence_penalty"]) == (5, 1.5)
+    assert kwargs["extra_body"] == {"repetition_penalty": 1.1, "top_k": 20, "min_p": 0.1}
     assert "response_format" not in kwargs
+    off = build_chat_kwargs(make_request(sampling=SamplingSettings(seed=None)), config)
+    assert "seed" not in off and off["extra_body"]["top_k"] == 0  # 0: no top-k cut
 
 
 def answer_format(budget: int) -> AnswerFormat:
@@ -312,13 +328,6 @@ def answer_format(budget: int) -> AnswerFormat:
     )
 
 
-def test_schema_is_not_sent_while_the_model_may_think_so_thinking_stays_free() -> None:
-    with ChatCompletionsServer(default=Reply.answer(ANSWER)) as srv:
-        result = make_backend(srv).generate(make_request(answer_format=answer_format(256)))
-        assert "response_format" not in srv.chat_requests[0].body
-    assert result.text == ANSWER
-
-
 def test_zero_thinking_budget_constrains_the_answer_and_wraps_it_in_the_answer_layout() -> None:
     deltas: list[str] = []
     request = make_request(answer_format=answer_format(0), on_text=lambda d, n: deltas.append(d))
@@ -329,6 +338,8 @@ def test_zero_thinking_budget_constrains_the_answer_and_wraps_it_in_the_answer_l
     assert body["response_format"]["json_schema"]["schema"] == SCHEMA
     assert result.text == '</think>\n\n<answer>\n{"action": "stop"}\n</answer>'
     assert "".join(deltas) == result.text
+    assert (result.answer_json, result.thinking) == ('{"action": "stop"}', "")
+    assert (result.thinking_ended_by, len(srv.chat_requests)) == ("tokens", 1)
 
 
 def test_after_reasoning_mode_from_the_config_reassembles_split_thinking_and_answer() -> None:

@@ -32,7 +32,7 @@ def test_ingest_figures_are_interleaved_ratios_with_raw_rounds() -> None:
         assert len(f.raw["candidate_s"]) == len(f.raw["baseline_s"]) >= 1
         assert f.value == pytest.approx(statistics.median(f.raw["ratios"]))
         assert f.met in (True, False)
-        assert f.raw["target"] == [588, 336]  # 1080p at the default 448x448 pixel budget
+        assert f.raw["target"] == [1008, 560]  # 1080p at the default 768-token frame cap
     # 16 frames of a 30 Hz camera at 4 fps: stamps 0, 8/30 and 15/30 s open sampling slots
     assert figures[0].raw["frames"] == 16 and figures[0].raw["kept"] == 3
     assert figures[0].raw["baseline_kept"] == 3  # the baseline samples the same frames

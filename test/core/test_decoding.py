@@ -153,7 +153,7 @@ def test_raw_images_are_downscaled_to_the_requested_size_keeping_content(encodin
 
 def test_window_target_size_drives_the_decode_size_of_a_1080p_frame() -> None:
     msg = raw_msg("bgr8", np.zeros((1080, 1920, 3), np.uint8))
-    assert decode_image(msg, FrameWindow("cam").target_size).shape == (336, 588, 3)
+    assert decode_image(msg, FrameWindow("cam").target_size).shape == (560, 1008, 3)
 
 
 def test_16uc1_depth_is_normalised_over_valid_pixels_and_zero_stays_black() -> None:

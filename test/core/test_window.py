@@ -35,8 +35,10 @@ def feed(window: FrameWindow, stamps: list[int]) -> list[int]:
 def test_default_config_holds_four_seconds_at_four_fps_within_the_cosmos_budget() -> None:
     config = WindowConfig()
     assert config.capacity == 17  # 0.0, 0.25, ..., 4.0 s
-    assert config.frame_pixel_budget == 448 * 448
-    assert config.frame_pixel_budget * config.capacity <= 8192 * 28 * 28
+    # qwen-vl-utils: min(VIDEO_MAX_PIXELS, total / 18 frames * 2) = 768 tokens of 28 x 28 px.
+    assert config.frame_pixel_budget == 768 * 28 * 28
+    # Two frames share one visual token: nine pairs stay within the 8192-token clip.
+    assert config.frame_pixel_budget * math.ceil(config.capacity / 2) <= 8192 * 28 * 28
 
 
 @pytest.mark.parametrize(
@@ -157,12 +159,13 @@ def test_frame_size_change_restarts_the_clip_so_all_frames_share_one_shape() -> 
 def test_push_downscales_once_to_target_size_and_stores_read_only_frames() -> None:
     window = FrameWindow("cam")
     image = np.full((1080, 1920, 3), (255, 0, 0), np.uint8)
-    assert window.target_size(1920, 1080) == (588, 336)
+    # What qwen-vl-utils' smart_resize gives 1080p under the 768-token cap.
+    assert window.target_size(1920, 1080) == (1008, 560)
     window.push(T0, "cam", image)
     clip = window.snapshot()
     assert clip is not None
     frame = clip.frames[0]
-    assert frame.shape == (336, 588, 3)
+    assert frame.shape == (560, 1008, 3)
     assert (frame == (255, 0, 0)).all()
     assert not frame.flags.writeable
 
@@ -201,9 +204,19 @@ def test_target_size_is_whole_patches_within_budget_keeping_aspect(patch, size) 
 
 
 def test_target_size_honours_the_per_clip_budget_when_it_is_the_tighter_cap() -> None:
-    config = WindowConfig(window_s=8.0, max_frame_pixels=10**6, max_total_pixels=33 * 28 * 28 * 4)
-    assert config.capacity == 33 and config.frame_pixel_budget == 28 * 28 * 4
-    assert FrameWindow("cam", config).target_size(1000, 1000) == (56, 56)
+    config = WindowConfig(window_s=8.0, max_frame_pixels=10**6)
+    # 33 frames are padded to 34 (pairs): 8192 * 28 * 28 / 34 * 2 pixels each.
+    assert config.capacity == 33 and config.frame_pixel_budget == 377_795
+    assert FrameWindow("cam", config).target_size(1000, 1000) == (588, 588)
+
+
+def test_a_small_clip_budget_still_gives_each_frame_qwen_vl_utils_floor() -> None:
+    config = WindowConfig(window_s=8.0, max_total_pixels=33 * 28 * 28 * 4)
+    assert config.frame_pixel_budget == int(128 * 28 * 28 * 1.05)  # VIDEO_MIN_PIXELS * 1.05
+    qwen3 = WindowConfig(
+        patch_multiple=32, max_frame_pixels=768 * 32 * 32, max_total_pixels=8192 * 32 * 32
+    )
+    assert qwen3.frame_pixel_budget == 768 * 32 * 32
 
 
 def test_target_size_rejects_a_zero_side() -> None:

@@ -255,8 +255,8 @@ def _wrong_type(spec: ParamSpec) -> Any:
 def _out_of_range(spec: ParamSpec) -> list[Any]:
     kind = type(spec.default)
     values: list[Any] = [f"not_{spec.name}"] if spec.choices else []
-    if spec.low is not None:
-        values.append(kind(spec.low - 1))
+    if spec.low is not None:  # a family parameter's -1 ("the family's") is valid
+        values.append(kind(min(spec.low, -1) - 1 if spec.family else spec.low - 1))
     if spec.high is not None:
         values.append(kind(spec.high + 1))
     return values

@@ -237,7 +237,7 @@ def test_live_parameter_change_takes_effect_and_invalid_is_rejected(
         )
         assert all(r.successful for r in results), results
         res = listener.ask_on_newest(newest)
-        bad = node.set_parameters([Parameter("temperature", value=-1.0)])[0]
+        bad = node.set_parameters([Parameter("temperature", value=-2.0)])[0]  # -1: family's
         wrong_type = node.set_parameters([Parameter("max_pending", value="three")])[0]
         frozen = node.set_parameters([Parameter("model", value="/elsewhere")])[0]
         cam.destroy_node()

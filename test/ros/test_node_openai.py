@@ -59,10 +59,10 @@ def test_ask_with_openai_backend_returns_the_servers_valid_decision(
     assert not failed.success and "500" in failed.message and "backend failed" in failed.message
     assert not rejected.success and "400" in rejected.message
     assert again.success and again.action.valid
-    images = [
-        p for p in srv.chat_requests[0].content_parts("user") if p.get("type") == "image_url"
-    ]
-    assert len(images) == 3
+    # One video for the camera's three frames, at their rate (video_transport's default).
+    parts = srv.chat_requests[0].content_parts("user")
+    assert [p["type"] for p in parts].count("video_url") == 1
+    assert srv.chat_requests[0].body["mm_processor_kwargs"]["do_sample_frames"] is False
 
 
 def _ask_until(listener: Any, ok: Any, tries: int = 50) -> Any:

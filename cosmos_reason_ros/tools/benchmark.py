@@ -1,0 +1,327 @@
+"""``cosmos-reason-benchmark``: upstream's Cosmos-Reason1 benchmark, run through any backend,
+so published figures can be checked.
+
+    cosmos-reason-benchmark ITEMS.jsonl --model nvidia/Cosmos-Reason1-7B --out DIR \\
+        [--backend transformers|openai|tensorrt_llm] [--answer-type reasoning|letter]
+
+``ITEMS.jsonl`` holds one JSON object per line in upstream's fields: ``question``,
+``index2ans`` (``{"A": "…", "B": "…"}``), ``answer`` (or ``correct_answer``), ``video`` (the
+clip's path, relative to the file's folder) and, optionally, ``datasource``. Each item is asked
+as upstream's benchmark asks it (``benchmark_items``: system prompt, the video at 4 fps before
+the text, the option lines and instructions, upstream's settings unless overridden), scored by
+upstream's letter rule with its empty-answer retries, and written to ``DIR/results.jsonl``;
+``DIR/summary.json`` and ``DIR/report.html`` follow (``benchmark_report``).
+
+Everything is checked before the model loads: the settings, every item and that every video
+opens. Exit status: 0 done; 2 bad input or settings (nothing was loaded); 3 the backend failed
+to load; 130 interrupted (results.jsonl keeps the items finished).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import yaml
+from tqdm import tqdm  # type: ignore[import-untyped]
+
+from cosmos_reason_ros.backends.config import BACKENDS, DEVICES, DTYPES, QUANTIZATIONS
+from cosmos_reason_ros.config.build import build_config
+from cosmos_reason_ros.config.loading import load_configured
+from cosmos_reason_ros.core.errors import BackendError, ConfigError
+from cosmos_reason_ros.core.generation import (
+    Backend,
+    ChatMessage,
+    GenerationRequest,
+    TextPart,
+    VideoPart,
+)
+from cosmos_reason_ros.core.types import Clip
+from cosmos_reason_ros.tools.benchmark_items import (
+    ANSWER_TYPES,
+    SYSTEM_PROMPT,
+    BenchmarkError,
+    BenchmarkSettings,
+    Item,
+    letter_of,
+    load_items,
+    load_video,
+    prompt_text,
+)
+from cosmos_reason_ros.tools.benchmark_report import ResultsWriter, summarize, write_outputs
+
+__all__ = ["build_parser", "main", "request_for", "run_benchmark"]
+
+_LOG = logging.getLogger(__name__)
+EXIT_OK, EXIT_INPUT, EXIT_BACKEND, EXIT_INTERRUPTED = 0, 2, 3, 130
+_SETTINGS = {  # option dest: BenchmarkSettings field
+    "answer_type": "answer_type",
+    "fps": "fps",
+    "max_tokens": "max_tokens",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "repetition_penalty": "repetition_penalty",
+    "presence_penalty": "presence_penalty",
+    "seed": "seed",
+    "max_retries": "max_retries",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser."""
+    p = argparse.ArgumentParser(
+        prog="cosmos-reason-benchmark",
+        description="Run upstream's Cosmos-Reason1 benchmark items (JSON lines) through a "
+        "backend; write results.jsonl, summary.json and report.html.",
+    )
+    p.add_argument("items", type=Path, help="ITEMS.jsonl in upstream's fields")
+    p.add_argument("--model", required=True, help="hub id, local folder or served model name")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--backend", default="transformers", choices=BACKENDS)
+    p.add_argument("--answer-type", default="reasoning", choices=ANSWER_TYPES)
+    p.add_argument("--base-url", help="openai backend: the server's base URL")
+    p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--dtype", default="auto", choices=DTYPES)
+    p.add_argument("--quantization", default="none", choices=QUANTIZATIONS)
+    d = BenchmarkSettings()
+    p.add_argument("--fps", type=float, help=f"frames per second given (upstream {d.fps:g})")
+    p.add_argument("--max-tokens", type=int, help=f"upstream {d.max_tokens}")
+    p.add_argument("--temperature", type=float, help=f"upstream {d.temperature}")
+    p.add_argument("--top-p", type=float, help=f"upstream {d.top_p}")
+    p.add_argument("--repetition-penalty", type=float, help=f"upstream {d.repetition_penalty}")
+    p.add_argument("--presence-penalty", type=float, help=f"upstream {d.presence_penalty}")
+    p.add_argument("--seed", type=int, help=f"upstream {d.seed}")
+    p.add_argument("--max-retries", type=int, help=f"empty-answer retries (upstream {10})")
+    p.add_argument("--limit", type=int, help="ask only the first N items")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="any node parameter for the backend (e.g. timeout_s=120), value parsed as YAML",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console script ``cosmos-reason-benchmark``. Returns the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: 2 on bad arguments, 0 on --help
+        return exc.code if isinstance(exc.code, int) else EXIT_INPUT
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        overrides = {f: getattr(args, k) for k, f in _SETTINGS.items()}
+        settings = BenchmarkSettings(**{k: v for k, v in overrides.items() if v is not None})
+        values = {**_parse_sets(args.set), **_backend_values(args)}
+        summary = run_benchmark(
+            args.items,
+            out_dir=args.out,
+            values=values,
+            settings=settings,
+            limit=args.limit,
+            progress=not args.no_progress,
+        )
+    except (BenchmarkError, ConfigError) as err:
+        print(f"cosmos-reason-benchmark: error: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    except BackendError as err:
+        print(f"cosmos-reason-benchmark: backend error: {err}", file=sys.stderr)
+        return EXIT_BACKEND
+    except KeyboardInterrupt:
+        print("cosmos-reason-benchmark: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(
+        f"accuracy {summary['accuracy']:.4f} ({summary['correct']}/{summary['total']}), "
+        f"empty {summary['empty_answers']}, errors {summary['errors']}; wrote {args.out}"
+    )
+    return EXIT_OK
+
+
+def _backend_values(args: argparse.Namespace) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "model": args.model,
+        "backend": args.backend,
+        "device": args.device,
+        "dtype": args.dtype,
+        "quantization": args.quantization,
+    }
+    if args.base_url:
+        values["base_url"] = args.base_url
+    return values
+
+
+def _parse_sets(items: Sequence[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise BenchmarkError(f"--set takes NAME=VALUE, got {item!r}")
+        try:
+            params[name.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise BenchmarkError(f"--set {name}: cannot parse {value!r}: {err}") from None
+    return params
+
+
+def run_benchmark(
+    items_path: str | Path,
+    *,
+    out_dir: str | Path,
+    values: Mapping[str, Any],
+    settings: BenchmarkSettings | None = None,
+    limit: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Ask every item, score it and write the outputs; returns the summary.
+
+    Args:
+        items_path: The items (JSON lines, upstream's fields).
+        out_dir: Folder for results.jsonl, summary.json and report.html (created).
+        values: Node parameters of the backend (``model``, ``backend``, ``base_url`` ...).
+        settings: Upstream's benchmark settings, or overrides of them.
+        limit: Ask only the first ``limit`` items.
+        progress: Show a progress bar on stderr.
+
+    Raises:
+        BenchmarkError: Bad items or settings (raised before anything loads).
+        ConfigError: Bad backend values (raised before anything loads).
+        BackendError: The backend failed to load.
+    """
+    settings = settings or BenchmarkSettings()
+    if limit is not None and limit < 1:
+        raise BenchmarkError(f"--limit must be at least 1, got {limit}")
+    items = load_items(items_path)[:limit]
+    build_config(values)  # every backend value checked before the model loads
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        writer = ResultsWriter(out)
+    except OSError as err:
+        raise BenchmarkError(f"cannot write to {out}: {err}") from None
+    started = time.monotonic()
+    results: list[dict[str, Any]] = []
+    try:
+        config, backend = load_configured(values)
+        try:
+            patch = config.window.patch_multiple
+            run = {
+                "model": str(values.get("model", "")),
+                "backend": config.backend.backend,
+                "architecture": config.architecture.model_type,
+                "items": str(items_path),
+                "settings": asdict(settings),
+            }
+            _ask_all(
+                backend, items, settings, patch, writer=writer, results=results, progress=progress
+            )
+        finally:
+            backend.close()
+    finally:
+        writer.close()
+    summary = summarize(results, {**run, "duration_s": round(time.monotonic() - started, 3)})
+    write_outputs(out, summary, results)
+    return summary
+
+
+def _ask_all(
+    backend: Backend,
+    items: Sequence[Item],
+    settings: BenchmarkSettings,
+    patch: int,
+    *,
+    writer: ResultsWriter,
+    results: list[dict[str, Any]],
+    progress: bool,
+) -> None:
+    bar = tqdm(total=len(items), desc="benchmark", unit="item", disable=not progress)
+    try:
+        for item in items:
+            result = ask(backend, item, settings, patch)
+            results.append(result)
+            writer.write(result)
+            correct = sum(1 for r in results if r["correct"])
+            bar.set_postfix(accuracy=f"{correct / len(results):.3f}")
+            bar.update(1)
+    finally:
+        bar.close()
+
+
+def request_for(
+    item: Item, clip: Clip, settings: BenchmarkSettings, retry: int = 0
+) -> GenerationRequest:
+    """The request of ``item`` as upstream's benchmark asks it: its system prompt, the video
+    before the text, free text (no schema), attempt ``retry``'s sampling."""
+    text = prompt_text(item.question, item.index2ans, settings.answer_type)
+    messages = (
+        ChatMessage("system", (TextPart(SYSTEM_PROMPT),)),
+        ChatMessage("user", (VideoPart(0), TextPart(text))),
+    )
+    return GenerationRequest(
+        messages=messages,
+        clips=(clip,),
+        sampling=settings.sampling(retry),
+        answer_format=None,
+        constrained=False,
+    )
+
+
+def ask(backend: Backend, item: Item, settings: BenchmarkSettings, patch: int) -> dict[str, Any]:
+    """Ask ``item``, retrying empty answers as upstream does; the result record."""
+    text = prompt_text(item.question, item.index2ans, settings.answer_type)
+    record: dict[str, Any] = {
+        "index": item.index,
+        "line": item.line,
+        "datasource": item.datasource,
+        "video": str(item.video),
+        "question": item.question,
+        "index2ans": dict(item.index2ans),
+        "answer": item.answer,
+        "predicted": "",
+        "correct": False,
+        "reasoning": "",
+        "full_response": "",
+        "attempts": 0,
+        "error": "",
+        "prompt": [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "video", "video": str(item.video), "fps": settings.fps},
+                    {"type": "text", "text": text},
+                ],
+            },
+        ],
+    }
+    start = time.monotonic()
+    try:
+        clip = load_video(item.video, settings.fps, patch)
+        record.update(frames=len(clip.frames), sample_fps=clip.fps)
+        record["frame_size"] = list(clip.frames[0].shape[:2])
+        for retry in range(settings.max_retries + 1):
+            result = backend.generate(request_for(item, clip, settings, retry))
+            predicted, reasoning = letter_of(result.text, settings.answer_type)
+            record.update(attempts=retry + 1, full_response=result.text)
+            record.update(prompt_tokens=result.prompt_tokens)
+            record.update(generated_tokens=result.generated_tokens)
+            if predicted:
+                record.update(predicted=predicted, reasoning=reasoning)
+                record["correct"] = predicted.lower() == item.answer.lower()
+                break
+    except (BenchmarkError, BackendError) as err:
+        record["error"] = str(err)
+        _LOG.warning("item %d (line %d) failed: %s", item.index, item.line, err)
+    record["seconds"] = round(time.monotonic() - start, 3)
+    return record
+
+
+if __name__ == "__main__":
+    sys.exit(main())
