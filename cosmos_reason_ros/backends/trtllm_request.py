@@ -97,6 +97,9 @@ def sampling_kwargs(
         "top_p": settings.top_p,
         "repetition_penalty": settings.repetition_penalty,
     }
+    if settings.top_k > 0:
+        kwargs["top_k"] = settings.top_k
+    kwargs["presence_penalty"] = settings.presence_penalty
     if settings.seed is not None:
         kwargs["seed"] = settings.seed
     if stop:

@@ -14,6 +14,22 @@ from typing import Any
 
 from cosmos_reason_ros.core.errors import ConfigError, InputError
 
+FALLBACK_RULE = (
+    "The fallback is always a legal answer, also when it is not among the actions: the model "
+    "may choose it (valid=true), and an unusable or stale answer becomes it (valid=false)"
+)
+"""The fallback rule, stated once: the parameter text, --help of every CLI and the README."""
+
+DEFAULT_ACTIONS = [
+    "continue: keep doing the current task",
+    "slow_down: reduce speed, something needs attention",
+    "stop: stop moving now",
+    "move_back: back away from a hazard",
+    "turn_left: steer left to avoid something",
+    "turn_right: steer right to avoid something",
+    "wait: hold position until the scene changes",
+]
+
 MAX_NAME_CHARS = 64
 """Longest allowed action name."""
 

@@ -333,11 +333,6 @@ def test_tensorrt_llm_sampling_keeps_temperature_top_p_repetition_and_seed(case:
     assert sent.get("seed") == expected["seed"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tensorrt_llm sampling_kwargs sends neither top_k nor presence_penalty (Reason2's "
-    "top_k 20, presence_penalty 1.5 are lost); that backend is owned by issue 15",
-)
 @pytest.mark.parametrize("case", ["reason2", "reason2-plain"])
 def test_tensorrt_llm_sampling_sends_reason2_top_k_and_presence_penalty(case: str) -> None:
     from cosmos_reason_ros.backends.tensorrt_llm_backend import sampling_kwargs

@@ -49,8 +49,9 @@ def test_max_num_tokens_0_is_computed_to_fit_the_cameras_and_window(model: str) 
 def test_worst_case_counts_full_windows_at_the_frame_budget() -> None:
     config = build_config(_trt(image_topics=CAMERAS[:2], window_s=4.0, sample_fps=4.0))
     bound = prompt_bound(config.window, config.reasoner, "qwen2_5_vl", config.image_topics)
-    assert (bound.cameras, bound.frames, bound.frame_pixels) == (2, 17, 448 * 448)
-    assert bound.visual_tokens == 2 * 9 * (448 * 448 // 28**2)  # 9 frame pairs of 256 tokens
+    budget = config.window.frame_pixel_budget  # qwen-vl-utils' 768 tokens of 28x28 px
+    assert (bound.cameras, bound.frames, bound.frame_pixels) == (2, 17, budget)
+    assert bound.visual_tokens == 2 * 9 * (budget // 28**2)  # 9 frame pairs of 768 tokens
     assert bound.generated_tokens == config.reasoner.sampling.max_new_tokens
     assert bound.text_tokens > config.reasoner.max_question_chars
 
