@@ -2,8 +2,11 @@
 
 ``python -m cosmos_reason_ros.bench [--quick] [--out results/bench.json]`` prints one table
 and writes the JSON. Figures 1-3 (``bench.ingest``): the camera path; figure 4
-(``bench.decision``): a decision on the tiny model, part by part; figure 5 (``bench.gpu``):
-the model on CUDA, skipped with the reason where there is none.
+(``bench.decision``): a decision on the tiny model, part by part; figures 5 (``bench.gpu``:
+eager and compiled decoding against the floor) and 6 (``bench.gpu_decisions``: decision
+latency with one and two cameras, our overhead against bare ``generate``, 4-bit against bf16)
+on a random-weight model of the Cosmos-Reason1-7B shape on CUDA, skipped with the reason where
+there is none.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from cosmos_reason_ros.bench.decision import QUICK_FRAME_SIZE, bench_decision
 from cosmos_reason_ros.bench.figures import render_table
 from cosmos_reason_ros.bench.gpu import model_figures
+from cosmos_reason_ros.bench.gpu_decisions import decision_figures
 from cosmos_reason_ros.bench.ingest import HEIGHT, WIDTH, bench_ingest
 
 
@@ -34,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = bench_ingest(*((8, 1) if args.quick else (120, 7)))
     figures += bench_decision(*((1, QUICK_FRAME_SIZE) if args.quick else (5, (WIDTH, HEIGHT))))
     figures += model_figures(args.quick)
+    figures += decision_figures(args.quick)
     print(render_table(figures))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     report = {

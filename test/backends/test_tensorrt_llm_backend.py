@@ -134,6 +134,7 @@ def test_sampling_kwargs_map_the_settings() -> None:
         "temperature": 0.1,
         "top_p": 0.5,
         "repetition_penalty": 1.2,
+        "presence_penalty": 0.0,
         "seed": 7,
         "stop": ["</think>"],
     }

@@ -18,6 +18,22 @@ from cosmos_reason_ros.bench.ingest import bench_ingest
 
 FIGURE_KEYS = {"name", "value", "unit", "target", "baseline", "raw", "skipped", "met"}
 INGEST = ("ingest.per_received_frame", "jpeg.per_kept_frame", "raw.per_kept_frame")
+MODEL_FIGURES = (
+    "model.ttft_s",
+    "model.decode_tokens_per_s",
+    "model.compiled_decode_tokens_per_s",
+    "model.compiled_speedup",
+    "model.decode_floor_share",
+    "model.compiled_floor_share",
+)
+DECISION_FIGURES = (
+    "decision_gpu.p50_s.1_camera",
+    "decision_gpu.p95_s.1_camera",
+    "decision_gpu.p50_s.2_cameras",
+    "decision_gpu.p95_s.2_cameras",
+    "decision_gpu.decode_vs_bare_generate",
+    "decision_gpu.decode_4bit_vs_bf16",
+)
 DECISION_PARTS = ("snapshot_s", "preprocess_s", "generation_s", "parse_s", "publish_s")
 
 
@@ -47,12 +63,10 @@ def test_model_figures_skip_with_the_reason_without_cuda() -> None:
 
     figures = model_figures(quick=True)
 
-    assert [f.name for f in figures] == [
-        "model.ttft_s",
-        "model.decode_tokens_per_s",
-        "model.decode_floor_share",
-    ]
+    assert [f.name for f in figures] == list(MODEL_FIGURES)
     assert all(f.value is None and "no CUDA device" in f.skipped for f in figures)
+    assert {f.name: f.target for f in figures}["model.compiled_speedup"] == ">= 3"
+    assert {f.name: f.target for f in figures}["model.compiled_floor_share"] == ">= 0.4"
 
 
 def test_model_speed_code_path_runs_on_cpu_with_a_tiny_config() -> None:
@@ -112,7 +126,7 @@ def test_main_quick_prints_the_table_and_writes_one_json_entry_per_figure(
     assert report["quick"] is True
     names = [f["name"] for f in report["figures"]]
     assert names[:3] == list(INGEST) and "decision.total_s" in names
-    assert names[-3:] == ["model.ttft_s", "model.decode_tokens_per_s", "model.decode_floor_share"]
+    assert names[-12:] == [*MODEL_FIGURES, *DECISION_FIGURES]
     _check_decision_parts({f["name"]: f for f in report["figures"]})
     for figure in report["figures"]:
         assert set(figure) == FIGURE_KEYS
@@ -129,3 +143,57 @@ def _check_decision_parts(figures: dict[str, dict[str, Any]]) -> None:
     assert 0 < figures["decision.overhead_share"]["value"] < 1
     assert 0 < figures["decision.preprocess_share"]["value"] < 1
     assert figures["decision.overhead_share"]["raw"]["frames"] == [17]  # a full 4 s window
+
+
+def test_gpu_decision_code_path_runs_on_cpu_with_a_small_config(tmp_path: Path) -> None:
+    """The CUDA decision benchmark's code, run on CPU with small dimensions: a checkpoint written
+    as the benchmark writes the 7B one (config built on the installed transformers), loaded by
+    load_configured, deciding at the default parameters, compared with bare generate, and in
+    4-bit (no GPU here: the figures themselves skip)."""
+    pytest.importorskip("torch")
+    from cosmos_reason_ros.bench.gpu_decisions import (
+        decision_figures,
+        measure_decisions,
+        write_checkpoint,
+    )
+
+    small = {
+        "text": {
+            "hidden_size": 128,
+            "intermediate_size": 256,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "vocab_size": 640,
+            "rope_scaling": {"type": "mrope", "mrope_section": [4, 6, 6]},
+        },
+        "vision": {
+            "depth": 2,
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_heads": 2,
+            "out_hidden_size": 128,
+            "fullatt_block_indexes": [1],
+        },
+    }
+    checkpoint = write_checkpoint(tmp_path, device="cpu", dims=small)
+    raw = measure_decisions(checkpoint, "cpu", decisions=1)
+
+    assert set(raw) == {
+        "latency_s.1",
+        "latency_s.2",
+        "latency_s.4bit",
+        "decode_tokens_per_s.1",
+        "decode_tokens_per_s.2",
+        "decode_tokens_per_s.4bit",
+        "bare_tokens_per_s",
+    }
+    assert all(len(v) == 1 and v[0] > 0 for v in raw.values())
+    if not torch_cuda():
+        assert all(f.skipped for f in decision_figures(quick=True))
+
+
+def torch_cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
