@@ -106,14 +106,7 @@ __all__ = [  # the request builders stay importable from here, as before the spl
 
 logger = logging.getLogger(__name__)
 
-CAPABILITIES = Capabilities(
-    thinking_budget=True,
-    thinking_deadline=True,
-    constrained_answer=True,
-    video_input=True,
-    streaming=True,
-    cancel=True,
-)
+CAPABILITIES = Capabilities.everything()
 _ENDED_BY = {"stop_string": "model", "eos": "model", "length": "tokens", "deadline": "deadline"}
 
 

@@ -50,14 +50,7 @@ SKIP_QUANTIZATION_MODULES = ("lm_head", "model.visual")
 
 _DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
-CAPABILITIES = Capabilities(
-    thinking_budget=True,
-    thinking_deadline=True,
-    constrained_answer=True,
-    video_input=True,
-    streaming=True,
-    cancel=True,
-)
+CAPABILITIES = Capabilities.everything()
 
 
 class TransformersBackend:

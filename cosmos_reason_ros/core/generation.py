@@ -170,6 +170,11 @@ class Capabilities:
     streaming: bool = False
     cancel: bool = False
 
+    @classmethod
+    def everything(cls) -> Capabilities:
+        """What an in-process backend with a logits hook enforces: all of it."""
+        return cls(**{f.name: True for f in fields(cls)})
+
     def summary(self) -> str:
         """One line for logs: what is enforced and what is not."""
         names = [f.name for f in fields(self)]

@@ -28,7 +28,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import yaml
 from tqdm import tqdm  # type: ignore[import-untyped]
 
 from cosmos_reason_ros.backends.config import BACKENDS, DEVICES, DTYPES, QUANTIZATIONS
@@ -55,6 +54,7 @@ from cosmos_reason_ros.tools.benchmark_items import (
     prompt_text,
 )
 from cosmos_reason_ros.tools.benchmark_report import ResultsWriter, summarize, write_outputs
+from cosmos_reason_ros.tools.options import backend_values, parse_sets
 
 __all__ = ["build_parser", "main", "request_for", "run_benchmark"]
 
@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         overrides = {f: getattr(args, k) for k, f in _SETTINGS.items()}
         settings = BenchmarkSettings(**{k: v for k, v in overrides.items() if v is not None})
-        values = {**_parse_sets(args.set), **_backend_values(args)}
+        values = {**parse_sets(args.set), **backend_values(args)}
         summary = run_benchmark(
             args.items,
             out_dir=args.out,
@@ -143,32 +143,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"empty {summary['empty_answers']}, errors {summary['errors']}; wrote {args.out}"
     )
     return EXIT_OK
-
-
-def _backend_values(args: argparse.Namespace) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "model": args.model,
-        "backend": args.backend,
-        "device": args.device,
-        "dtype": args.dtype,
-        "quantization": args.quantization,
-    }
-    if args.base_url:
-        values["base_url"] = args.base_url
-    return values
-
-
-def _parse_sets(items: Sequence[str]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise BenchmarkError(f"--set takes NAME=VALUE, got {item!r}")
-        try:
-            params[name.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError as err:
-            raise BenchmarkError(f"--set {name}: cannot parse {value!r}: {err}") from None
-    return params
 
 
 def run_benchmark(

@@ -42,6 +42,7 @@ from cosmos_reason_ros.tools.options import (
     EXIT_INTERRUPTED,
     HelpFormatter,
     add_action_options,
+    backend_values,
     default,
     sigterm_as_interrupt,
     split_list,
@@ -164,11 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _values(args: argparse.Namespace) -> dict[str, Any]:
     """The node parameter values the arguments set (the rest keep their defaults)."""
     values: dict[str, Any] = {
-        "model": args.model,
-        "backend": args.backend,
-        "device": args.device,
-        "dtype": args.dtype,
-        "quantization": args.quantization,
+        **backend_values(args),
         "profile": args.profile,
         "window_s": args.window_s,
         "question": args.question,
@@ -189,8 +186,6 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed,
     }
     values.update({k: v for k, v in family.items() if v is not None})
-    if args.base_url:
-        values["base_url"] = args.base_url
     if args.actions is not None:
         values["actions"] = split_list(args.actions)
     return values

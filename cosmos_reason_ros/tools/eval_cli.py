@@ -10,7 +10,6 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -25,6 +24,7 @@ from cosmos_reason_ros.tools.options import (
     actions_value,
     add_action_options,
     default,
+    parse_sets,
     sigterm_as_interrupt,
     split_list,
 )
@@ -110,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console script ``cosmos-reason-eval``. Returns the exit status."""
     args = _parser().parse_args(argv)
     try:
-        params = _parse_sets(args.set)
+        params = parse_sets(args.set)
         questions = load_questions(args.questions) if args.questions else ()
         with sigterm_as_interrupt():
             summary = evaluate(
@@ -155,19 +155,6 @@ def _result_line(summary: EvalSummary) -> str:
         f"{rate(summary.false_alarms, summary.scored_before)} before the event, misses "
         f"{rate(summary.misses, summary.scored_after)} after it); wrote {summary.out_dir}"
     )
-
-
-def _parse_sets(items: Sequence[str]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise EvalError(f"--set takes NAME=VALUE, got {item!r}")
-        try:
-            params[name.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError as err:
-            raise EvalError(f"--set {name}: cannot parse {value!r}: {err}") from None
-    return params
 
 
 if __name__ == "__main__":

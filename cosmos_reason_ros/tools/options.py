@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import argparse
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+import yaml
+
 from cosmos_reason_ros.config import FALLBACK_RULE, SPEC_BY_NAME
+from cosmos_reason_ros.core.errors import ConfigError
 
 EXIT_INTERRUPTED = 130
 """Exit status of a run cut short by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)."""
@@ -78,3 +81,35 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def parse_sets(items: Sequence[str]) -> dict[str, Any]:
+    """``--set NAME=VALUE`` options as node parameter values (each value parsed as YAML).
+
+    Raises:
+        ConfigError: An item is not ``NAME=VALUE`` or its value does not parse.
+    """
+    params: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"--set takes NAME=VALUE, got {item!r}")
+        try:
+            params[name.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise ConfigError(f"--set {name}: cannot parse {value!r}: {err}") from None
+    return params
+
+
+def backend_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The node parameters that choose the model and its backend, from the common options."""
+    values: dict[str, Any] = {
+        "model": args.model,
+        "backend": args.backend,
+        "device": args.device,
+        "dtype": args.dtype,
+        "quantization": args.quantization,
+    }
+    if getattr(args, "base_url", None):
+        values["base_url"] = args.base_url
+    return values

@@ -105,6 +105,27 @@ class Camera(Node):
             threading.Event().wait(gap_s)
 
 
+@contextmanager
+def streaming_frames(
+    publisher: Any, hz: float = 30.0, size: tuple[int, int] = (320, 240)
+) -> Iterator[None]:
+    """Publish rgb8 frames stamped with the wall clock at ``hz`` until the block ends."""
+    stop = threading.Event()
+    pixels = frame(*size)
+
+    def run() -> None:
+        while not stop.wait(1.0 / hz):
+            publisher.publish(image_msg(pixels, time.time_ns(), "rgb8"))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def wait_for_frames(node: ReasonNode, count: int = 1, timeout_s: float = 10.0) -> None:
     """Wait until the node's windows hold ``count`` frames (published frames may still be in
     flight when ``publish_frames`` returns)."""

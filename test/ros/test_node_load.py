@@ -23,7 +23,7 @@ pytest.importorskip("rclpy", reason="rclpy is not importable: run `make setup`")
 
 from child import node_process
 from diagnostic_msgs.msg import DiagnosticArray
-from harness import frame, image_msg
+from harness import streaming_frames
 from rclpy.action import ActionClient
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -62,25 +62,9 @@ class Planner(Node):
 
     @contextmanager
     def streaming(self) -> Iterator[None]:
-        """Publish 320x240 frames at 30 Hz, stamped on a 30 Hz clock, until the block ends."""
-        stop = threading.Event()
-        pixels = frame(320, 240)
-
-        def run() -> None:
-            i = 0
-            stamp0 = time.time_ns()
-            while not stop.wait(1.0 / CAMERA_HZ):
-                stamp = stamp0 + round(i * 1e9 / CAMERA_HZ)
-                self.camera.publish(image_msg(pixels, stamp, "rgb8"))
-                i += 1
-
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        try:
+        """Publish 320x240 frames at 30 Hz, stamped with the wall clock, until the block ends."""
+        with streaming_frames(self.camera, CAMERA_HZ):
             yield
-        finally:
-            stop.set()
-            thread.join()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ camera (the default topic, 30 Hz) and the planner.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ import pytest
 pytest.importorskip("rclpy", reason="rclpy is not importable: run `make setup`")
 
 from child import node_process
-from harness import frame, image_msg
+from harness import streaming_frames
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
@@ -33,25 +32,11 @@ ALLOWED = {a.split(":")[0] for a in DEFAULT_ACTIONS}
 
 
 @contextmanager
-def camera(node: Node, topic: str = "/camera/image_raw", hz: float = 30.0) -> Iterator[None]:
-    """Publish 320x240 frames stamped with the wall clock at ``hz`` until the block ends."""
-    publisher = node.create_publisher(
-        Image, topic, QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-    )
-    stop = threading.Event()
-    pixels = frame(320, 240)
-
-    def run() -> None:
-        while not stop.wait(1.0 / hz):
-            publisher.publish(image_msg(pixels, time.time_ns(), "rgb8"))
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
+def camera(node: Node, topic: str = "/camera/image_raw") -> Iterator[None]:
+    """The default camera topic at 30 Hz, 320x240, stamped with the wall clock."""
+    qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+    with streaming_frames(node.create_publisher(Image, topic, qos)):
         yield
-    finally:
-        stop.set()
-        thread.join()
 
 
 @pytest.mark.slow
