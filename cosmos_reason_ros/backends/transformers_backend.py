@@ -27,6 +27,7 @@ from cosmos_reason_ros.backends.hf_compile import CompiledDecoding, warm_up
 from cosmos_reason_ros.backends.hf_generate import DeltaStreamer, plan_generation
 from cosmos_reason_ros.backends.hub import locate_checkpoint
 from cosmos_reason_ros.backends.messages import hf_messages, video_clips, video_metadata
+from cosmos_reason_ros.backends.quantization import quantization_config
 from cosmos_reason_ros.core.architecture import Architecture, detect_architecture
 from cosmos_reason_ros.core.errors import (
     BackendError,
@@ -43,10 +44,6 @@ from cosmos_reason_ros.core.generation import (
 
 _LOG = logging.getLogger(__name__)
 
-# Modules bitsandbytes must leave in full precision: the vision tower (small, and sensitive to
-# quantization) and the output head. Qwen2.5-VL and Qwen3-VL both name them so in
-# transformers >= 4.52 (and 5.x), whose patterns match from the start of the module name.
-SKIP_QUANTIZATION_MODULES = ("lm_head", "model.visual")
 
 _DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
@@ -87,7 +84,7 @@ class TransformersBackend:
             "trust_remote_code": cfg.trust_remote_code,
         }
         if cfg.quantization != "none":
-            kwargs["quantization_config"] = _quantization_config(cfg.quantization)
+            kwargs["quantization_config"] = quantization_config(cfg.quantization, device)
         if cfg.quantization != "none" or device == "cuda":
             # Straight onto the GPU (needs accelerate); no full-precision copy in host memory.
             kwargs["device_map"] = {"": device}
@@ -270,26 +267,6 @@ def _resolve_dtype(dtype: str, device: str) -> str:
 
 def _major_version(version: str) -> int:
     return int(version.split(".", 1)[0])
-
-
-def _quantization_config(quantization: str) -> Any:
-    try:
-        import bitsandbytes  # noqa: F401
-    except ImportError as exc:
-        raise BackendUnavailableError(
-            f"quantization {quantization} needs the bitsandbytes package, which is not installed"
-        ) from exc
-    bits_and_bytes_config: Any = importlib.import_module("transformers").BitsAndBytesConfig
-    skip = list(SKIP_QUANTIZATION_MODULES)
-    if quantization == "8bit":
-        return bits_and_bytes_config(load_in_8bit=True, llm_int8_skip_modules=skip)
-    return bits_and_bytes_config(
-        load_in_4bit=True,
-        bnb_4bit_quant_type="nf4",
-        bnb_4bit_compute_dtype=torch.bfloat16,
-        bnb_4bit_use_double_quant=True,
-        llm_int8_skip_modules=skip,
-    )
 
 
 def _gpu_memory(device: str) -> int | None:
