@@ -12,8 +12,8 @@ import pytest
 
 pytest.importorskip("torch", reason="quantization needs torch")
 
-from cosmos_reason_ros.backends.quantization import check_kernels  # noqa: E402
-from cosmos_reason_ros.core.errors import BackendUnavailableError  # noqa: E402
+from cosmos_reason_ros.backends.quantization import check_kernels
+from cosmos_reason_ros.core.errors import BackendUnavailableError
 
 ORIN_ERROR = "Error named symbol not found at line 449 in file /src/csrc/ops.cu"
 
