@@ -49,6 +49,7 @@ from cosmos_reason_ros.core.types import WindowSnapshot
 from cosmos_reason_ros.core.window import WindowSet
 from cosmos_reason_ros.tools.bags import BagError, find_bag, image_connections, open_bag, stamp_ns
 from cosmos_reason_ros.tools.report import (
+    EvalRunFacts,
     EvalSummary,
     Phases,
     ReportEntry,
@@ -159,8 +160,7 @@ def evaluate(
             engine.close()
     summary = run.summary(
         bag=str(bag_path),
-        model=config.backend.model,
-        backend=config.backend.backend,
+        config=config,
         topics=used,
         out_dir=str(Path(out_dir)),
         wall_s=time.monotonic() - started,
@@ -318,19 +318,24 @@ class _Run:
                 phase, expected, correct = self.phases.score(decision)
                 self.entries.append(ReportEntry(decision, thumbs, correct, phase, expected))
 
-    def summary(self, **fields: Any) -> EvalSummary:
-        return summarize(
-            self.entries,
-            self.latencies,
-            scored=self.phases is not None,
+    def summary(
+        self, *, bag: str, config: NodeConfig, topics: tuple[str, ...], out_dir: str, wall_s: float
+    ) -> EvalSummary:
+        facts = EvalRunFacts(
+            bag=bag,
+            model=config.backend.model,
+            backend=config.backend.backend,
+            topics=topics,
             questions=self.questions,
             every_s=self.every_s,
             backend_errors=self.backend_errors,
             frames_read=self.frames_read,
             frames_decoded=self.frames_decoded,
             decode_errors=self.decode_errors,
-            **fields,
+            out_dir=out_dir,
+            wall_s=wall_s,
         )
+        return summarize(self.entries, self.latencies, scored=self.phases is not None, run=facts)
 
 
 def image_topics(bag: Path, topics: Sequence[str] | None = None) -> tuple[str, ...]:

@@ -180,12 +180,30 @@ class EvalSummary:
         return d
 
 
+@dataclass(frozen=True)
+class EvalRunFacts:
+    """What an evaluation ran on and read; ``EvalSummary`` carries these fields too."""
+
+    bag: str
+    model: str
+    backend: str
+    topics: tuple[str, ...]
+    questions: tuple[str, ...]
+    every_s: float
+    backend_errors: int
+    frames_read: int
+    frames_decoded: int
+    decode_errors: int
+    out_dir: str
+    wall_s: float
+
+
 def summarize(
     entries: Sequence[ReportEntry],
     latencies_s: Sequence[float],
     *,
     scored: bool,
-    **fields: Any,
+    run: EvalRunFacts,
 ) -> EvalSummary:
     """Count ``entries`` into an ``EvalSummary``.
 
@@ -193,7 +211,7 @@ def summarize(
         entries: The decisions, with ``correct`` set where they were scored.
         latencies_s: Latencies of the decisions the model made (fallbacks left out).
         scored: Whether labels were given (else accuracy is None).
-        **fields: The remaining ``EvalSummary`` fields (bag, model, counters ...).
+        run: What the evaluation ran on and read.
     """
     decisions = [e.decision for e in entries]
     latencies = np.array(latencies_s, float)
@@ -229,7 +247,18 @@ def summarize(
         scored_after=len(after),
         misses=sum(not e.correct for e in after),
         confusion=tuple((p, a, n) for (p, a), n in sorted(confusion.items())),
-        **fields,
+        bag=run.bag,
+        model=run.model,
+        backend=run.backend,
+        topics=run.topics,
+        questions=run.questions,
+        every_s=run.every_s,
+        backend_errors=run.backend_errors,
+        frames_read=run.frames_read,
+        frames_decoded=run.frames_decoded,
+        decode_errors=run.decode_errors,
+        out_dir=run.out_dir,
+        wall_s=run.wall_s,
     )
 
 

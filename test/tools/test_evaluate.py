@@ -12,7 +12,7 @@ import pytest
 from cosmos_reason_ros.core.decision import Decision
 from cosmos_reason_ros.tools.eval_cli import load_questions, main
 from cosmos_reason_ros.tools.evaluate import EvalError, evaluate
-from cosmos_reason_ros.tools.report import ReportEntry, summarize, thumbnail
+from cosmos_reason_ros.tools.report import EvalRunFacts, ReportEntry, summarize, thumbnail
 from cosmos_reason_ros.tools.report_html import render_report
 from cosmos_reason_ros.tools.scenario import ACTIONS, START_NS, write_scenario
 
@@ -144,18 +144,20 @@ def test_summary_of_no_decisions_is_zero_not_an_error() -> None:
         [],
         [],
         scored=True,
-        bag="b",
-        model="m",
-        backend="transformers",
-        topics=("/c",),
-        questions=("q",),
-        every_s=1.0,
-        backend_errors=0,
-        frames_read=0,
-        frames_decoded=0,
-        decode_errors=0,
-        out_dir="o",
-        wall_s=0.0,
+        run=EvalRunFacts(
+            bag="b",
+            model="m",
+            backend="transformers",
+            topics=("/c",),
+            questions=("q",),
+            every_s=1.0,
+            backend_errors=0,
+            frames_read=0,
+            frames_decoded=0,
+            decode_errors=0,
+            out_dir="o",
+            wall_s=0.0,
+        ),
     )
     assert (summary.decisions, summary.valid, summary.validity_rate) == (0, 0, 0.0)
     assert summary.accuracy is None and summary.accuracy_valid is None

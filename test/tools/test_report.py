@@ -14,7 +14,15 @@ import numpy as np
 import pytest
 
 from cosmos_reason_ros.core.decision import Decision
-from cosmos_reason_ros.tools.report import AFTER, BEFORE, Phases, ReportEntry, summarize, thumbnail
+from cosmos_reason_ros.tools.report import (
+    AFTER,
+    BEFORE,
+    EvalRunFacts,
+    Phases,
+    ReportEntry,
+    summarize,
+    thumbnail,
+)
 from cosmos_reason_ros.tools.report_html import render_report
 
 S = 1_000_000_000
@@ -65,18 +73,20 @@ def summary(items: list[ReportEntry]) -> dict[str, object]:
         items,
         [e.decision.timings.latency_s for e in items],
         scored=True,
-        bag="/tmp/x/ball",
-        model="/tmp/cosmos_tiny_abc/model",
-        backend="transformers",
-        topics=("/cam",),
-        questions=("q",),
-        every_s=0.5,
-        backend_errors=0,
-        frames_read=10,
-        frames_decoded=10,
-        decode_errors=0,
-        out_dir="/tmp/x/eval",
-        wall_s=1.234567,
+        run=EvalRunFacts(
+            bag="/tmp/x/ball",
+            model="/tmp/cosmos_tiny_abc/model",
+            backend="transformers",
+            topics=("/cam",),
+            questions=("q",),
+            every_s=0.5,
+            backend_errors=0,
+            frames_read=10,
+            frames_decoded=10,
+            decode_errors=0,
+            out_dir="/tmp/x/eval",
+            wall_s=1.234567,
+        ),
     )
     return {**s.to_dict(), "labels": {"event": "ball_rolling", "event_time_from_start_s": 2.0}}
 
