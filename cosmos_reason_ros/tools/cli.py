@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
 _NUMBERS = (
     ("max_new_tokens", "generated tokens at most, thinking and answer"),
     ("max_thinking_tokens", "thinking budget; then the answer is forced"),
+    ("max_thinking_s", "thinking deadline in seconds after generation starts (0 = none)"),
     ("max_target_chars", "length bound of the answer's target"),
     ("max_reason_chars", "length bound of the answer's reason"),
     ("max_parameters", "most key/value parameters in the answer"),
@@ -171,6 +172,7 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
         "question": args.question,
         "fallback_action": args.fallback,
         "max_thinking_tokens": args.max_thinking_tokens,
+        "max_thinking_s": args.max_thinking_s,
         "max_target_chars": args.max_target_chars,
         "max_reason_chars": args.max_reason_chars,
         "max_parameters": args.max_parameters,

@@ -94,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
         default=default("max_new_tokens"),
         help="generated tokens at most, thinking and answer",
     )
+    p.add_argument(
+        "--max-thinking-s",
+        type=float,
+        default=default("max_thinking_s"),
+        help="thinking deadline, seconds after generation starts (0 = none)",
+    )
     p.add_argument("--seed", type=int, default=0, help="sampling seed, so runs repeat")
     p.add_argument(
         "--set",
@@ -110,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console script ``cosmos-reason-eval``. Returns the exit status."""
     args = _parser().parse_args(argv)
     try:
-        params = parse_sets(args.set)
+        params = {"max_thinking_s": args.max_thinking_s, **parse_sets(args.set)}
         questions = load_questions(args.questions) if args.questions else ()
         with sigterm_as_interrupt():
             summary = evaluate(
