@@ -9,6 +9,7 @@ permissions it generates neither lock the node out of its own names nor allow mo
 
 from __future__ import annotations
 
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,20 @@ def _with_action(names: set[str], actions: set[str], parts: tuple[str, ...]) -> 
     return names | {f"{a}/_action/{p}" for a in actions for p in parts}
 
 
+def _settled(read: Any, quiet_s: float = 1.0, timeout_s: float = 20.0) -> Any:
+    """``read()`` once it has not changed for ``quiet_s``: discovery delivers a node's names
+    one by one, so the first view can be partial."""
+    last, since, deadline = read(), time.monotonic(), time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = read()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            break
+    return last
+
+
 def _live_graph(context: Any) -> tuple[set[str], set[str], set[str]]:
     """Publishers, subscriptions and services of an active node (openai backend on loopback)."""
     with ChatCompletionsServer() as server:
@@ -74,7 +89,7 @@ def _live_graph(context: Any) -> tuple[set[str], set[str], set[str]]:
                 return {name for name, _ in method("cosmos_reason", "/")}
 
             wait_for(lambda: f"{NODE}/next_action" in names("publisher"), what="the node's names")
-            graph = names("publisher"), names("subscriber"), names("service")
+            graph = _settled(lambda: (names("publisher"), names("subscriber"), names("service")))
         node.close()
         node.destroy_node()
         probe.destroy_node()
