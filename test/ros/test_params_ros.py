@@ -76,8 +76,23 @@ class Intruder(Node):
         wait_for(future.done, timeout_s, what=f"{client.srv_name} to answer")
         return future.result()
 
+    def read(self, client: Any, request: Any, timeout_s: float = 60.0) -> Any:
+        """``call`` for requests that change nothing, sent again every 2 s: a reply can be lost
+        while the server still discovers this client (a reader it has not matched yet)."""
+        assert client.wait_for_service(timeout_sec=timeout_s), client.srv_name
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            future = client.call_async(request)
+            try:
+                wait_for(future.done, 2.0, what=f"{client.srv_name} to answer")
+            except AssertionError:
+                client.remove_pending_request(future)
+                continue
+            return future.result()
+        raise AssertionError(f"{client.srv_name} never answered in {timeout_s} s")
+
     def state(self) -> str:
-        return str(self.call(self.get_state, GetState.Request()).current_state.label)
+        return str(self.read(self.get_state, GetState.Request()).current_state.label)
 
     def transition(self, transition_id: int) -> bool:
         request = ChangeState.Request()
@@ -89,7 +104,7 @@ class Intruder(Node):
         return list(self.call(self.set, SetParameters.Request(parameters=msgs)).results)
 
     def values(self, names: Sequence[str]) -> dict[str, Any]:
-        reply = self.call(self.get, GetParameters.Request(names=list(names)))
+        reply = self.read(self.get, GetParameters.Request(names=list(names)))
         return {n: parameter_value_to_python(v) for n, v in zip(names, reply.values, strict=True)}
 
     def decide(self, timeout_s: float = 120.0) -> Any:
