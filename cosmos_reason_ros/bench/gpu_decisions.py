@@ -103,10 +103,15 @@ def write_checkpoint(folder: Path, device: str, dims: dict[str, Any] | None = No
     return out
 
 
-def measure_decisions(checkpoint: Path, device: str, decisions: int) -> dict[str, list[float]]:
-    """Latencies and decode speeds of ``decisions`` decisions per setting (see the module)."""
+def measure_decisions(
+    checkpoint: Path, device: str, decisions: int, **overrides: Any
+) -> dict[str, list[float]]:
+    """Latencies and decode speeds of ``decisions`` decisions per setting (see the module).
+
+    ``overrides`` are node parameters on top of the defaults (tests shorten the decisions).
+    """
     raw: dict[str, list[float]] = {}
-    values = {"model": str(checkpoint), "device": device}
+    values = {"model": str(checkpoint), "device": device, **overrides}
     for quantization, cameras in (("none", 1), ("none", 2), ("4bit", 1)):
         topics = [f"/camera{i}/image_raw" for i in range(cameras)]
         config, backend = load_configured(

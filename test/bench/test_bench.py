@@ -148,8 +148,8 @@ def _check_decision_parts(figures: dict[str, dict[str, Any]]) -> None:
 def test_gpu_decision_code_path_runs_on_cpu_with_a_small_config(tmp_path: Path) -> None:
     """The CUDA decision benchmark's code, run on CPU with small dimensions: a checkpoint written
     as the benchmark writes the 7B one (config built on the installed transformers), loaded by
-    load_configured, deciding at the default parameters, compared with bare generate, and in
-    4-bit (no GPU here: the figures themselves skip)."""
+    load_configured, deciding (short budgets: this checks the code path), compared with bare
+    generate, and in 4-bit (no GPU here: the figures themselves skip)."""
     pytest.importorskip("torch")
     from cosmos_reason_ros.bench.gpu_decisions import (
         decision_figures,
@@ -177,7 +177,8 @@ def test_gpu_decision_code_path_runs_on_cpu_with_a_small_config(tmp_path: Path) 
         },
     }
     checkpoint = write_checkpoint(tmp_path, device="cpu", dims=small)
-    raw = measure_decisions(checkpoint, "cpu", decisions=1)
+    short = {"max_new_tokens": 200, "max_thinking_tokens": 8}  # the code path, not the timing
+    raw = measure_decisions(checkpoint, "cpu", decisions=1, **short)
 
     assert set(raw) == {
         "latency_s.1",

@@ -30,7 +30,7 @@ from cosmos_reason_ros.testing.adversary import AdversarialTransformersBackend
 ARCHS = ("qwen2_5_vl", "qwen3_vl")
 QUANTIZATIONS = ("none", "8bit", "4bit")
 SEEDS = range(20)
-CAMERA = (320, 240)  # a small camera keeps the prompt short; the window is the default one
+CAMERA = (160, 120)  # a small camera keeps the prompt short; the window is the default one
 
 
 def window_snapshot(config: NodeConfig, seed: int = 0) -> WindowSnapshot:

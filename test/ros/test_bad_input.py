@@ -183,6 +183,7 @@ def test_depth_with_nan_far_past_and_out_of_order_stamps_are_handled_without_fai
         cam.send([image_msg(frame(), _stamp(10), "rgb8"), image_msg(frame(), _stamp(9), "rgb8")])
         wait_for(
             lambda: _camera_values(diags, RAW).get("out_of_order") == "1",
+            30.0,
             what="/diagnostics to count the out-of-order frame",
         )
         cam.send([image_msg(frame(), 1_000_000_000, "rgb8")])  # 1970: a camera restart

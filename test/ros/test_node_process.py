@@ -135,7 +135,9 @@ def test_watch_and_stream_show_a_running_nodes_decisions_and_everything_stops_on
         wait_for(lambda: camera.count_subscribers(TOPIC) > 0, 120, what="the node's camera")
         decisions = run_tool("watch", "--json", "--thinking", "--count", "2", timeout=180)
         diagnostics = run_tool("watch", "--diagnostics", "--count", "2", timeout=60)
-        streamed = run_tool("ask", "--stream", "-v", "Is the path clear?", timeout=180)
+        streamed = run_tool(
+            "ask", "--stream", "-v", "Is the path clear?", "--wait", "60", timeout=180
+        )
         watcher = subprocess.Popen(
             tool("watch"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
