@@ -65,20 +65,21 @@ class CompiledDecoding:
 
     def generate_kwargs(self, prompt_tokens: int, max_new_tokens: int) -> dict[str, Any]:
         """Keyword arguments of ``generate`` that select compiled or eager decoding."""
+        from transformers import CompileConfig, GenerationConfig
+
+        known = GenerationConfig()  # type: ignore[no-untyped-call]
         if not self.enabled:
-            return {"disable_compile": True}
-        from transformers import CompileConfig
+            return {"disable_compile": True} if hasattr(known, "disable_compile") else {}
 
         mode = "reduce-overhead" if self.device == "cuda" else "default"
         config = CompileConfig(fullgraph=False, mode=mode)
         if self.device != "cuda":
             # transformers compiles on CUDA only unless told otherwise (a private switch)
             setattr(config, "_compile_all_devices", True)  # noqa: B010
-        return {
-            "cache_implementation": "static",
-            "max_cache_len": self.size_for(prompt_tokens + max_new_tokens),
-            "compile_config": config,
-        }
+        kwargs: dict[str, Any] = {"cache_implementation": "static", "compile_config": config}
+        if hasattr(known, "max_cache_len"):  # transformers 5.x; 4.x sizes the cache itself
+            kwargs["max_cache_len"] = self.size_for(prompt_tokens + max_new_tokens)
+        return kwargs
 
     def disable(self, reason: BaseException) -> None:
         """Fall back to eager decoding for good, saying why in one line."""
