@@ -36,6 +36,7 @@ from cosmos_reason_ros.ros.cameras import Camera, create_cameras
 from cosmos_reason_ros.ros.decisions import Decisions
 from cosmos_reason_ros.ros.diagnostics import DecisionCounters, DiagnosticsReport
 from cosmos_reason_ros.ros.guard import guarded, nothing
+from cosmos_reason_ros.ros.memory import freeze_long_lived, thaw, tune_allocator
 from cosmos_reason_ros.ros.outputs import Outputs
 from cosmos_reason_ros.ros.params_ros import declare_all, rejection
 from cosmos_reason_ros.ros.requests import Outcome, Refused
@@ -100,6 +101,7 @@ class ReasonNode(LifecycleNode):
             f"load_s={time.monotonic() - t0:.1f}; backend {info.capabilities.summary()}"
         )
         self._config, self._backend = config, backend
+        self.get_logger().info(f"gc: {freeze_long_lived()} long-lived objects frozen")
         self._reasoner = Reasoner(backend, config.reasoner)
         self._outputs = Outputs(self)
         self._last_error = ""
@@ -165,6 +167,7 @@ class ReasonNode(LifecycleNode):
         if self._backend is not None:
             self._backend.close()
         self._backend = self._reasoner = self._config = None
+        thaw()
         gc.collect()
 
     # ----- requests (the servers' Submitter) -------------------------------------------
@@ -255,8 +258,10 @@ def _refused_change(_changes: Any) -> SetParametersResult:
 
 def main(args: list[str] | None = None) -> int:
     """Entry point of ``reason_node`` (and ``python -m cosmos_reason_ros.node``)."""
+    allocator = tune_allocator()
     rclpy.init(args=args)
     node = ReasonNode()
+    node.get_logger().info(f"allocator: {allocator}")
     executor = MultiThreadedExecutor(num_threads=8)
     executor.add_node(node)
     try:
