@@ -8,7 +8,9 @@ terminates ``answer_suffix`` and the end-of-turn token are forced.
 
 Put it *before* temperature / top-p warpers: masking after top-p can leave no token to sample.
 A processor serves one ``generate`` call; create a new one per generation. Compiled grammars are
-cached per (tokenizer, schema, vocabulary size) and are safe to share between threads.
+cached per (tokenizer, schema, vocabulary size), the ``MAX_GRAMMARS`` most recently used per
+tokenizer and vocabulary size (each ask's ``choices`` make a schema of their own), and are safe
+to share between threads.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,10 +41,14 @@ JSON_ANSWER = "json"
 SUFFIX = "suffix"
 
 
+MAX_GRAMMARS = 64
+"""Compiled grammars kept per tokenizer and vocabulary size; the least recently used goes."""
+
+
 @dataclass
 class _TokenizerGrammars:
     compiler: Any
-    grammars: dict[str, Any] = field(default_factory=dict)
+    grammars: OrderedDict[str, Any] = field(default_factory=OrderedDict)
 
 
 _GRAMMARS: weakref.WeakKeyDictionary[Any, dict[int, _TokenizerGrammars]] = (
@@ -75,6 +82,7 @@ def compile_answer_grammar(tokenizer: Any, json_schema: dict[str, Any], vocab_si
             per_vocab[vocab_size] = entry
         grammar = entry.grammars.get(key)
         if grammar is not None:
+            entry.grammars.move_to_end(key)
             return grammar
         start = time.monotonic()
         try:
@@ -83,6 +91,8 @@ def compile_answer_grammar(tokenizer: Any, json_schema: dict[str, Any], vocab_si
         except (RuntimeError, ValueError, TypeError) as exc:
             raise BackendError(f"the answer JSON schema cannot be compiled: {exc}") from exc
         entry.grammars[key] = grammar
+        while len(entry.grammars) > MAX_GRAMMARS:
+            entry.grammars.popitem(last=False)
     _LOG.debug(
         "compiled answer grammar: compile_s=%.3f vocab_size=%d",
         time.monotonic() - start,
