@@ -1,5 +1,6 @@
-"""The node's process-wide memory settings: glibc's allocator tuned unless the user chose, and
-the long-lived heap frozen out of the garbage collector's full passes, and thawed again."""
+"""The node's process-wide memory settings: glibc's arenas capped unless the user chose, free
+arena pages given back after each decision, and the long-lived heap frozen out of the garbage
+collector's full passes (and thawed again)."""
 
 from __future__ import annotations
 
@@ -7,50 +8,53 @@ import ctypes
 import gc
 import platform
 
+import psutil
 import pytest
 
-from cosmos_reason_ros.bench.soak_node import heap_figures
 from cosmos_reason_ros.ros.memory import (
     ARENA_MAX,
-    MMAP_THRESHOLD_BYTES,
     freeze_long_lived,
+    release_free_memory,
     thaw,
     tune_allocator,
 )
 
+glibc_only = pytest.mark.skipif(
+    platform.libc_ver()[0] != "glibc", reason="mallopt and malloc_trim are glibc's"
+)
 
-def _glibc() -> bool:
-    return platform.libc_ver()[0] == "glibc" and bool(heap_figures())
 
-
-@pytest.mark.skipif(not _glibc(), reason="mallopt is glibc's; elsewhere the allocator is kept")
-def test_tune_allocator_fixes_the_mmap_threshold_and_caps_arenas(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+@glibc_only
+def test_tune_allocator_caps_arenas(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
-    assert tune_allocator() == f"mmap_threshold={MMAP_THRESHOLD_BYTES} arena_max={ARENA_MAX}"
-    # Without the fixed threshold, freeing one mmapped 4 MiB block raises glibc's threshold,
-    # and the next such block comes from (and stays in) an arena. With it, every one is mmapped.
+    assert tune_allocator() == f"arena_max={ARENA_MAX}"
+
+
+def test_tune_allocator_keeps_the_users_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert tune_allocator().startswith("allocator left as is")
+
+
+@glibc_only
+def test_release_free_memory_gives_freed_arena_pages_back() -> None:
+    """200 MB of small blocks freed below a live one stay in the arena (glibc trims only the
+    top of a heap by itself); release_free_memory returns them."""
     libc = ctypes.CDLL("libc.so.6")
     libc.malloc.restype = ctypes.c_void_p
     libc.malloc.argtypes = [ctypes.c_size_t]
     libc.free.argtypes = [ctypes.c_void_p]
-    size = 4 * MMAP_THRESHOLD_BYTES
-    for _ in range(3):
-        before = heap_figures()["heap_mmap_mb"]
-        block = libc.malloc(size)
-        assert heap_figures()["heap_mmap_mb"] - before >= size / 2**20
+    proc = psutil.Process()
+    blocks = [libc.malloc(4000) for _ in range(50_000)]
+    for block in blocks:
+        ctypes.memset(block, 1, 4000)  # touch the pages, so they count in RSS
+    pin = libc.malloc(4000)  # above them: the heap's top is not free
+    for block in blocks:
         libc.free(block)
-
-
-def test_tune_allocator_keeps_the_users_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
-    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
-    assert tune_allocator() in (
-        "allocator left as is: set by the environment",
-        "allocator left as is: not glibc",
-    )
+    kept = proc.memory_info().rss
+    release_free_memory()
+    given_back = kept - proc.memory_info().rss
+    libc.free(pin)
+    assert given_back > 100 * 2**20
 
 
 def test_freeze_exempts_the_live_heap_until_thawed() -> None:
