@@ -20,7 +20,8 @@ its stamps.
 The freshest frame: first-in-slot alone would show a decision a newest frame up to one sample
 period old. A frame turned down because its slot is taken may come with a ``load`` callable
 (``ingest`` gives one); the window holds the newest such frame, undecoded (one per camera,
-dropped when the next slot opens), and ``snapshot`` decodes it in place of its slot's kept frame.
+dropped when the next slot's frame is stored), and ``snapshot`` decodes it in place of its
+slot's kept frame.
 
 Camera restarts: a stamp more than ``window_s`` older than the newest stamp seen cannot belong to
 the same stream (a restarted camera or a replayed bag), so the window is cleared and sampling
@@ -170,11 +171,11 @@ class FrameWindow:
             if verdict == "restart":
                 self._resets += 1
             self._frames.clear()
+            self._held = None
             self._anchor_ns = stamp_ns
         self._last_slot = self._slot(stamp_ns)
         self._newest_seen_ns = stamp_ns
         self._pending_ns = stamp_ns
-        self._held = None  # a new slot: the held frame belongs to an older one
         return True
 
     def target_size(self, width: int, height: int) -> tuple[int, int]:
@@ -234,6 +235,8 @@ class FrameWindow:
                 self._resets += 1
             self._frames.append(entry)
             self._kept += 1
+            if self._held is not None and self._held.stamp_ns < stamp_ns:
+                self._held = None  # its slot is older; until now it was the freshest frame
             oldest_allowed = stamp_ns - self._window_ns
             while self._frames[0].stamp_ns < oldest_allowed:
                 self._frames.popleft()
@@ -328,12 +331,7 @@ class FrameWindow:
 
 
 def _check_image(image: object) -> Image:
-    if (
-        not isinstance(image, np.ndarray)
-        or image.dtype != np.uint8
-        or image.ndim != 3
-        or image.shape[2] != 3
-    ):
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.shape[2:] != (3,):
         kind = getattr(image, "shape", type(image).__name__)
         raise InputError(f"frame must be an RGB uint8 array of shape (H, W, 3), got {kind}")
     return image

@@ -72,6 +72,18 @@ def test_a_new_slot_drops_the_held_frame_without_decoding_it() -> None:
     assert frames.loaded == []
 
 
+def test_while_a_new_slots_frame_is_decoded_the_previous_slots_freshest_still_shows() -> None:
+    window, frames = FrameWindow("cam"), Frames()
+    for i in range(8):  # slot 0: frame 0 kept, frame 7 held
+        offer(window, frames, i, T0 + i * HZ30)
+    assert window.accept(T0 + 8 * HZ30, "f8", frames.load(8))  # slot 1 opens, being decoded
+    clip = window.snapshot()
+    assert clip is not None and clip.stamps_ns == (T0 + 7 * HZ30,)
+    assert window.push(T0 + 8 * HZ30, "f8", frames.image(8))  # stored: frame 7 is let go
+    clip = window.snapshot()
+    assert clip is not None and clip.stamps_ns == (T0, T0 + 8 * HZ30)
+
+
 def test_at_most_one_frame_is_held_whatever_the_input_rate() -> None:
     window, frames = FrameWindow("cam"), Frames()
     alive: list[weakref.ref[Callable[[], np.ndarray]]] = []
