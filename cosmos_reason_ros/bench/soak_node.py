@@ -1,12 +1,16 @@
 """The node as the soak runs it: ``cosmos_reason_ros.ros.node.main`` plus a probe inside.
 
 ``python -m cosmos_reason_ros.bench.soak_node --probe FILE [--tracemalloc] -- --ros-args …``
-starts a daemon thread that appends one JSON line to FILE every ``--period-s`` seconds: RSS,
-the C heap as glibc sees it (``mallinfo2``: bytes in use, free bytes kept in arenas, mmapped
-bytes), Python objects (``gc``), threads, CUDA memory where torch has a GPU, and (with
-``--tracemalloc``) the traced Python heap. With ``--tracemalloc`` it also writes the biggest
-growth between the first snapshot after ``--warmup-s`` and the last one, by source line: what
-grew, named. Then it runs the node exactly as ``reason_node`` does.
+appends JSON lines to FILE: RSS, the C heap as glibc sees it (``mallinfo2``: bytes in use, free
+bytes kept in arenas, mmapped bytes), objects the garbage collector tracks, threads, CUDA memory
+where torch has a GPU, and (with ``--tracemalloc``) the traced Python heap. One line every
+``--period-s`` seconds (``"event": "tick"``), and one at the end of every decision
+(``"event": "decision"``, right after the node's ``release_free_memory``, which this probe
+wraps): the same point of the work cycle each time, after the decision's working set was freed
+and given back, so a slope through those lines measures what stays, not where the last
+decision happened to be. With ``--tracemalloc``
+the ticks after ``--warmup-s`` also name the biggest growth since the first of them, by source
+line. Then it runs the node exactly as ``reason_node`` does.
 """
 
 from __future__ import annotations
@@ -62,6 +66,22 @@ def heap_figures() -> dict[str, float]:
     }
 
 
+def rss_parts() -> dict[str, float]:
+    """RSS split as the kernel counts it (MB): anonymous (heaps, stacks), file-backed (code,
+    mapped files), shared memory (DDS segments). {} where /proc/self/status has no split."""
+    parts = {"RssAnon": "rss_anon_mb", "RssFile": "rss_file_mb", "RssShmem": "rss_shmem_mb"}
+    out: dict[str, float] = {}
+    try:
+        lines = Path("/proc/self/status").read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        key, _, rest = line.partition(":")
+        if key in parts:
+            out[parts[key]] = int(rest.split()[0]) / 1024.0
+    return out
+
+
 def _cuda_mb() -> float | None:
     torch = sys.modules.get("torch")
     if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
@@ -74,6 +94,7 @@ def sample(proc: psutil.Process, start: float) -> dict[str, Any]:
     row: dict[str, Any] = {
         "t": time.monotonic() - start,
         "rss_mb": proc.memory_info().rss / _MB,
+        **rss_parts(),
         "threads": threading.active_count(),
         "os_threads": proc.num_threads(),
         "gc_objects": len(gc.get_objects()),
@@ -92,20 +113,47 @@ def _top_growth(first: tracemalloc.Snapshot, last: tracemalloc.Snapshot, n: int)
     return [str(s) for s in sorted(stats, key=lambda s: -s.size_diff)[:n]]
 
 
-def _probe(path: Path, period_s: float, warmup_s: float, stop: threading.Event) -> None:
-    proc, start = psutil.Process(), time.monotonic()
-    first: tracemalloc.Snapshot | None = None
-    with path.open("a", encoding="utf-8") as out:
+class _Probe:
+    """Writes probe lines, from any thread."""
+
+    def __init__(self, path: Path) -> None:
+        self._out = path.open("a", encoding="utf-8")
+        self._write_lock = threading.Lock()
+        self._proc = psutil.Process()
+        self._start = time.monotonic()
+
+    def write(self, event: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        row = {"event": event, **sample(self._proc, self._start), **(extra or {})}
+        with self._write_lock:
+            self._out.write(json.dumps(row) + "\n")
+            self._out.flush()
+        return row
+
+    def run(self, period_s: float, warmup_s: float, stop: threading.Event) -> None:
+        first: tracemalloc.Snapshot | None = None
         while not stop.wait(period_s):
-            row = sample(proc, start)
-            if tracemalloc.is_tracing() and row["t"] >= warmup_s:
+            extra: dict[str, Any] = {}
+            if tracemalloc.is_tracing() and time.monotonic() - self._start >= warmup_s:
                 snap = tracemalloc.take_snapshot()
                 if first is None:
                     first = snap
                 else:
-                    row["py_growth"] = _top_growth(first, snap, 12)
-            out.write(json.dumps(row) + "\n")
-            out.flush()
+                    extra["py_growth"] = _top_growth(first, snap, 12)
+            self.write("tick", extra)
+
+
+def _sample_after_each_decision(probe: _Probe) -> None:
+    """Wrap the node's ``release_free_memory`` (called once at the end of every decision) so
+    that a ``decision`` line follows it. Measurement only: the call itself is unchanged."""
+    from cosmos_reason_ros.ros import decisions
+
+    release = getattr(decisions, "release_free_memory")  # noqa: B009
+
+    def release_then_sample() -> None:
+        release()
+        probe.write("decision")
+
+    setattr(decisions, "release_free_memory", release_then_sample)  # noqa: B010
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,9 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.tracemalloc:
         tracemalloc.start(1)
     stop = threading.Event()
-    threading.Thread(
-        target=_probe, args=(a.probe, a.period_s, a.warmup_s, stop), daemon=True
-    ).start()
+    probe = _Probe(a.probe)
+    _sample_after_each_decision(probe)
+    threading.Thread(target=probe.run, args=(a.period_s, a.warmup_s, stop), daemon=True).start()
     from cosmos_reason_ros.ros.node import main as node_main
 
     try:
