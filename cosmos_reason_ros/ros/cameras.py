@@ -63,9 +63,6 @@ class Camera:
         self._sub = node.create_subscription(
             self._msg_type, topic, self._on_raw, qos, callback_group=NotByExecutor(), raw=True
         )
-        for handler in self._sub.event_handlers:  # QoS events (an incompatible publisher…)
-            handler.callback_group = node.default_callback_group  # are still logged by it
-            node.default_callback_group.add_entity(handler)
         self._reader = ReaderThread(self._sub, node.context, self._on_raw, self._on_reader_error)
 
     def _on_raw(self, raw: bytes) -> None:

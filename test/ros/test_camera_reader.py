@@ -117,24 +117,3 @@ def test_reader_thread_takes_what_the_executor_leaves_alone(ros_context: Any) ->
     assert by_executor == [] and errors == []
     assert [header_of(raw) for raw in taken] == [(sec * 10**9, "cam") for sec in range(100, 105)]
     assert stop_s < 1.0
-
-
-def test_camera_qos_events_are_still_served_by_the_executor(ros_context: Any) -> None:
-    """Only the frames bypass the executor: the subscription's QoS event handlers (which log
-    an incompatible publisher, for example) stay in a group the executor serves."""
-    from rclpy.node import Node
-
-    from cosmos_reason_ros.core.window import WindowSet
-    from cosmos_reason_ros.ros.cameras import create_cameras
-
-    node = Node("camera_events_test", context=ros_context)
-    cameras = create_cameras(node, WindowSet(["/events_test/image"]), "reliable", 10**8)
-    try:
-        (sub,) = node.subscriptions
-        assert isinstance(sub.callback_group, NotByExecutor)
-        assert sub.event_handlers
-        assert all(h.callback_group.can_execute(h) for h in sub.event_handlers)
-    finally:
-        for camera in cameras:
-            camera.destroy()
-        node.destroy_node()
