@@ -117,3 +117,24 @@ def test_reader_thread_takes_what_the_executor_leaves_alone(ros_context: Any) ->
     assert by_executor == [] and errors == []
     assert [header_of(raw) for raw in taken] == [(sec * 10**9, "cam") for sec in range(100, 105)]
     assert stop_s < 1.0
+
+
+def test_no_part_of_a_camera_subscription_is_served_by_the_executor(ros_context: Any) -> None:
+    """Neither frames nor QoS events: served by the executor, the subscription's event
+    handlers kept it spinning at half a core while frames were dropped (see the revert of
+    'QoS event handlers stay with the executor')."""
+    from rclpy.node import Node
+
+    from cosmos_reason_ros.core.window import WindowSet
+    from cosmos_reason_ros.ros.cameras import create_cameras
+
+    node = Node("camera_events_test", context=ros_context)
+    cameras = create_cameras(node, WindowSet(["/events_test/image"]), "sensor_data", 10**8)
+    try:
+        (sub,) = node.subscriptions
+        assert isinstance(sub.callback_group, NotByExecutor)
+        assert not any(h.callback_group.can_execute(h) for h in sub.event_handlers)
+    finally:
+        for camera in cameras:
+            camera.destroy()
+        node.destroy_node()
