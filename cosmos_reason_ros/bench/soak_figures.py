@@ -128,12 +128,16 @@ class DecisionSeen:
     published_ns: int  # the publisher's source timestamp (the node's clock)
     newest_frame_ns: int  # header.stamp: the newest frame the decision used
     received_s: float  # soak monotonic clock
+    generated_tokens: int = 0
+    time_to_first_token_s: float = 0.0
 
     @property
     def age_at_start_s(self) -> float:
-        """Newest frame's age when inference started: published - latency - frame stamp.
-        Publishing follows the decision by a few ms, so this errs on the old side."""
-        return (self.published_ns - self.newest_frame_ns) * 1e-9 - self.latency_s
+        """Newest frame's age when inference started (when the node began taking the
+        snapshot): published - latency - frame stamp, at least 0 (a frame that arrived while
+        the snapshot was being taken is as fresh as can be). Publishing follows the decision
+        by a few ms, so this errs on the old side."""
+        return max(0.0, (self.published_ns - self.newest_frame_ns) * 1e-9 - self.latency_s)
 
 
 @dataclass(frozen=True)

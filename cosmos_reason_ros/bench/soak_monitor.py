@@ -105,6 +105,8 @@ class Monitor:
             published_ns=int(info["source_timestamp"]),
             newest_frame_ns=int(msg.header.stamp.sec) * 10**9 + int(msg.header.stamp.nanosec),
             received_s=time.monotonic(),
+            generated_tokens=int(msg.generated_tokens),
+            time_to_first_token_s=float(msg.time_to_first_token_s),
         )
         with self.lock:
             self.decisions.append(seen)

@@ -98,7 +98,8 @@ class SoakReport:
     ask_latency: Spread
     ask_round_trip: Spread  # ask sent -> answer received: queue wait included
     frame_age: Spread  # newest frame's age at inference start, every decision after warm-up
-    decisions: tuple[tuple[int, str, float, float], ...]  # (id, trigger, latency_s, age_s)
+    # (id, trigger, latency_s, age_s, generated_tokens, time_to_first_token_s)
+    decisions: tuple[tuple[int, str, float, float, int, float], ...]
     asks_ok: int
     asks_failed: int
     ask_errors: tuple[str, ...]

@@ -65,7 +65,11 @@ def build_report(
     from cosmos_reason_ros.config import SPEC_BY_NAME
 
     warmup_at = m["start"] + s.effective_warmup_s
-    rows = [r for r in probe if r["t"] >= s.effective_warmup_s and r.get("event") == "tick"]
+    rows = [
+        r
+        for r in probe
+        if s.effective_warmup_s <= r["t"] <= m["ran_s"] and r.get("event") == "tick"
+    ]
     heap = {"first": rows[0], "last": rows[-1]} if rows else {"first": {}, "last": {}}
     with mon.lock:
         seen = [d for d in mon.decisions if d.received_s >= warmup_at]
@@ -114,6 +118,8 @@ def build_report(
                     "ask" if d.decision_id in mon.ask_ids else "periodic",
                     round(d.latency_s, 4),
                     round(d.age_at_start_s, 4),
+                    d.generated_tokens,
+                    round(d.time_to_first_token_s, 4),
                 )
                 for d in seen
             ),
