@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,12 +53,17 @@ class TokenTable:
     zero: int | None
 
 
+MAX_GRAMMARS = 64
+"""Compiled grammars kept per tokenizer and vocabulary size (each ask's ``choices`` make a schema
+of their own); the least recently used goes first."""
+
+
 @dataclass
 class _Entry:
     info: Any
     compiler: Any
     table: TokenTable
-    grammars: dict[str, Any] = field(default_factory=dict)
+    grammars: OrderedDict[str, Any] = field(default_factory=OrderedDict)
 
 
 _CACHE: weakref.WeakKeyDictionary[Any, dict[int, _Entry]] = weakref.WeakKeyDictionary()
@@ -93,6 +99,7 @@ def compile_answer_grammar(tokenizer: Any, json_schema: dict[str, Any], vocab_si
     with _LOCK:
         grammar = entry.grammars.get(key)
         if grammar is not None:
+            entry.grammars.move_to_end(key)
             return grammar
         start = time.monotonic()
         try:
@@ -100,9 +107,9 @@ def compile_answer_grammar(tokenizer: Any, json_schema: dict[str, Any], vocab_si
             grammar = entry.compiler.compile_grammar(_strict_json_strings(ebnf))
         except (RuntimeError, ValueError, TypeError) as exc:
             raise BackendError(f"the answer JSON schema cannot be compiled: {exc}") from exc
-        if len(entry.grammars) >= 64:  # bounded: schemas differ only by choices and limits
-            entry.grammars.pop(next(iter(entry.grammars)))
         entry.grammars[key] = grammar
+        while len(entry.grammars) > MAX_GRAMMARS:
+            entry.grammars.popitem(last=False)
     _LOG.debug(
         "compiled answer grammar: compile_s=%.3f vocab_size=%d",
         time.monotonic() - start,

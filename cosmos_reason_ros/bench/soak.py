@@ -1,17 +1,29 @@
 """Soak test: the ``cosmos_reason`` node under sustained camera load, measured from outside.
 
-The node runs in a child process (``python -m cosmos_reason_ros.node``) on the tiny model,
-in its own ROS domain, so its RSS and thread count are its own. This process publishes four
-cameras (two raw ``rgb8``/``bgr8``, two JPEG ``CompressedImage``), pre-encoded once and only
-re-stamped, asks ``~/ask`` every few seconds from a second node, and listens to
-``~/next_action``, ``~/reasoning`` and ``/diagnostics``. It prints RSS after a warm-up and at
-the end, decision counters, frames dropped, latency percentiles, thread count, ask results,
-and one verdict line per target. Exit status 1 when a target is missed.
+What runs: the node in a child process (``bench/soak_node.py``: ``reason_node`` with a memory
+probe inside) on the tiny model, CPU, in its own ROS domain, at the node's default settings
+(token budgets 1024/512, sampling, ``decision_period_s`` 2, window 4 s at 4 fps); only the
+model, the device and the four image topics are set. ``--fast`` switches to short answers (200
+new tokens, thinking 4) for tests and quick looks. This process publishes four cameras at
+30 Hz, 1280x720 (two raw ``rgb8``/``bgr8``, two JPEG), pre-encoded once and only re-stamped,
+asks ``~/ask`` every few seconds (one ask in flight at a time), and listens to
+``~/next_action``, ``~/reasoning`` and ``/diagnostics``.
+
+What it prints (and writes as JSON, ``--out``), after a warm-up (20 % of the run, at most
+60 s): RSS over time as the floor of each 30 s window with the fitted slope in MB per 10 min
+and a plateau test (``soak_figures``); the node's heap as glibc and the collector see it;
+per camera the share of the window's 4 fps slots that got a frame (from the node's ``kept``
+counter and clock); the newest frame's age when each decision's inference started; latency
+p50/p95/max of periodic decisions and of asks (and the asks' round trip with the queue wait);
+the machine's load average and the CPU the node and the soak used. Verdicts (issue 16): RSS
+slope < 5 MB/10 min, slots filled >= 95 % for every camera, newest-frame age p95 <= 0.25 s,
+p95 <= 2 x p50 for each trigger, every ask answered, no crash, every NextAction valid or an
+explained fallback. Exit status 1 when one fails.
 
 Example::
 
     make soak MINUTES=10
-    python -m cosmos_reason_ros.bench.soak --minutes 0.5 --width 320 --height 240
+    python -m cosmos_reason_ros.bench.soak --minutes 1 --fast --out /tmp/soak.json
 """
 
 from __future__ import annotations
@@ -20,7 +32,6 @@ import argparse
 import dataclasses
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,12 +47,13 @@ import yaml
 from cosmos_reason_ros.bench.soak_monitor import NODE, Monitor
 from cosmos_reason_ros.bench.soak_report import (
     CAMERAS,
-    CameraResult,
     SoakReport,
     SoakSettings,
-    Verdict,
     format_report,
+    judge,
+    write_json,
 )
+from cosmos_reason_ros.bench.soak_results import build_report, probe_rows
 
 FAST = {  # short answers from the tiny model (test/ros/harness.py FAST)
     "max_new_tokens": 200,
@@ -56,7 +68,7 @@ _MB = 2**20
 
 def _write_params(folder: Path, settings: SoakSettings, model_dir: str) -> Path:
     values = {
-        **FAST,
+        **(FAST if settings.fast else {}),
         "model": model_dir,
         "device": "cpu",
         "image_topics": [t for t, _ in CAMERAS],
@@ -67,16 +79,19 @@ def _write_params(folder: Path, settings: SoakSettings, model_dir: str) -> Path:
     return path
 
 
-def _start_node(folder: Path, params: Path, domain_id: int) -> subprocess.Popen[bytes]:
+def _start_node(
+    folder: Path, params: Path, domain_id: int, tracemalloc: bool
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain_id)}
     cmd = [
         sys.executable,
-        "-m",
-        "cosmos_reason_ros.node",
-        "--ros-args",
-        "--params-file",
-        str(params),
-    ]
+        *(
+            os.environ.get("SOAK_NODE_EXTRA", "").split()
+            or ["-m", "cosmos_reason_ros.bench.soak_node"]
+        ),
+    ]  # XXX
+    cmd += ["--probe", str(folder / "probe.jsonl"), *(["--tracemalloc"] if tracemalloc else [])]
+    cmd += ["--", "--ros-args", "--params-file", str(params)]
     # Own session: a Ctrl-C on the soak does not reach the node; the soak stops it itself.
     with (folder / "node.log").open("wb") as log:
         return subprocess.Popen(
@@ -113,7 +128,9 @@ def _log_tail(folder: Path, n: int = 20) -> tuple[str, ...]:
     return tuple(lines[-n:])
 
 
-def run_soak(settings: SoakSettings, log_dir: Path | None = None) -> SoakReport:
+def run_soak(
+    settings: SoakSettings, log_dir: Path | None = None, tracemalloc: bool = False
+) -> SoakReport:
     """Run the soak and measure it. Blocks for about ``settings.minutes`` plus start-up."""
     import rclpy
     from rclpy.context import Context
@@ -135,7 +152,8 @@ def run_soak(settings: SoakSettings, log_dir: Path | None = None) -> SoakReport:
         context = Context()
         rclpy.init(context=context, domain_id=settings.domain_id)
         t_start = time.monotonic()
-        child = _start_node(folder, _write_params(folder, settings, model_dir), settings.domain_id)
+        params = _write_params(folder, settings, model_dir)
+        child = _start_node(folder, params, settings.domain_id, tracemalloc)
         stop = threading.Event()
         executor = MultiThreadedExecutor(num_threads=2, context=context)
         try:
@@ -155,20 +173,24 @@ def run_soak(settings: SoakSettings, log_dir: Path | None = None) -> SoakReport:
                 "the node's camera subscriptions",
             )
             startup_s = time.monotonic() - t_start
-            publisher = threading.Thread(target=mon.publish_loop, args=(stop,), daemon=True)
-            publisher.start()
-            report = _measure(settings, child, mon, startup_s)
-            mon.wait_ask(60.0)  # while frames still flow, so the answer is not a stale-fallback
-            stop.set()
-            publisher.join(10.0)
-            report["publish_s"] = mon.publish_s
+            measured = _publish_and_measure(settings, child, mon, stop)
             # One more /diagnostics with the final counts; shorter than max_frame_age_s, so
             # no periodic decision fails for want of frames the soak stopped sending.
             time.sleep(1.5)
             alive = child.poll() is None
             exit_code = _stop_node(child)
+            report = build_report(
+                settings,
+                startup_s=startup_s,
+                m=measured,
+                mon=mon,
+                probe=probe_rows(folder / "probe.jsonl", startup_s),
+                alive=alive,
+                exit_code=exit_code,
+            )
             tail = () if alive and exit_code == 0 else _log_tail(folder)
-            return dataclasses.replace(_finish(report, mon, alive, exit_code), node_log_tail=tail)
+            report = dataclasses.replace(report, node_log_tail=tail)
+            return dataclasses.replace(report, verdicts=judge(report))
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}; node log tail:\n" + "\n".join(_log_tail(folder))) from exc
         finally:
@@ -178,103 +200,63 @@ def run_soak(settings: SoakSettings, log_dir: Path | None = None) -> SoakReport:
             rclpy.shutdown(context=context)
 
 
-def _measure(
-    settings: SoakSettings, child: subprocess.Popen[bytes], mon: Monitor, startup_s: float
+def _publish_and_measure(
+    settings: SoakSettings, child: subprocess.Popen[bytes], mon: Monitor, stop: threading.Event
 ) -> dict[str, Any]:
-    """The timed part: sample RSS and threads, ask now and then, watch for a crash."""
-    proc = psutil.Process(child.pid)
+    publisher = threading.Thread(target=mon.publish_loop, args=(stop,), daemon=True)
+    publisher.start()
+    measured = _measure(settings, child, mon)
+    mon.wait_ask(120.0)  # while frames still flow, so the answer is not a stale-fallback
+    stop.set()
+    publisher.join(10.0)
+    measured["publish_end"] = time.monotonic()
+    return measured
+
+
+def _cpu_s(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return float(times.user + times.system)
+
+
+def _measure(
+    settings: SoakSettings, child: subprocess.Popen[bytes], mon: Monitor
+) -> dict[str, Any]:
+    """The timed part: RSS and threads once a second, asks on schedule, a crash noticed."""
+    node, me = psutil.Process(child.pid), psutil.Process()
     start = time.monotonic()
     warmup_at, end_at = start + settings.effective_warmup_s, start + settings.duration_s
-    # RSS swings by a decision's working set, so each end of the comparison is the median of
-    # the samples in a window (30 s, or a tenth of the run): right after warm-up, and the last.
-    span = min(30.0, 0.1 * settings.duration_s)
-    samples: list[tuple[float, float]] = []  # (time, rss MB)
+    samples: list[tuple[float, float]] = []  # (s since start, rss MB)
     threads = threads_max = 0
+    cpu_at_warmup: tuple[float, float, float] | None = None
+    cpu_end = (start, 0.0, 0.0)
+    load_start = os.getloadavg()[0]
     next_ask = start + min(settings.ask_period_s, 1.0)
     while (now := time.monotonic()) < end_at and child.poll() is None:
         try:
-            samples.append((now, proc.memory_info().rss / _MB))
-            threads = proc.num_threads()
+            samples.append((now - start, node.memory_info().rss / _MB))
+            threads = node.num_threads()
+            if cpu_at_warmup is None and now >= warmup_at:
+                cpu_at_warmup = (now, _cpu_s(node), _cpu_s(me))
+            cpu_end = (now, _cpu_s(node), _cpu_s(me))
         except psutil.NoSuchProcess:
             break
         threads_max = max(threads_max, threads)
         if now >= next_ask:
             mon.ask()
             next_ask += settings.ask_period_s
-        time.sleep(min(1.0, max(0.0, end_at - time.monotonic())))
-    last = samples[-1][0] if samples else start
-    after_warmup = [r for t, r in samples if warmup_at <= t <= warmup_at + span]
-    at_end = [r for t, r in samples if t >= last - span]
+        time.sleep(max(0.0, min(1.0 - (time.monotonic() - now), end_at - time.monotonic())))
+    first = cpu_at_warmup or (start, 0.0, 0.0)
+    span = max(cpu_end[0] - first[0], 1e-9) if samples else 1e-9
     return {
-        "settings": settings,
-        "startup_s": startup_s,
+        "start": start,
         "ran_s": time.monotonic() - start,
-        "rss_warmup_mb": statistics.median(after_warmup or at_end or [0.0]),
-        "rss_end_mb": statistics.median(at_end or [0.0]),
-        "rss_peak_mb": max((r for _, r in samples), default=0.0),
+        "samples": tuple(samples),
         "threads_end": threads,
         "threads_max": threads_max,
+        "cpu_node": (cpu_end[1] - first[1]) / span if samples else 0.0,
+        "cpu_soak": (cpu_end[2] - first[2]) / span if samples else 0.0,
+        "load_average": (load_start, os.getloadavg()[0]),
     }
-
-
-def _finish(
-    partial: dict[str, Any], mon: Monitor, alive: bool, exit_code: int | None
-) -> SoakReport:
-    s: SoakSettings = partial["settings"]
-    with mon.lock:
-        diag, cams = dict(mon.reasoner), dict(mon.camera_diag)
-        cameras = tuple(
-            CameraResult(
-                t,
-                e,
-                mon.published[t],
-                int(cams.get(t, {}).get("received", 0)),
-                int(cams.get(t, {}).get("invalid", 0)),
-            )
-            for t, e in CAMERAS
-        )
-        counts = {
-            k: int(diag.get(f"decisions_{k}", 0)) for k in ("made", "skipped", "failed", "invalid")
-        }
-        report = SoakReport(
-            **partial,
-            decisions_made=counts["made"],
-            decisions_skipped=counts["skipped"],
-            decisions_failed=counts["failed"],
-            decisions_invalid=counts["invalid"],
-            cameras=cameras,
-            latencies_s=tuple(mon.latencies),
-            asks_ok=mon.asks_ok,
-            asks_failed=mon.asks_failed,
-            ask_errors=tuple(mon.ask_errors[:5]),
-            actions_valid=mon.valid,
-            actions_fallback=mon.fallbacks,
-            actions_bad=tuple(mon.bad),
-            alive_at_end=alive,
-            exit_code=exit_code,
-            verdicts=(),
-        )
-    growth = report.rss_end_mb - report.rss_warmup_mb
-    n_actions = report.actions_valid + report.actions_fallback + len(report.actions_bad)
-    verdicts = (
-        Verdict(
-            "rss_growth",
-            growth < s.max_rss_growth_mb,
-            f"{growth:+.1f} MB after warm-up (target < {s.max_rss_growth_mb:g} MB)",
-        ),
-        Verdict(
-            "no_crash",
-            alive and exit_code == 0,
-            f"alive at end: {alive}; exit code after SIGINT: {exit_code}",
-        ),
-        Verdict(
-            "decisions_valid",
-            n_actions > 0 and not report.actions_bad,
-            f"{n_actions - len(report.actions_bad)} of {n_actions} NextAction valid or an "
-            "explained fallback",
-        ),
-    )
-    return dataclasses.replace(report, verdicts=verdicts)
 
 
 def _use_large_image_profile() -> None:
@@ -296,23 +278,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for f in dataclasses.fields(SoakSettings):  # one option per setting: --rate-hz, --model-dir
         default = f.default if f.name != "domain_id" else SoakSettings().domain_id
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(default, bool):
+            p.add_argument(flag, action="store_true")
+            continue
         kind = str if f.name == "model_dir" else float if f.name == "warmup_s" else type(default)
-        p.add_argument("--" + f.name.replace("_", "-"), type=kind, default=default)
+        p.add_argument(flag, type=kind, default=default)
     p.add_argument("--log-dir", type=Path, default=None, help="keep the node's log here")
+    p.add_argument("--out", type=Path, default=Path("results/soak.json"), help="JSON report")
+    p.add_argument("--tracemalloc", action="store_true", help="trace the node's Python heap")
     p.add_argument(
         "--default-dds",
         action="store_true",
         help="keep Fast DDS's default transports instead of config/fastdds_large_images.xml",
     )
     a = vars(p.parse_args(argv))
-    log_dir = a.pop("log_dir")
+    log_dir, out, tracemalloc = a.pop("log_dir"), a.pop("out"), a.pop("tracemalloc")
     if not a.pop("default_dds"):
         _use_large_image_profile()
     settings = SoakSettings(**a)
     if min(settings.minutes, settings.rate_hz, settings.ask_period_s) <= 0:
         p.error("--minutes, --rate-hz and --ask-period-s must be > 0")
     try:
-        report = run_soak(settings, log_dir)
+        report = run_soak(settings, log_dir, tracemalloc)
     except RuntimeError as exc:
         print(f"soak: FAIL ({exc})", file=sys.stderr)
         return 1
@@ -321,6 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     for line in format_report(report):
         print(line, flush=True)
+    write_json(report, out)
+    print(f"soak: wrote {out}", flush=True)
     return 0 if report.passed else 1
 
 

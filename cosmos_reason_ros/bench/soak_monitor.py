@@ -1,5 +1,6 @@
 """The soak's own ROS side: camera publishers, the node's outputs and diagnostics collected,
-and asks sent on a schedule."""
+and asks sent on a schedule. Every record carries the soak's monotonic time, so the report can
+leave the warm-up out."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from cosmos_reason_ros.bench.soak_figures import DecisionSeen
 from cosmos_reason_ros.bench.soak_report import CAMERAS, SoakSettings, classify
 
 NODE = "/cosmos_reason"
@@ -58,13 +60,18 @@ class Monitor:
         self._allowed, self._fallback, self._settings = allowed, fallback, settings
         self.lock = threading.Lock()
         self.published = {topic: 0 for topic, _ in CAMERAS}
-        self.latencies: list[float] = []
+        self.decisions: list[DecisionSeen] = []
+        self.ask_ids: set[int] = set()
+        self.ask_round_trips: list[tuple[float, float]] = []  # (answered at, seconds)
         self.valid = self.fallbacks = self.asks_ok = self.asks_failed = 0
         self.bad: list[str] = []
         self.ask_errors: list[str] = []
         self.reasoner: dict[str, str] = {}
         self.camera_diag: dict[str, dict[str, str]] = {}
+        # (received at, the node's stamp in ns, camera -> that camera's values), one a report
+        self.camera_reports: list[tuple[float, int, dict[str, dict[str, str]]]] = []
         self._ask_future: Any = None
+        self._ask_sent = 0.0
         self.publish_s = 0.0  # how long the publisher ran, for the achieved rate
         qos = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.BEST_EFFORT)
         self.pubs = {
@@ -91,18 +98,33 @@ class Monitor:
             else:
                 self.bad.append(f"decision {msg.decision_id}: {kind}")
 
-    def _on_reasoning(self, msg: Any) -> None:
+    def _on_reasoning(self, msg: Any, info: Any) -> None:
+        seen = DecisionSeen(
+            decision_id=int(msg.decision_id),
+            latency_s=float(msg.latency_s),
+            published_ns=int(info["source_timestamp"]),
+            newest_frame_ns=int(msg.header.stamp.sec) * 10**9 + int(msg.header.stamp.nanosec),
+            received_s=time.monotonic(),
+            generated_tokens=int(msg.generated_tokens),
+            time_to_first_token_s=float(msg.time_to_first_token_s),
+        )
         with self.lock:
-            self.latencies.append(float(msg.latency_s))
+            self.decisions.append(seen)
 
     def _on_diag(self, msg: Any) -> None:
+        now = time.monotonic()
+        stamp_ns = int(msg.header.stamp.sec) * 10**9 + int(msg.header.stamp.nanosec)
+        cameras: dict[str, dict[str, str]] = {}
         with self.lock:
             for status in msg.status:
                 values = {kv.key: kv.value for kv in status.values}
                 if status.name.endswith(": reasoner"):
                     self.reasoner = values
                 elif ": camera " in status.name:
-                    self.camera_diag[status.name.split(": camera ", 1)[1]] = values
+                    cameras[status.name.split(": camera ", 1)[1]] = values
+            if cameras:
+                self.camera_diag = cameras
+                self.camera_reports.append((now, stamp_ns, cameras))
 
     def publish_loop(self, stop: threading.Event) -> None:
         """Publish every camera at ``rate_hz``, stamped now; late ticks are skipped."""
@@ -130,14 +152,18 @@ class Monitor:
         """Ask once, unless the previous ask is still waiting for its answer."""
         if self._ask_future is not None and not self._ask_future.done():
             return
+        self._ask_sent = time.monotonic()
         self._ask_future = self.ask_client.call_async(self._ask_type.Request())
         self._ask_future.add_done_callback(self._on_answer)
 
     def _on_answer(self, future: Any) -> None:
+        now = time.monotonic()
         res = future.result()
         with self.lock:
             if res is not None and res.success:
                 self.asks_ok += 1
+                self.ask_ids.add(int(res.reasoning.decision_id))
+                self.ask_round_trips.append((now, now - self._ask_sent))
             else:
                 self.asks_failed += 1
                 self.ask_errors.append(res.message if res is not None else "no response")

@@ -70,6 +70,7 @@ def ingest(
     max_input_pixels: int,
     *,
     now_ns: int | None = None,
+    freshest: bool = False,
 ) -> bool:
     """Offer one frame to ``window``; decode and keep it only if its sampling slot is open.
 
@@ -82,6 +83,8 @@ def ingest(
         now_ns: For live frames, the receiver's clock: zero and far-future stamps are then
             refused (see ``stamp_error``). None for recorded frames (bags, files), whose
             stamps are their own time line.
+        freshest: Live cameras: a frame turned down because its slot is taken is held,
+            undecoded, so that a snapshot shows the freshest frame (see ``FrameWindow``).
 
     Returns:
         Whether the frame was kept.
@@ -92,7 +95,9 @@ def ingest(
     error = "" if now_ns is None else stamp_error(stamp_ns, now_ns)
     if error:
         raise InputError(error)
-    if not window.accept(stamp_ns):
+    target = window.target_size
+    load = (lambda: decode_image(msg, target, max_input_pixels)) if freshest else None
+    if not window.accept(stamp_ns, frame_id, load):
         return False
-    image = decode_image(msg, window.target_size, max_input_pixels)
+    image = decode_image(msg, target, max_input_pixels)
     return window.push(stamp_ns, frame_id, image)

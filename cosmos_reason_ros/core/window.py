@@ -17,6 +17,12 @@ the next slot: at 120 Hz in and 4 fps out exactly every 30th frame is kept. Kept
 exactly ``sample_fps`` (a 30 Hz camera gives 4 fps, not 3.75); a clip's ``fps`` is measured from
 its stamps.
 
+The freshest frame: first-in-slot alone would show a decision a newest frame up to one sample
+period old. A frame turned down because its slot is taken may come with a ``load`` callable
+(``ingest`` gives one); the window holds the newest such frame, undecoded (one per camera,
+dropped when the next slot's frame is stored), and ``snapshot`` decodes it in place of its
+slot's kept frame.
+
 Camera restarts: a stamp more than ``window_s`` older than the newest stamp seen cannot belong to
 the same stream (a restarted camera or a replayed bag), so the window is cleared and sampling
 restarts from that frame, instead of dropping every later frame as out of order. Smaller steps
@@ -25,10 +31,12 @@ back are dropped and counted as out of order; a repeated stamp is counted as a d
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -41,6 +49,7 @@ from cosmos_reason_ros.core.window_config import WindowConfig, WindowStats
 __all__ = ["FrameWindow", "WindowConfig", "WindowSet", "WindowStats"]
 
 _NS_PER_S = 1_000_000_000
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,16 @@ class _Entry:
     stamp_ns: int
     frame_id: str
     image: Image
+
+
+@dataclass(frozen=True)
+class _Held:
+    """The newest frame turned down for a taken slot, decoded on demand (then kept decoded)."""
+
+    stamp_ns: int
+    frame_id: str
+    load: Callable[[], Image]
+    image: Image | None = None
 
 
 class FrameWindow:
@@ -77,6 +96,7 @@ class FrameWindow:
         self._last_slot = -1
         self._newest_seen_ns: int | None = None
         self._pending_ns: int | None = None  # accepted, not yet pushed
+        self._held: _Held | None = None  # the freshest frame of the newest slot, undecoded
         self._received = self._kept = self._skipped_rate = 0
         self._out_of_order = self._duplicate = self._resets = 0
 
@@ -110,17 +130,29 @@ class FrameWindow:
         with self._lock:
             return self._verdict(stamp_ns) in ("keep", "restart")
 
-    def accept(self, stamp_ns: int) -> bool:
+    def accept(
+        self, stamp_ns: int, frame_id: str = "", load: Callable[[], Image] | None = None
+    ) -> bool:
         """Decide on a frame from its stamp alone, count it, and reserve its sampling slot.
 
         Call before decoding; when True, decode and ``push`` the frame with the same stamp.
         A frame accepted but never pushed (say, it failed to decode) leaves its slot empty.
 
+        Args:
+            stamp_ns: Camera stamp of the frame.
+            frame_id: ``header.frame_id`` of the frame (used with ``load``).
+            load: Decodes the frame (an RGB uint8 array). When the frame is turned down
+                because its slot is taken, the window holds it as the slot's freshest frame
+                for ``snapshot`` (called from the snapshot's thread, at most once).
+
         Returns:
             True when the frame is to be kept.
         """
         with self._lock:
-            return self._accept_locked(stamp_ns)
+            kept = self._accept_locked(stamp_ns)
+            if load is not None and not kept and self._newest_seen_ns == stamp_ns:
+                self._held = _Held(stamp_ns, frame_id, load)
+            return kept
 
     def _accept_locked(self, stamp_ns: int) -> bool:
         self._received += 1
@@ -139,6 +171,7 @@ class FrameWindow:
             if verdict == "restart":
                 self._resets += 1
             self._frames.clear()
+            self._held = None
             self._anchor_ns = stamp_ns
         self._last_slot = self._slot(stamp_ns)
         self._newest_seen_ns = stamp_ns
@@ -190,39 +223,49 @@ class FrameWindow:
         Raises:
             InputError: When ``image`` is not an RGB uint8 array of shape (H, W, 3).
         """
-        if (
-            not isinstance(image, np.ndarray)
-            or image.dtype != np.uint8
-            or image.ndim != 3
-            or image.shape[2] != 3
-        ):
-            kind = getattr(image, "shape", type(image).__name__)
-            raise InputError(f"frame must be an RGB uint8 array of shape (H, W, 3), got {kind}")
+        _check_image(image)
         with self._lock:
             if self._pending_ns != stamp_ns and not self._accept_locked(stamp_ns):
                 return False
             self._pending_ns = None
-        height, width = image.shape[:2]
-        size = self.target_size(width, height)
-        if size != (width, height):
-            image = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), np.uint8)
-        image.flags.writeable = False
-        entry = _Entry(stamp_ns, frame_id, image)
+        entry = _Entry(stamp_ns, frame_id, self._fitted(image))
         with self._lock:
-            if self._frames and self._frames[-1].image.shape != image.shape:
+            if self._frames and self._frames[-1].image.shape != entry.image.shape:
                 self._frames.clear()  # frame size changed: frames of a clip share one shape
                 self._resets += 1
             self._frames.append(entry)
             self._kept += 1
+            if self._held is not None and self._held.stamp_ns < stamp_ns:
+                self._held = None  # its slot is older; until now it was the freshest frame
             oldest_allowed = stamp_ns - self._window_ns
             while self._frames[0].stamp_ns < oldest_allowed:
                 self._frames.popleft()
         return True
 
+    def _fitted(self, image: Image) -> Image:
+        """``image`` at ``target_size``, read-only."""
+        height, width = image.shape[:2]
+        size = self.target_size(width, height)
+        if size != (width, height):
+            image = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), np.uint8)
+        image.flags.writeable = False
+        return image
+
     def snapshot(self) -> Clip | None:
-        """An immutable clip of the frames held now, oldest first; None when empty."""
+        """An immutable clip of the frames held now, oldest first; None when empty.
+
+        The newest slot shows its freshest frame: a held frame (see ``accept``) is decoded
+        here, on the caller's thread, and replaces the newest kept frame of its slot. A held
+        frame that cannot be decoded is skipped (the kept frame stays).
+        """
         with self._lock:
-            entries = tuple(self._frames)
+            entries, held = tuple(self._frames), self._held
+            if held is None or not entries or held.stamp_ns <= entries[-1].stamp_ns:
+                held = None
+            newest_slot = self._slot(entries[-1].stamp_ns) if entries else 0
+            same_slot = held is not None and self._slot(held.stamp_ns) == newest_slot
+        if held is not None:
+            entries = self._with_freshest(entries, held, same_slot)
         if not entries:
             return None
         stamps = tuple(e.stamp_ns for e in entries)
@@ -237,6 +280,28 @@ class FrameWindow:
             stamps_ns=stamps,
             fps=fps,
         )
+
+    def _with_freshest(
+        self, entries: tuple[_Entry, ...], held: _Held, same_slot: bool
+    ) -> tuple[_Entry, ...]:
+        image = held.image
+        if image is None:
+            try:
+                image = self._fitted(_check_image(held.load()))
+            except Exception as exc:  # any decoder's failure: the kept frame stands in
+                _LOG.debug("freshest frame skipped: camera=%s error=%r", self._camera, exc)
+                return entries
+            with self._lock:
+                if self._held is held:  # decode once per held frame
+                    self._held = dataclasses.replace(held, image=image)
+        if image.shape != entries[-1].image.shape:
+            return entries
+        fresh = _Entry(held.stamp_ns, held.frame_id, image)
+        oldest_ns = fresh.stamp_ns - self._window_ns
+        # Same slot: the fresher frame takes its place. A newer slot (its first frame is being
+        # decoded now): append, then keep the window's span and capacity.
+        kept = [e for e in entries[: -1 if same_slot else None] if e.stamp_ns >= oldest_ns]
+        return (*kept[max(0, len(kept) + 1 - self._config.capacity) :], fresh)
 
     def stats(self) -> WindowStats:
         """The window's counters and fill level now."""
@@ -262,6 +327,14 @@ class FrameWindow:
             self._last_slot = -1
             self._newest_seen_ns = None
             self._pending_ns = None
+            self._held = None
+
+
+def _check_image(image: object) -> Image:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.shape[2:] != (3,):
+        kind = getattr(image, "shape", type(image).__name__)
+        raise InputError(f"frame must be an RGB uint8 array of shape (H, W, 3), got {kind}")
+    return image
 
 
 class WindowSet:

@@ -1,7 +1,9 @@
 """Camera inputs: decide by stamp, decode, push into the window. Nothing heavy.
 
-Each camera's callback runs in its own mutually exclusive callback group, so each window has
-one writer. Bad frames are dropped, counted and warned about (throttled); nothing raises.
+Each camera's frames are taken by a thread of its own (``camera_reader``), outside the node's
+executor, still serialized: the stamp is read from the CDR header and only frames the window
+keeps are deserialized and decoded. One thread per camera, so each window has one writer. Bad
+frames are dropped, counted and warned about (throttled); nothing raises.
 """
 
 from __future__ import annotations
@@ -9,9 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage
@@ -21,7 +21,12 @@ from cosmos_reason_ros.core.errors import InputError
 from cosmos_reason_ros.core.ingest import ingest
 from cosmos_reason_ros.core.types import WindowSnapshot
 from cosmos_reason_ros.core.window import FrameWindow, WindowSet
-from cosmos_reason_ros.ros.conversions import ns_from_time
+from cosmos_reason_ros.ros.camera_reader import (
+    NotByExecutor,
+    ReaderThread,
+    SerializedFrame,
+    stamp_and_frame_id,
+)
 from cosmos_reason_ros.ros.requests import Refused
 from cosmos_reason_ros.ros.topic_hints import silent_camera_hint
 
@@ -55,31 +60,38 @@ class Camera:
         self._last_error = ""
         self._last_arrival: float | None = None
         self._last_warn = 0.0
-        msg_type = CompressedImage if topic.endswith("/compressed") else ImageMsg
+        self._msg_type = CompressedImage if topic.endswith("/compressed") else ImageMsg
+        # raw: taken serialized; NotByExecutor: read by this camera's thread, never the executor.
         self._sub = node.create_subscription(
-            msg_type,
-            topic,
-            self._on_image,
-            qos,
-            callback_group=MutuallyExclusiveCallbackGroup(),
+            self._msg_type, topic, self._on_raw, qos, callback_group=NotByExecutor(), raw=True
         )
+        self._reader = ReaderThread(self._sub, node.context, self._on_raw, self._on_reader_error)
 
-    def _on_image(self, msg: Any) -> None:
+    def _on_raw(self, raw: bytes) -> None:
+        """One serialized frame (on this camera's thread): stamp check first, decode if kept."""
         now = time.monotonic()
         with self._lock:
             self._received += 1
             self._last_arrival = now
+        frame = SerializedFrame(raw, self._msg_type)
         try:
+            stamp_ns, frame_id = stamp_and_frame_id(frame, raw)
             ingest(
                 self._window,
-                ns_from_time(msg.header.stamp),
-                msg.header.frame_id,
-                msg,
+                stamp_ns,
+                frame_id,
+                frame,
                 self._max_input_pixels,
                 now_ns=self._node.get_clock().now().nanoseconds,
+                freshest=True,
             )
         except InputError as exc:
             self._record_invalid(str(exc), now)
+        except Exception as exc:  # undeserializable bytes or a bug: drop the frame, keep going
+            self._record_invalid(f"unreadable frame: {exc!r}", now)
+
+    def _on_reader_error(self, exc: BaseException) -> None:
+        self._node.get_logger().error(f"camera {self.topic} stopped reading: {exc!r}")
 
     def _record_invalid(self, error: str, now: float) -> None:
         with self._lock:
@@ -112,6 +124,7 @@ class Camera:
             )
 
     def destroy(self) -> None:
+        self._reader.stop()
         self._node.destroy_subscription(self._sub)
 
 

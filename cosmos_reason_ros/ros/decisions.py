@@ -23,6 +23,7 @@ from cosmos_reason_ros.core.window import WindowSet
 from cosmos_reason_ros.core.worker import InferenceWorker, Job, QueueFullError, Reservation
 from cosmos_reason_ros.ros.cameras import Camera, fresh_snapshot
 from cosmos_reason_ros.ros.diagnostics import DecisionCounters
+from cosmos_reason_ros.ros.memory import release_free_memory
 from cosmos_reason_ros.ros.outputs import Outputs
 from cosmos_reason_ros.ros.requests import Outcome, failure_message, validated_request
 from cosmos_reason_ros.ros.servers import Request
@@ -140,19 +141,22 @@ class Decisions:
     ) -> Decision:
         t0 = time.monotonic()
         snapshot = fresh_snapshot(self._cameras, self._windows, self._config.max_frame_age_s)
-        decision = self._reasoner.decide(
-            snapshot,
-            decision_id=next(self._ids),
-            question=question,
-            choices=choices,
-            on_text=on_text,
-            cancel=cancel,
-            snapshot_s=time.monotonic() - t0,
-            goal=goal,
-        )
-        if cancel.is_set():  # timed out or cancelled meanwhile: never publish a late decision
-            raise GenerationCancelled(f"decision {decision.decision_id} finished too late")
-        self._outputs.publish(decision, snapshot, self._config.debug_image)
+        try:
+            decision = self._reasoner.decide(
+                snapshot,
+                decision_id=next(self._ids),
+                question=question,
+                choices=choices,
+                on_text=on_text,
+                cancel=cancel,
+                snapshot_s=time.monotonic() - t0,
+                goal=goal,
+            )
+            if cancel.is_set():  # timed out or cancelled meanwhile: never publish it late
+                raise GenerationCancelled(f"decision {decision.decision_id} finished too late")
+            self._outputs.publish(decision, snapshot, self._config.debug_image)
+        finally:
+            release_free_memory()  # the decision's working set is free now: give it back
         with self._lock:
             self._counters.made += 1
             self._counters.invalid += 0 if decision.valid else 1

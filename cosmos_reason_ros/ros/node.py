@@ -38,6 +38,7 @@ from cosmos_reason_ros.ros.cameras import Camera, create_cameras
 from cosmos_reason_ros.ros.decisions import Decisions
 from cosmos_reason_ros.ros.diagnostics import DecisionCounters, DiagnosticsReport
 from cosmos_reason_ros.ros.guard import guarded, nothing
+from cosmos_reason_ros.ros.memory import freeze_long_lived, thaw, tune_allocator
 from cosmos_reason_ros.ros.node_help import node_help, wants_help
 from cosmos_reason_ros.ros.outputs import Outputs
 from cosmos_reason_ros.ros.param_hints import warn_unknown_overrides
@@ -105,6 +106,7 @@ class ReasonNode(LifecycleNode):
             f"load_s={time.monotonic() - t0:.1f}; backend {info.capabilities.summary()}"
         )
         self._config, self._backend = config, backend
+        self.get_logger().info(f"gc: {freeze_long_lived()} long-lived objects frozen")
         self._reasoner = Reasoner(backend, config.reasoner)
         self._outputs = Outputs(self)
         self._last_error = ""
@@ -170,6 +172,7 @@ class ReasonNode(LifecycleNode):
         if self._backend is not None:
             self._backend.close()
         self._backend = self._reasoner = self._config = None
+        thaw()
         gc.collect()
 
     # ----- requests (the servers' Submitter) -------------------------------------------
@@ -265,9 +268,11 @@ def main(args: list[str] | None = None) -> int:
     if wants_help(sys.argv[1:] if args is None else args):
         print(node_help())
         return 0
+    allocator = tune_allocator()
     process.init(args)
     with process.StopSignals() as stop:
         node = ReasonNode()
+        node.get_logger().info(f"allocator: {allocator}")
         executor = MultiThreadedExecutor(num_threads=8)
         executor.add_node(node)
         if node.get_parameter("autostart").value:
