@@ -79,6 +79,14 @@ def _write_params(folder: Path, settings: SoakSettings, model_dir: str) -> Path:
     return path
 
 
+def _sample_fps(params: Path) -> float:
+    """The window's sampling rate the node runs at (``sample_fps`` -1 = the model family's)."""
+    from cosmos_reason_ros.config import build_config
+
+    values = yaml.safe_load(params.read_text())["/**"]["ros__parameters"]
+    return float(build_config(values).window.sample_fps)
+
+
 def _start_node(
     folder: Path, params: Path, domain_id: int, tracemalloc: bool
 ) -> subprocess.Popen[bytes]:
@@ -174,6 +182,7 @@ def run_soak(
             )
             startup_s = time.monotonic() - t_start
             measured = _publish_and_measure(settings, child, mon, stop)
+            measured["sample_fps"] = _sample_fps(params)
             # One more /diagnostics with the final counts; shorter than max_frame_age_s, so
             # no periodic decision fails for want of frames the soak stopped sending.
             time.sleep(1.5)

@@ -62,7 +62,6 @@ def build_report(
     alive: bool,
     exit_code: int | None,
 ) -> SoakReport:
-    from cosmos_reason_ros.config import SPEC_BY_NAME
 
     warmup_at = m["start"] + s.effective_warmup_s
     rows = [
@@ -105,9 +104,7 @@ def build_report(
             decisions_skipped=counts["skipped"],
             decisions_failed=counts["failed"],
             decisions_invalid=counts["invalid"],
-            cameras=_cameras(
-                mon, warmup_at, m["publish_end"], float(str(SPEC_BY_NAME["sample_fps"].default))
-            ),
+            cameras=_cameras(mon, warmup_at, m["publish_end"], float(m["sample_fps"])),
             periodic_latency=Spread.of(periodic),
             ask_latency=Spread.of(asks),
             ask_round_trip=Spread.of([rt for t, rt in mon.ask_round_trips if t >= warmup_at]),
