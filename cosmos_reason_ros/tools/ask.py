@@ -99,6 +99,7 @@ def _ask(s: Any, args: argparse.Namespace) -> int:
     client: Any = s.node.create_client(AskNextAction, name)
     if not s.wait(client.wait_for_service, args.wait):
         return 0 if s.stop.is_set() else _unreachable(missing_message(s.node, name, args.wait))
+    s.settle()
     request = AskNextAction.Request(
         question=args.question, choices=split_list(args.choices), goal=args.goal
     )
@@ -118,6 +119,7 @@ def _stream(s: Any, args: argparse.Namespace) -> int:
     client: Any = ActionClient(s.node, Reason, name)
     if not s.wait(client.wait_for_server, args.wait):
         return 0 if s.stop.is_set() else _unreachable(missing_message(s.node, name, args.wait))
+    s.settle()
 
     def on_feedback(msg: Any) -> None:
         sys.stderr.write(msg.feedback.text_delta)

@@ -24,6 +24,10 @@ __all__ = [
 ]
 
 
+DISCOVERY_SETTLE_S = 0.5
+"""Seconds a tool spins after it first sees a server, before its first request."""
+
+
 class Session:
     """A tool's node and the stop signals; see ``session``."""
 
@@ -40,6 +44,12 @@ class Session:
                 return False
             rclpy.spin_once(self.node, timeout_sec=process.SPIN_PERIOD_S)
         return True
+
+    def settle(self, seconds: float = DISCOVERY_SETTLE_S) -> None:
+        """Spin a moment after a server is seen: ``wait_for_service`` says this client sees the
+        server, not that the server has discovered this client's reply reader yet, and a reply
+        sent before it has is lost (the first request then waits for nothing)."""
+        self.spin_until(lambda: False, seconds)
 
     def wait(self, ready: Callable[[float], bool], timeout_s: float) -> bool:
         """``ready(timeout)`` (e.g. ``client.wait_for_service``) in short steps, so that a stop

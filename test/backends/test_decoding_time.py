@@ -44,6 +44,8 @@ FREE_CHARS = (
     + DEFAULT_PARAMETERS * (MAX_PARAMETER_KEY_CHARS + MAX_PARAMETER_VALUE_CHARS + 6)
 )
 
+pytestmark = pytest.mark.compute
+
 
 def snapshot(side: int = 112, frames: int = 4) -> WindowSnapshot:
     rng = np.random.default_rng(0)

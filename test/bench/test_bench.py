@@ -145,6 +145,7 @@ def _check_decision_parts(figures: dict[str, dict[str, Any]]) -> None:
     assert figures["decision.overhead_share"]["raw"]["frames"] == [17]  # a full 4 s window
 
 
+@pytest.mark.compute
 def test_gpu_decision_code_path_runs_on_cpu_with_a_small_config(tmp_path: Path) -> None:
     """The CUDA decision benchmark's code, run on CPU with small dimensions: a checkpoint written
     as the benchmark writes the 7B one (config built on the installed transformers), loaded by

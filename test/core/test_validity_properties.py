@@ -27,6 +27,8 @@ from cosmos_reason_ros.core.types import WindowSnapshot
 from cosmos_reason_ros.core.window import FrameWindow
 from cosmos_reason_ros.testing.adversary import AdversarialTransformersBackend
 
+pytestmark = pytest.mark.compute
+
 ARCHS = ("qwen2_5_vl", "qwen3_vl")
 QUANTIZATIONS = ("none", "8bit", "4bit")
 SEEDS = range(20)
