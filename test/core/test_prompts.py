@@ -7,11 +7,11 @@ Regenerate the golden files after an intended prompt change with
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from goldens import check_golden
 
 from cosmos_reason_ros.core.action_space import ActionSpace
 from cosmos_reason_ros.core.errors import ConfigError
@@ -28,7 +28,6 @@ from cosmos_reason_ros.core.prompts import (
 from cosmos_reason_ros.core.types import Clip
 
 GOLDEN = Path(__file__).parent / "golden"
-REGENERATE = os.environ.get("COSMOS_REASON_REGENERATE_GOLDEN") == "1"
 SPACE = ActionSpace.parse(
     ["move_forward: drive ahead slowly", "turn_left", "turn_right", "pick_up: grasp the target"],
     "stop",
@@ -40,23 +39,14 @@ def clip(camera: str) -> Clip:
     return Clip(camera, "cam_link", (frame, frame), (1_000, 2_000), 4.0)
 
 
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if REGENERATE:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert path.exists(), f"{path} is missing: set COSMOS_REASON_REGENERATE_GOLDEN=1 to write it"
-    assert text == path.read_text(encoding="utf-8"), f"prompt differs from {path}"
-
-
 def test_reason1_open_question_matches_golden() -> None:
     messages = REASON1.build_messages("What should the robot do next?", [clip("front")], SPACE)
-    check_golden("reason1_open.txt", render_text(messages))
+    check_golden(GOLDEN / "reason1_open.txt", render_text(messages))
 
 
 def test_reason2_open_question_matches_golden() -> None:
     messages = REASON2.build_messages("What should the robot do next?", [clip("front")], SPACE)
-    check_golden("reason2_open.txt", render_text(messages))
+    check_golden(GOLDEN / "reason2_open.txt", render_text(messages))
 
 
 def test_reason1_multiple_choice_with_two_cameras_matches_golden() -> None:
@@ -67,7 +57,7 @@ def test_reason1_multiple_choice_with_two_cameras_matches_golden() -> None:
         SPACE.restricted_to(choices, 8),
         choices,
     )
-    check_golden("reason1_multiple_choice.txt", render_text(messages))
+    check_golden(GOLDEN / "reason1_multiple_choice.txt", render_text(messages))
 
 
 def test_reason1_asks_for_think_and_answer_tags_in_the_system_prompt() -> None:

@@ -16,12 +16,12 @@ diff.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from goldens import check_golden
 
 from cosmos_reason_ros.backends.messages import hf_messages
 from cosmos_reason_ros.core.action_space import ActionSpace
@@ -30,7 +30,6 @@ from cosmos_reason_ros.core.prompts import REASON1, REASON2, question_text
 from cosmos_reason_ros.core.types import Clip
 
 GOLDEN = Path(__file__).parent / "golden" / "upstream"
-REGENERATE = os.environ.get("COSMOS_REASON_REGENERATE_GOLDEN") == "1"
 VIDEO = "<|vision_start|><|video_pad|><|vision_end|>"
 SPACE = ActionSpace.parse(["turn_right: take the right turn", "wait", "go_straight"], "stop")
 
@@ -76,15 +75,6 @@ def reason2_conversation(reasoning: bool) -> list[dict[str, Any]]:
     ]
 
 
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if REGENERATE:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert path.exists(), f"{path} is missing: set COSMOS_REASON_REGENERATE_GOLDEN=1 to write it"
-    assert text == path.read_text(encoding="utf-8"), f"render differs from {path}"
-
-
 def render(checkpoint: Path, chat: list[dict[str, Any]]) -> str:
     from transformers import AutoProcessor
 
@@ -101,7 +91,7 @@ def ours(profile: Any, question: str, reasoning: bool = True) -> list[dict[str, 
 
 
 def test_reason1_model_card_render_is_the_golden(tiny_model_dir: Path) -> None:
-    check_golden("reason1_model_card.txt", render(tiny_model_dir, REASON1_MODEL_CARD))
+    check_golden(GOLDEN / "reason1_model_card.txt", render(tiny_model_dir, REASON1_MODEL_CARD))
 
 
 def test_reason1_ours_is_the_model_card_with_the_video_first_and_our_question(
@@ -125,7 +115,7 @@ def test_reason2_embodied_example_render_is_the_golden(
     tiny_reason2_dir: Path, reasoning: bool
 ) -> None:
     name = f"reason2_embodied_{'reasoning' if reasoning else 'plain'}.txt"
-    check_golden(name, render(tiny_reason2_dir, reason2_conversation(reasoning)))
+    check_golden(GOLDEN / name, render(tiny_reason2_dir, reason2_conversation(reasoning)))
 
 
 @pytest.mark.parametrize("reasoning", [True, False], ids=["reasoning", "plain"])
