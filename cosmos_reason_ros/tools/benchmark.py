@@ -54,7 +54,11 @@ from cosmos_reason_ros.tools.benchmark_items import (
     prompt_text,
 )
 from cosmos_reason_ros.tools.benchmark_report import ResultsWriter, summarize, write_outputs
-from cosmos_reason_ros.tools.options import backend_values, parse_sets
+from cosmos_reason_ros.tools.options import (
+    backend_values,
+    parse_sets,
+    stop_signals_as_interrupt,
+)
 
 __all__ = ["build_parser", "main", "request_for", "run_benchmark"]
 
@@ -121,14 +125,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides = {f: getattr(args, k) for k, f in _SETTINGS.items()}
         settings = BenchmarkSettings(**{k: v for k, v in overrides.items() if v is not None})
         values = {**parse_sets(args.set), **backend_values(args)}
-        summary = run_benchmark(
-            args.items,
-            out_dir=args.out,
-            values=values,
-            settings=settings,
-            limit=args.limit,
-            progress=not args.no_progress,
-        )
+        with stop_signals_as_interrupt():
+            summary = run_benchmark(
+                args.items,
+                out_dir=args.out,
+                values=values,
+                settings=settings,
+                limit=args.limit,
+                progress=not args.no_progress,
+            )
     except (BenchmarkError, ConfigError) as err:
         print(f"cosmos-reason-benchmark: error: {err}", file=sys.stderr)
         return EXIT_INPUT

@@ -44,8 +44,8 @@ from cosmos_reason_ros.tools.options import (
     add_action_options,
     backend_values,
     default,
-    sigterm_as_interrupt,
     split_list,
+    stop_signals_as_interrupt,
 )
 
 _LOG = logging.getLogger("cosmos_reason_ros.cli")
@@ -148,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        with sigterm_as_interrupt():
+        with stop_signals_as_interrupt():
             result = _run(args)
     except KeyboardInterrupt:
         print("cosmos-reason: interrupted", file=sys.stderr)

@@ -47,10 +47,10 @@ def _say(text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the demo; 130 on Ctrl-C or SIGTERM (the node and replay are stopped first)."""
-    from cosmos_reason_ros.tools.options import EXIT_INTERRUPTED, sigterm_as_interrupt
+    from cosmos_reason_ros.tools.options import EXIT_INTERRUPTED, stop_signals_as_interrupt
 
     try:
-        with sigterm_as_interrupt():
+        with stop_signals_as_interrupt():
             return _main(argv)
     except KeyboardInterrupt:
         _say("interrupted")

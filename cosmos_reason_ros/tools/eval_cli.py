@@ -25,8 +25,8 @@ from cosmos_reason_ros.tools.options import (
     add_action_options,
     default,
     parse_sets,
-    sigterm_as_interrupt,
     split_list,
+    stop_signals_as_interrupt,
 )
 from cosmos_reason_ros.tools.report import PHASE_RULE
 
@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         params = {"max_thinking_s": args.max_thinking_s, **parse_sets(args.set)}
         questions = load_questions(args.questions) if args.questions else ()
-        with sigterm_as_interrupt():
+        with stop_signals_as_interrupt():
             summary = evaluate(
                 args.bag,
                 model=args.model,

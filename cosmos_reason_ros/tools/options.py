@@ -69,18 +69,27 @@ def actions_value(text: str | None) -> list[str] | None:
 
 
 @contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """While inside, SIGTERM raises ``KeyboardInterrupt`` as Ctrl-C does, so one ``except``
-    ends a tool cleanly (exit ``EXIT_INTERRUPTED``, no traceback) whichever signal came."""
+def stop_signals_as_interrupt() -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM raise ``KeyboardInterrupt``, so one ``except`` ends a
+    tool cleanly (exit ``EXIT_INTERRUPTED``, no traceback) whichever signal came.
+
+    SIGINT is set explicitly: Python leaves it ignored when the parent ignored it (a shell
+    script's ``tool &``), and a tool that ``kill -INT`` cannot stop is not what its user
+    expects; the node (rclpy's handlers) and ``cosmos-reason-replay`` stop on it likewise.
+    """
 
     def interrupt(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, interrupt),
+    }
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def parse_sets(items: Sequence[str]) -> dict[str, Any]:

@@ -180,6 +180,8 @@ def test_replay_with_loop_stops_on_sigint_with_exit_0_and_its_summary(tmp_path: 
 def test_a_long_eval_run_stops_on_sigint_with_130_and_writes_what_it_has(
     tmp_path: Path, tiny_model_dir: Path
 ) -> None:
+    """Started as a shell script's ``cosmos-reason-eval ... &`` starts it: with SIGINT ignored,
+    which Python keeps unless the tool sets its own handler (it ran to the end before it did)."""
     info = write_scenario(tmp_path / "s.mcap", duration_s=20.0, rate_hz=5.0, width=96, height=72)
     out = tmp_path / "eval"
     child = subprocess.Popen(
@@ -191,6 +193,7 @@ def test_a_long_eval_run_stops_on_sigint_with_130_and_writes_what_it_has(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     err_lines: list[str] = []
     reader = threading.Thread(target=lambda: err_lines.extend(iter(child.stderr.readline, "")))
