@@ -184,17 +184,20 @@ def test_a_long_eval_run_stops_on_sigint_with_130_and_writes_what_it_has(
     which Python keeps unless the tool sets its own handler (it ran to the end before it did)."""
     info = write_scenario(tmp_path / "s.mcap", duration_s=20.0, rate_hz=5.0, width=96, height=72)
     out = tmp_path / "eval"
-    child = subprocess.Popen(
-        [
-            *tool("eval_cli", str(info.bag_path), "--model", str(tiny_model_dir)),
-            *("--device", "cpu", "--every", "0.5", "--out", str(out)),
-            *("--labels", str(info.labels_path)),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the child inherits SIG_IGN
+    try:
+        child = subprocess.Popen(
+            [
+                *tool("eval_cli", str(info.bag_path), "--model", str(tiny_model_dir)),
+                *("--device", "cpu", "--every", "0.5", "--out", str(out)),
+                *("--labels", str(info.labels_path)),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     err_lines: list[str] = []
     reader = threading.Thread(target=lambda: err_lines.extend(iter(child.stderr.readline, "")))
     reader.start()
