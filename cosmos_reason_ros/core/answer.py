@@ -72,6 +72,13 @@ class ParsedAnswer:
     error: str
 
 
+def printable(text: str) -> str:
+    """``text`` without NUL and other control characters (tab, newline, carriage return kept)
+    and with lone surrogates replaced. Character by character, so the pieces of a stream
+    cleaned one by one join to the whole text cleaned at once."""
+    return _CONTROL.sub("", text.encode("utf-8", "replace").decode("utf-8", "replace"))
+
+
 def clean_text(text: object, max_chars: int) -> str:
     """``text`` as clean UTF-8-safe text of at most about ``max_chars`` characters.
 
@@ -80,8 +87,7 @@ def clean_text(text: object, max_chars: int) -> str:
     """
     if not isinstance(text, str):
         text = "" if text is None else str(text)
-    text = text.encode("utf-8", "replace").decode("utf-8", "replace")
-    text = _CONTROL.sub("", text)
+    text = printable(text)
     if len(text) > max_chars:
         text = f"{text[:max_chars]}…[{len(text) - max_chars} more characters]"
     return text

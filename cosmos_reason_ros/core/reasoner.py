@@ -22,6 +22,7 @@ from cosmos_reason_ros.core.answer import (
     clean_text,
     parse_answer,
     parse_constrained_answer,
+    printable,
 )
 from cosmos_reason_ros.core.decision import Decision, DecisionTimings
 from cosmos_reason_ros.core.errors import ConfigError, InputError
@@ -139,7 +140,9 @@ class Reasoner:
             decision_id: Sequence number of the decision.
             question: The question; "" means the configured default.
             choices: Optional multiple-choice options (allowed actions).
-            on_text: Streaming callback, called from this thread while generating.
+            on_text: Streaming callback, called from this thread while generating, with the
+                text as ``raw_text`` keeps it (no control characters, which a ROS string
+                cannot always carry: a NUL ends it).
             cancel: When set, generation stops and ``GenerationCancelled`` is raised.
             snapshot_s: Seconds the caller spent taking the snapshot (added to the latency).
             goal: The task's overall goal; "" means the configured one.
@@ -179,7 +182,7 @@ class Reasoner:
                 answer_schema(space, config), config.max_thinking_tokens, config.max_thinking_s
             ),
             constrained=config.constrained,
-            on_text=on_text,
+            on_text=None if on_text is None else _printable_stream(on_text),
             cancel=cancel,
         )
         built = time.perf_counter()
@@ -287,3 +290,13 @@ def _stamps(snapshot: WindowSnapshot) -> _Stamps:
         "frame_count": snapshot.frame_count,
         "frame_stamps_ns": tuple((c.camera, tuple(c.stamps_ns)) for c in snapshot.clips),
     }
+
+
+def _printable_stream(on_text: TextCallback) -> TextCallback:
+    """``on_text`` given each delta cleaned by ``printable``: they join to ``raw_text``
+    (up to its ``RAW_TEXT_MAX_CHARS`` cap)."""
+
+    def clean(delta: str, tokens: int) -> None:
+        on_text(printable(delta), tokens)
+
+    return clean

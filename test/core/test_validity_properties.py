@@ -8,6 +8,7 @@ want anything. Each checkpoint is loaded once and decides in bulk.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -133,3 +134,28 @@ def test_budgets_at_their_smallest_accepted_values_decide_validly_or_are_refused
         assert all(d.generated_tokens <= smallest + thinking for d in decisions)
     with pytest.raises(ConfigError, match="max_thinking_tokens"):
         build_config({**values, "max_new_tokens": smallest + 40, "max_thinking_tokens": 41})
+
+
+@pytest.mark.slow
+def test_the_stream_joins_to_the_raw_text_with_no_control_characters(
+    tiny_model_dirs: dict[str, Path], arch: str
+) -> None:
+    """What a planner reads from ~/reason feedback is the decision's ``raw_text``, piece by
+    piece. Random weights emit NUL and other control characters (every seed here did), which a
+    ROS string cannot carry whole; they were streamed raw, and a NUL cut a feedback delta."""
+    config, backend = load_configured({"model": str(tiny_model_dirs[arch]), "device": "cpu"})
+    snapshot = window_snapshot(config)
+    deltas: list[str] = []
+    try:
+        for seed in range(3):
+            sampling = dataclasses.replace(config.reasoner.sampling, seed=seed)
+            reasoner = Reasoner(backend, dataclasses.replace(config.reasoner, sampling=sampling))
+            deltas.clear()
+            decision = reasoner.decide(
+                snapshot, decision_id=seed, on_text=lambda text, _n: deltas.append(text)
+            )
+            streamed = "".join(deltas)
+            assert streamed == decision.raw_text, f"seed {seed}"
+            assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", streamed), f"seed {seed}"
+    finally:
+        backend.close()
