@@ -14,6 +14,7 @@ callback that only fills in the result. The service and the action keep every re
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -66,6 +67,13 @@ class Submitter(Protocol):
         """Count a request that ended without a decision."""
 
 
+RESERVATION_TTL_S = 10.0
+"""A goal's place in the queue not claimed by its accept callback within this long is given
+back. rclpy skips the accept callback when it cannot send the goal response (the client's
+reply reader not yet discovered, seen under load); the place would otherwise be held for
+ever, and each such goal would shrink the node's capacity by one."""
+
+
 class RequestServers:
     """The service and the action server of the node. Thread-safe."""
 
@@ -73,7 +81,7 @@ class RequestServers:
         self._node = node
         self._submitter = submitter
         self._lock = threading.Lock()
-        self._reservations: list[Reservation] = []
+        self._reservations: list[tuple[float, Reservation]] = []  # (taken at, place)
         self._jobs: dict[bytes, Job[Decision]] = {}
         log = node.get_logger()
         self._service = node.create_service(
@@ -103,12 +111,28 @@ class RequestServers:
         self._node.destroy_service(self._service)
         with self._lock:
             reservations, self._reservations = self._reservations, []
-        for reservation in reservations:
+        for _, reservation in reservations:
             reservation.release()
+
+    def _release_stale(self) -> None:
+        """Give back the places of goals whose accept callback never came."""
+        cutoff = time.monotonic() - RESERVATION_TTL_S
+        with self._lock:
+            stale = [r for taken, r in self._reservations if taken < cutoff]
+            self._reservations = [(t, r) for t, r in self._reservations if t >= cutoff]
+        for reservation in stale:
+            reservation.release()
+        if stale:
+            self._node.get_logger().warning(
+                f"~/reason: {len(stale)} accepted goal(s) never reached their accept callback "
+                "(the goal response could not be sent: a client not yet discovered); their "
+                "places in the queue are given back"
+            )
 
     # ----- ~/ask -----------------------------------------------------------------------
     def _on_ask(self, req: AskNextAction.Request, res: AskNextAction.Response) -> Any:
         request = Request(req.question, tuple(req.choices), req.goal)
+        self._release_stale()
         try:
             job = self._submitter.submit(request)
         except CosmosReasonError as exc:
@@ -127,6 +151,7 @@ class RequestServers:
 
     # ----- ~/reason --------------------------------------------------------------------
     def _on_goal(self, goal: Reason.Goal) -> GoalResponse:
+        self._release_stale()
         try:
             reservation = self._submitter.reserve()
         except CosmosReasonError as exc:
@@ -135,12 +160,12 @@ class RequestServers:
             )
             return GoalResponse.REJECT
         with self._lock:
-            self._reservations.append(reservation)
+            self._reservations.append((time.monotonic(), reservation))
         return GoalResponse.ACCEPT
 
     def _on_accepted(self, handle: ServerGoalHandle[Any, Any, Any]) -> None:
         with self._lock:
-            reservation = self._reservations.pop(0) if self._reservations else None
+            reservation = self._reservations.pop(0)[1] if self._reservations else None
         goal = handle.request
         key = bytes(handle.goal_id.uuid)
 

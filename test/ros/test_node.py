@@ -22,7 +22,7 @@ from harness import (
     wait_for_frames,
 )
 from rcl_interfaces.srv import SetParameters
-from rclpy.action import ActionClient
+from rclpy.action import ActionClient, GoalResponse
 from rclpy.parameter import Parameter
 from spin import wait_for
 
@@ -167,6 +167,32 @@ def test_ask_while_busy_queues_then_refuses_beyond_max_pending(
     assert not refused.success
     assert "queue full" in refused.message and "max_pending=1" in refused.message
     assert queued.result().success or "timed out" in queued.result().message
+
+
+def test_places_of_goals_never_handed_to_their_accept_callback_are_given_back(
+    ros_context: Any, tiny_model_dir: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rclpy skips the accept callback of a goal whose response it could not send (a planner
+    the node's DDS participant has not discovered yet: seen under load). Such goals must not
+    hold their places in the queue for ever. The lost responses are made by calling the goal
+    callback alone, as rclpy then does; the ask goes over DDS."""
+    from cosmos_reason_ros.ros import servers
+
+    with running(ros_context, tiny_model_dir, max_pending=1) as (node, listener):
+        cam = attach_camera(node, "/cam/image_raw")
+        cam.publish_frames("rgb8")
+        wait_for_frames(node)
+        accepted = 0
+        while node._servers._on_goal(Reason.Goal()) == GoalResponse.ACCEPT:
+            accepted += 1
+            assert accepted < 10, "the queue never filled"
+        full = listener.call(timeout_s=10)
+        monkeypatch.setattr(servers, "RESERVATION_TTL_S", 0.0)
+        freed = listener.call()
+        cam.destroy_node()
+    assert accepted >= 1
+    assert not full.success and "queue full" in full.message
+    assert freed.success, freed.message
 
 
 def test_corrupt_and_unsupported_frames_are_counted_and_the_node_keeps_answering(
