@@ -7,6 +7,8 @@ Works where ``ros2 service call`` is not installed. Without ``--stream`` it call
 with it, it sends a goal to the action ``~/reason`` and prints the generated text (the thinking,
 then the answer) on stderr as it arrives, the decision on stdout at the end. A node that is up
 but not active answers with its state and last error ("node is up but unconfigured: ...").
+A goal not answered within ``GOAL_RESEND_S`` is sent again (a node can lose the answer to a
+client it has not discovered yet); a copy accepted late is cancelled.
 
 Exit status: 0 with a decision, 1 when the node answered without one (the message says why),
 2 when no node answered, 130 on Ctrl-C (a streamed goal is cancelled first).
@@ -18,11 +20,14 @@ import argparse
 import json
 import math
 import sys
+import time
 from typing import Any
 
 from cosmos_reason_ros.tools.options import HelpFormatter, split_list
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE = 0, 1, 2
+GOAL_RESEND_S = 3.0
+"""Seconds without a goal response before the goal is sent again (see ``_send_goal``)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -121,15 +126,13 @@ def _stream(s: Any, args: argparse.Namespace) -> int:
         return 0 if s.stop.is_set() else _unreachable(missing_message(s.node, name, args.wait))
     s.settle()
 
-    def on_feedback(msg: Any) -> None:
-        sys.stderr.write(msg.feedback.text_delta)
-        sys.stderr.flush()
-
+    stream = _Stream()
     goal = Reason.Goal(question=args.question, choices=split_list(args.choices), goal=args.goal)
-    sent = client.send_goal_async(goal, feedback_callback=on_feedback)
-    if not s.spin_until(sent.done, args.wait):
+    sent = _send_goal(s, client, goal, stream.on_feedback, args.wait)
+    if sent is None:
         return 0 if s.stop.is_set() else _unreachable(f"no goal response within {args.wait:g} s")
     handle: Any = sent.result()
+    stream.follow(bytes(handle.goal_id.uuid))
     if not handle.accepted:
         print(f"cosmos-reason-ask: {name} rejected the goal: {_why(s, args)}", file=sys.stderr)
         return EXIT_REFUSED
@@ -145,6 +148,63 @@ def _stream(s: Any, args: argparse.Namespace) -> int:
     sys.stderr.write("\n")
     answer: Any = result.result()
     return _print(answer.result, args)
+
+
+class _Stream:
+    """The streamed text of one goal, on stderr. Feedback can arrive before its goal's
+    response, and from a copy of the goal (see ``_send_goal``): text is held per goal until
+    the answered one is known, then only that goal's text is written."""
+
+    def __init__(self) -> None:
+        self._held: dict[bytes, list[str]] = {}
+        self._goal: bytes | None = None
+
+    def on_feedback(self, msg: Any) -> None:
+        key = bytes(msg.goal_id.uuid)
+        if self._goal is None:
+            self._held.setdefault(key, []).append(msg.feedback.text_delta)
+        elif key == self._goal:
+            self._write(msg.feedback.text_delta)
+
+    def follow(self, goal: bytes) -> None:
+        self._goal = goal
+        self._write("".join(self._held.pop(goal, [])))
+        self._held.clear()
+
+    @staticmethod
+    def _write(text: str) -> None:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
+
+def _send_goal(s: Any, client: Any, goal: Any, on_feedback: Any, wait_s: float) -> Any | None:
+    """Send ``goal``; the first goal response's future, or None on a stop or after ``wait_s``.
+
+    A goal response can be lost: the node sends it before its DDS participant has discovered
+    this new client's reply reader, and rclpy then drops the goal without running it. So the
+    goal goes again every ``GOAL_RESEND_S`` until one is answered; a copy accepted later than
+    the first answer is cancelled, so the node makes one decision.
+    """
+    deadline = time.monotonic() + wait_s
+    sent = [client.send_goal_async(goal, feedback_callback=on_feedback)]
+    while not s.spin_until(
+        lambda: any(f.done() for f in sent),
+        min(GOAL_RESEND_S, max(0.0, deadline - time.monotonic())),
+    ):
+        if s.stop.is_set() or time.monotonic() >= deadline:
+            return None
+        sent.append(client.send_goal_async(goal, feedback_callback=on_feedback))
+    answered = next(f for f in sent if f.done())
+    for extra in sent:
+        if extra is not answered:
+            extra.add_done_callback(_cancel_if_accepted)
+    return answered
+
+
+def _cancel_if_accepted(future: Any) -> None:
+    handle = future.result()
+    if handle is not None and handle.accepted:
+        handle.cancel_goal_async()
 
 
 def _why(s: Any, args: argparse.Namespace) -> str:
