@@ -72,8 +72,18 @@ class Decisions:
         self.worker.max_pending = config.max_pending
 
     def stop(self) -> None:
-        """Cancel every job; queued requests are answered with the cancellation."""
-        self.worker.stop()
+        """Cancel every job (queued requests are answered with the cancellation) and wait for
+        the running one to end."""
+        started = time.monotonic()
+        if not self.worker.stop():
+            self._node.get_logger().error(
+                "the decision in progress did not end after its cancellation; "
+                "releasing the model anyway"
+            )
+        elif time.monotonic() - started > 1.0:
+            self._node.get_logger().info(
+                f"waited {time.monotonic() - started:.1f} s for the decision in progress to end"
+            )
 
     # ----- the Submitter of the servers ------------------------------------------------
     def submit(
