@@ -88,7 +88,10 @@ def _live_graph(context: Any) -> tuple[set[str], set[str], set[str]]:
                 method = getattr(probe, f"get_{kind}_names_and_types_by_node")
                 return {name for name, _ in method("cosmos_reason", "/")}
 
-            wait_for(lambda: f"{NODE}/next_action" in names("publisher"), what="the node's names")
+            # Generous: the graph is read through discovery, slow on a loaded 2-core machine.
+            wait_for(
+                lambda: f"{NODE}/next_action" in names("publisher"), 60, what="the node's names"
+            )
             graph = _settled(lambda: (names("publisher"), names("subscriber"), names("service")))
         node.close()
         node.destroy_node()
