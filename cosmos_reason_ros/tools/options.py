@@ -89,7 +89,8 @@ def stop_signals_as_interrupt() -> Iterator[None]:
         yield
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            if handler is not None:  # None: set outside Python, which cannot be restored
+                signal.signal(signum, handler)
 
 
 def parse_sets(items: Sequence[str]) -> dict[str, Any]:

@@ -1,15 +1,17 @@
 """Every command line states each option's default and the fallback rule, and reads lists the
-same way (comma-separated)."""
+same way (comma-separated); the long-running tools stop on SIGINT and SIGTERM alike."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 
 import pytest
 
 from cosmos_reason_ros.config import FALLBACK_RULE, SPEC_BY_NAME
 from cosmos_reason_ros.tools import ask, cli, eval_cli, replay_cli, watch
-from cosmos_reason_ros.tools.options import split_list
+from cosmos_reason_ros.tools.options import split_list, stop_signals_as_interrupt
 
 PARSERS = {
     "cosmos-reason": cli.build_parser,
@@ -49,3 +51,18 @@ def test_actions_are_comma_separated_in_every_cli() -> None:
 
 def test_the_fallback_rule_is_in_the_parameter_text() -> None:
     assert FALLBACK_RULE in SPEC_BY_NAME["fallback_action"].description
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_stop_signals_interrupt_even_where_sigint_was_ignored_and_are_restored(
+    signum: int,
+) -> None:
+    """A shell script's ``tool &`` starts the tool with SIGINT ignored; it must stop anyway."""
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN), signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(KeyboardInterrupt), stop_signals_as_interrupt():
+            os.kill(os.getpid(), signum)  # its handler runs before os.kill returns
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is before[1]
+    finally:
+        signal.signal(signal.SIGINT, before[0])
