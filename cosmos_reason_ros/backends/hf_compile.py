@@ -14,6 +14,7 @@ thread is faster for the small models it runs); ``on``; ``off``.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,14 @@ from cosmos_reason_ros.backends.config import COMPILE_MODES
 _LOG = logging.getLogger(__name__)
 
 CACHE_BUCKET = 2048  # cache lengths are rounded up to this many tokens
+
+
+@functools.cache
+def _generate_knows(setting: str) -> bool:
+    """Whether the installed transformers' ``generate`` takes ``setting`` (looked up once)."""
+    from transformers import GenerationConfig
+
+    return hasattr(GenerationConfig(), setting)  # type: ignore[no-untyped-call]
 
 
 @dataclass
@@ -65,11 +74,9 @@ class CompiledDecoding:
 
     def generate_kwargs(self, prompt_tokens: int, max_new_tokens: int) -> dict[str, Any]:
         """Keyword arguments of ``generate`` that select compiled or eager decoding."""
-        from transformers import CompileConfig, GenerationConfig
-
-        known = GenerationConfig()  # type: ignore[no-untyped-call]
         if not self.enabled:
-            return {"disable_compile": True} if hasattr(known, "disable_compile") else {}
+            return {"disable_compile": True} if _generate_knows("disable_compile") else {}
+        from transformers import CompileConfig
 
         mode = "reduce-overhead" if self.device == "cuda" else "default"
         config = CompileConfig(fullgraph=False, mode=mode)
@@ -77,7 +84,7 @@ class CompiledDecoding:
             # transformers compiles on CUDA only unless told otherwise (a private switch)
             setattr(config, "_compile_all_devices", True)  # noqa: B010
         kwargs: dict[str, Any] = {"cache_implementation": "static", "compile_config": config}
-        if hasattr(known, "max_cache_len"):  # transformers 5.x; 4.x sizes the cache itself
+        if _generate_knows("max_cache_len"):  # transformers 5.x; 4.x sizes the cache itself
             kwargs["max_cache_len"] = self.size_for(prompt_tokens + max_new_tokens)
         return kwargs
 
