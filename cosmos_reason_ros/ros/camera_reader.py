@@ -22,10 +22,10 @@ from typing import Any
 
 from rclpy.callback_groups import CallbackGroup
 from rclpy.guard_condition import GuardCondition
-from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.serialization import deserialize_message
 
 from cosmos_reason_ros.ros.conversions import ns_from_time
+from cosmos_reason_ros.ros.rclpy_adapter import SubscriptionWaitSet
 
 _WAKE_NS = 500_000_000  # wait at most this long, so a stop is noticed even without the guard
 _NS = 1_000_000_000
@@ -128,23 +128,11 @@ class ReaderThread:
 
     def _run(self) -> None:
         try:
-            wait_set = _rclpy.WaitSet(1, 1, 0, 0, 0, 0, self._context.handle)
+            wait_set = SubscriptionWaitSet(self._sub, self._guard, self._context)
             while not self._stopping.is_set() and self._context.ok():
-                raw = self._take(wait_set)
+                raw = wait_set.take_serialized(_WAKE_NS)
                 if raw is not None and not self._stopping.is_set():
                     self._on_raw(raw)
         except Exception as exc:  # rcl failed under us (shutdown); say so unless we are stopping
             if not self._stopping.is_set() and self._context.ok():
                 self._on_error(exc)
-
-    def _take(self, wait_set: Any) -> bytes | None:
-        """Wait for the next message (releasing the GIL) and take it serialized."""
-        with self._sub.handle, self._guard.handle:
-            wait_set.clear_entities()
-            wait_set.add_subscription(self._sub.handle)
-            wait_set.add_guard_condition(self._guard.handle)
-            wait_set.wait(_WAKE_NS)
-            if self._sub.handle.pointer not in wait_set.get_ready_entities("subscription"):
-                return None
-            taken = self._sub.handle.take_message(self._sub.msg_type, True)
-        return None if taken is None else bytes(taken[0])

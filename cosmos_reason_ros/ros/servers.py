@@ -32,6 +32,7 @@ from cosmos_reason_ros.core.generation import TextCallback
 from cosmos_reason_ros.core.worker import Job, Reservation
 from cosmos_reason_ros.ros.guard import guarded
 from cosmos_reason_ros.ros.outputs import fill
+from cosmos_reason_ros.ros.rclpy_adapter import SendResponse, replace_send_response
 from cosmos_reason_ros.ros.requests import Outcome, failure_message, outcome_of
 from cosmos_reason_ros.srv import AskNextAction
 
@@ -237,10 +238,9 @@ class _Deferred:
 
 def _defer_responses(service: Any, logger: Any) -> None:
     """Let the service's callback return a ``_Deferred``: the executor passes it, with the
-    request's header, to ``send_response`` (rclpy's executors do so since Humble)."""
-    send = service.send_response
+    request's header, to ``send_response`` (see ``rclpy_adapter.replace_send_response``)."""
 
-    def send_later(response: Any, header: Any) -> None:
+    def send_later(send: SendResponse, response: Any, header: Any) -> None:
         def send_now(resolved: Any) -> None:
             try:
                 send(resolved, header)
@@ -252,7 +252,7 @@ def _defer_responses(service: Any, logger: Any) -> None:
         else:
             send_now(response)
 
-    service.send_response = send_later
+    replace_send_response(service, send_later)
 
 
 def _internal_error(_req: Any, res: AskNextAction.Response) -> Any:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import difflib
 
 from rclpy.exceptions import NameValidationException
-from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 
+from cosmos_reason_ros.ros.rclpy_adapter import CONTEXT_DOWN_ERRORS
+
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
+_UNREADABLE: tuple[type[Exception], ...] = (*CONTEXT_DOWN_ERRORS, NameValidationException)
 
 
 def expected_type(topic: str) -> str:
@@ -54,5 +56,5 @@ def silent_camera_hint(node: Node, topic: str) -> str:
     try:
         name = node.resolve_topic_name(topic)
         return silence_hint(name, node.get_topic_names_and_types(), node.count_publishers(name))
-    except (_rclpy.RCLError, NameValidationException):  # shutting down: the hint is an extra
+    except _UNREADABLE:  # shutting down: the hint is an extra
         return ""

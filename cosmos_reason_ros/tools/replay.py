@@ -29,7 +29,6 @@ import rclpy
 from builtin_interfaces.msg import Time
 from rclpy.context import Context
 from rclpy.duration import Duration
-from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.publisher import Publisher
 from rclpy.qos import (
@@ -47,6 +46,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from cosmos_reason_ros.core.errors import CosmosReasonError
 from cosmos_reason_ros.ros import process
 from cosmos_reason_ros.ros.conversions import to_ros_compressed_image, to_ros_image
+from cosmos_reason_ros.ros.rclpy_adapter import CONTEXT_DOWN_ERRORS
 from cosmos_reason_ros.tools.bags import (
     IMAGE_TYPE,
     find_bag,
@@ -169,7 +169,7 @@ def _drain(
         left = max(0.0, deadline - time.monotonic())
         try:
             pub.wait_for_all_acked(Duration(nanoseconds=int(left * _NS)))
-        except _rclpy.RCLError:  # the context went down meanwhile: nobody left to wait for
+        except CONTEXT_DOWN_ERRORS:  # the context went down meanwhile: nobody left to wait for
             return
 
 

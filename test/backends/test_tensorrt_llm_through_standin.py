@@ -10,6 +10,7 @@ of TensorRT-LLM and what it makes of the answers. Every test name says "standin"
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,8 +21,11 @@ from typing import Any
 import pytest
 from trtllm_cases import REASON1_PREFIX, REASON1_SUFFIX, SCHEMA, config, make_clip, make_request
 
-from cosmos_reason_ros.backends.tensorrt_llm_backend import TensorRTLLMBackend
-from cosmos_reason_ros.backends.trtllm_import import STANDIN_SWITCH_ENV
+from cosmos_reason_ros.backends.tensorrt_llm.backend import TensorRTLLMBackend
+from cosmos_reason_ros.backends.tensorrt_llm.imports import (
+    import_tensorrt_llm,
+    substitute_tensorrt_llm,
+)
 from cosmos_reason_ros.core.errors import (
     BackendError,
     BackendUnavailableError,
@@ -292,18 +296,33 @@ def test_standin_unconstrained_request_is_one_free_call(
     assert result.text == "<think>hm</think>stop" and result.answer_json is None
 
 
-def test_standin_load_without_the_test_switch_still_needs_cuda(
+def test_standin_in_sys_modules_without_the_injection_still_needs_cuda(
     tiny_model_dir: Path, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Only ``substitute_tensorrt_llm`` skips the CUDA check: neither a module that merely sits
+    in ``sys.modules`` as ``tensorrt_llm`` nor the environment switch of old does."""
     torch = pytest.importorskip("torch", reason="needs torch to see that CUDA is missing")
     if torch.cuda.is_available():
         pytest.skip("a CUDA GPU is present, so its absence cannot be observed")
-    with installed("main", runtime):
-        monkeypatch.delenv(STANDIN_SWITCH_ENV)
+    monkeypatch.setenv("COSMOS_REASON_TRTLLM_STANDIN", "1")
+    with installed("main", runtime), substitute_tensorrt_llm(None):
         backend = TensorRTLLMBackend(config(model=str(tiny_model_dir)))
         with pytest.raises(BackendUnavailableError, match=r"torch sees no CUDA GPU here"):
             backend.load()
     assert not runtime.log  # no LLM was made
+
+
+def test_standin_is_injected_only_while_installed(runtime: Runtime) -> None:
+    with installed("1.2", runtime):
+        standin = import_tensorrt_llm()
+        assert standin is sys.modules["tensorrt_llm"]
+        assert standin.STANDS_IN_FOR_TENSORRT_LLM == "1.2"
+    try:
+        after = import_tensorrt_llm()
+    except BackendUnavailableError:  # no TensorRT-LLM here, or no CUDA
+        after = None
+    assert after is not standin
+    assert sys.modules.get("tensorrt_llm") is not standin
 
 
 def test_standin_answer_cut_short_by_max_new_tokens_reports_no_answer_json(

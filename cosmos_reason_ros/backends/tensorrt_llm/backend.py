@@ -26,7 +26,7 @@ video's blocks (video tokens are all one placeholder id).
 
 ``max_num_tokens`` and ``enable_chunked_prefill`` are parameters: without chunked prefill a
 prompt longer than ``max_num_tokens`` is refused, so ``build_config`` sizes it to the
-worst-case prompt of the configured cameras and window (``trtllm_sizing``).
+worst-case prompt of the configured cameras and window (``tensorrt_llm.sizing``).
 
 Constrained answers (``GuidedDecodingParams(json=…)`` alone would constrain the thinking too):
 
@@ -42,13 +42,12 @@ Constrained answers (``GuidedDecodingParams(json=…)`` alone would constrain th
   pays a second vision encode (and prefill, unless blocks are reused).
 
 Which path a load uses is logged. Streaming, stop strings, cancellation, deadline and abort:
-see ``trtllm_stream``.
+see ``tensorrt_llm.stream``.
 
 Imported lazily: without ``tensorrt_llm`` or CUDA, ``load()`` raises
-``BackendUnavailableError``. Tests only: with the stand-in
-(``cosmos_reason_ros.testing.tensorrt_llm_standin``) installed as ``tensorrt_llm`` and
-``COSMOS_REASON_TRTLLM_STANDIN=1``, both done by its ``installed()``, ``load()`` skips the CUDA
-check; nothing else reads that variable.
+``BackendUnavailableError``. Tests inject the stand-in
+(``cosmos_reason_ros.testing.tensorrt_llm_standin``, its ``installed()``) through
+``imports.substitute_tensorrt_llm``; then ``load()`` skips the CUDA check.
 """
 
 from __future__ import annotations
@@ -67,8 +66,8 @@ from cosmos_reason_ros.backends.messages import (
     video_clips,
     video_metadata,
 )
-from cosmos_reason_ros.backends.trtllm_import import has_one_call, import_tensorrt_llm
-from cosmos_reason_ros.backends.trtllm_request import (
+from cosmos_reason_ros.backends.tensorrt_llm.imports import has_one_call, import_tensorrt_llm
+from cosmos_reason_ros.backends.tensorrt_llm.request import (
     Phase,
     answer_structural_tag,
     find_video_data,
@@ -80,7 +79,12 @@ from cosmos_reason_ros.backends.trtllm_request import (
     split_one_call,
     without_opening,
 )
-from cosmos_reason_ros.backends.trtllm_stream import CallOutcome, EventLoopThread, Run, stream_call
+from cosmos_reason_ros.backends.tensorrt_llm.stream import (
+    CallOutcome,
+    EventLoopThread,
+    Run,
+    stream_call,
+)
 from cosmos_reason_ros.core.architecture import detect_architecture
 from cosmos_reason_ros.core.errors import BackendError, CosmosReasonError
 from cosmos_reason_ros.core.generation import (

@@ -1,10 +1,10 @@
 """Importing TensorRT-LLM for the ``tensorrt_llm`` backend, and what the installed release offers.
 
 ``import_tensorrt_llm`` says in one sentence what is missing (the package, torch, a CUDA GPU).
-Tests only: with the stand-in (``cosmos_reason_ros.testing.tensorrt_llm_standin``) installed
-as ``tensorrt_llm`` and ``COSMOS_REASON_TRTLLM_STANDIN=1`` (both done by its ``installed()``),
-the CUDA check is skipped; nothing else reads that variable, and a real ``tensorrt_llm`` never
-carries the stand-in's marker.
+``substitute_tensorrt_llm`` makes it return a given module instead, without those checks: the
+tests inject the TensorRT-LLM stand-in (``cosmos_reason_ros.testing.tensorrt_llm_standin``,
+whose ``installed()`` does it) this way. Nothing here reads the environment or looks for a
+marker, so no setting outside the process can make the node take a stand-in for TensorRT-LLM.
 """
 
 from __future__ import annotations
@@ -12,21 +12,21 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import logging
-import os
-import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from cosmos_reason_ros.core.errors import BackendUnavailableError
 
-__all__ = ["STANDIN_SWITCH_ENV", "has_one_call", "import_tensorrt_llm"]
+__all__ = ["has_one_call", "import_tensorrt_llm", "substitute_tensorrt_llm"]
 
 logger = logging.getLogger(__name__)
 
-STANDIN_SWITCH_ENV = "COSMOS_REASON_TRTLLM_STANDIN"
 _UNAVAILABLE = (
     "The tensorrt_llm backend needs NVIDIA TensorRT-LLM (>= 1.0, PyTorch backend) and a CUDA "
     "GPU; {missing}."
 )
+_substitutes: list[Any] = []  # substitute_tensorrt_llm's, innermost last
 
 
 def has_one_call(trtllm: Any) -> bool:
@@ -40,17 +40,23 @@ def has_one_call(trtllm: Any) -> bool:
 
 
 def import_tensorrt_llm() -> Any:
-    """``tensorrt_llm`` with ``llmapi`` loaded, or one clear sentence about what is missing."""
+    """``tensorrt_llm`` with ``llmapi`` loaded, or one clear sentence about what is missing.
+
+    Returns:
+        The module; the one given to ``substitute_tensorrt_llm`` while a substitution is on.
+
+    Raises:
+        BackendUnavailableError: tensorrt_llm, torch or a CUDA GPU is missing here.
+    """
+    substitute = _substitutes[-1] if _substitutes else None
+    if substitute is not None:
+        version = getattr(substitute, "__version__", "?")
+        logger.warning("tensorrt_llm is substituted (version %s): no GPU is used", version)
+        return substitute
     if importlib.util.find_spec("tensorrt_llm") is None:
         raise BackendUnavailableError(
             _UNAVAILABLE.format(missing="the tensorrt_llm package is not installed here")
         )
-    standin = sys.modules.get("tensorrt_llm")
-    if os.environ.get(STANDIN_SWITCH_ENV) == "1" and hasattr(
-        standin, "STANDS_IN_FOR_TENSORRT_LLM"
-    ):
-        logger.warning("tensorrt_llm is the test stand-in: no GPU, scripted output")
-        return standin
     try:
         import torch
     except ImportError as err:
@@ -66,3 +72,22 @@ def import_tensorrt_llm() -> Any:
             _UNAVAILABLE.format(missing=f"importing tensorrt_llm failed ({err})")
         ) from err
     return tensorrt_llm
+
+
+@contextmanager
+def substitute_tensorrt_llm(module: Any) -> Iterator[None]:
+    """Within the block, ``import_tensorrt_llm`` returns ``module`` and checks nothing.
+
+    For tests, which inject the TensorRT-LLM stand-in this way (see the module docstring).
+    Substitutions nest; on exit the previous one (or none) is back. Not thread-safe: enter and
+    leave it on one thread, before and after any backend loads.
+
+    Args:
+        module: What ``import_tensorrt_llm`` is to return; None: no substitute, the real
+            package with its checks.
+    """
+    _substitutes.append(module)
+    try:
+        yield
+    finally:
+        _substitutes.pop()

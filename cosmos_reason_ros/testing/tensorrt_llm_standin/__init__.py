@@ -39,14 +39,13 @@ Usage::
 from __future__ import annotations
 
 import importlib.machinery
-import os
 import sys
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from cosmos_reason_ros.backends.trtllm_import import STANDIN_SWITCH_ENV
+from cosmos_reason_ros.backends.tensorrt_llm.imports import substitute_tensorrt_llm
 from cosmos_reason_ros.testing.tensorrt_llm_standin.args import KvCacheConfig
 from cosmos_reason_ros.testing.tensorrt_llm_standin.inputs import VideoData
 from cosmos_reason_ros.testing.tensorrt_llm_standin.llm import LLM
@@ -131,7 +130,9 @@ def modules_for(release: Release, runtime: Runtime) -> dict[str, types.ModuleTyp
 
 @contextmanager
 def installed(release: str = "main", runtime: Runtime | None = None) -> Iterator[Runtime]:
-    """Install the stand-in as ``tensorrt_llm`` (and flip the backend's test-only switch).
+    """Install the stand-in as ``tensorrt_llm``: in ``sys.modules`` (the backend imports some
+    submodules by name) and as the backend's substitute (``substitute_tensorrt_llm``), so that
+    ``load()`` needs no CUDA.
 
     Args:
         release: ``1.0``, ``1.2`` or ``main`` (see ``releases.py``).
@@ -144,13 +145,12 @@ def installed(release: str = "main", runtime: Runtime | None = None) -> Iterator
     modules = modules_for(RELEASES[release], runtime)
     names = set(modules) | {n for n in sys.modules if n.startswith("tensorrt_llm.")}
     saved = {name: sys.modules.get(name) for name in names | {"tensorrt_llm"}}
-    switch = os.environ.get(STANDIN_SWITCH_ENV)
     for name in names:
         sys.modules.pop(name, None)
     sys.modules.update(modules)
-    os.environ[STANDIN_SWITCH_ENV] = "1"
     try:
-        yield runtime
+        with substitute_tensorrt_llm(modules["tensorrt_llm"]):
+            yield runtime
     finally:
         runtime.join()
         for name, module in saved.items():
@@ -158,7 +158,3 @@ def installed(release: str = "main", runtime: Runtime | None = None) -> Iterator
                 sys.modules.pop(name, None)
             else:
                 sys.modules[name] = module
-        if switch is None:
-            os.environ.pop(STANDIN_SWITCH_ENV, None)
-        else:
-            os.environ[STANDIN_SWITCH_ENV] = switch
