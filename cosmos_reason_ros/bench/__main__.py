@@ -22,6 +22,7 @@ from cosmos_reason_ros.bench.figures import render_table
 from cosmos_reason_ros.bench.gpu import model_figures
 from cosmos_reason_ros.bench.gpu_decisions import decision_figures
 from cosmos_reason_ros.bench.ingest import HEIGHT, WIDTH, bench_ingest
+from cosmos_reason_ros.exits import ExitCode, exit_epilog
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m cosmos_reason_ros.bench",
         description="Measure the node's hot paths; print a table and write JSON.",
+        epilog=exit_epilog({ExitCode.OK: None, ExitCode.INPUT: "bad options"}),
     )
     parser.add_argument("--quick", action="store_true", help="few iterations (smoke test)")
     parser.add_argument("--out", type=Path, default=Path("results/bench.json"), help="JSON path")
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")
-    return 0
+    return ExitCode.OK
 
 
 if __name__ == "__main__":

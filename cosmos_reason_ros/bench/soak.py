@@ -54,6 +54,9 @@ from cosmos_reason_ros.bench.soak_report import (
     write_json,
 )
 from cosmos_reason_ros.bench.soak_results import build_report, probe_rows
+from cosmos_reason_ros.config import SPEC_BY_NAME
+from cosmos_reason_ros.exits import ExitCode, exit_epilog
+from cosmos_reason_ros.tools.options import add_param_options, param_values
 
 FAST = {  # short answers from the tiny model (test/ros/harness.py FAST)
     "max_new_tokens": 200,
@@ -282,10 +285,26 @@ def _use_large_image_profile() -> None:
         print(f"soak: Fast DDS profile {os.environ['FASTDDS_DEFAULT_PROFILES_FILE']}", flush=True)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m cosmos_reason_ros.bench.soak``: run, print the report, 1 if a target missed."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+_NODE_PARAMS = ("decision_period_s",)
+"""Soak settings that are node parameters: their options and defaults come from the table."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    """One option per ``SoakSettings`` field; those that are node parameters from the table."""
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=exit_epilog(
+            {
+                ExitCode.OK: "every target met",
+                ExitCode.FAILED: "a target missed, or the node did not start",
+                ExitCode.INPUT: None,
+                ExitCode.INTERRUPTED: None,
+            }
+        ),
+    )
     for f in dataclasses.fields(SoakSettings):  # one option per setting: --rate-hz, --model-dir
+        if f.name in _NODE_PARAMS:
+            continue
         default = f.default if f.name != "domain_id" else SoakSettings().domain_id
         flag = "--" + f.name.replace("_", "-")
         if isinstance(default, bool):
@@ -293,6 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         kind = str if f.name == "model_dir" else float if f.name == "warmup_s" else type(default)
         p.add_argument(flag, type=kind, default=default)
+    add_param_options(p, _NODE_PARAMS)
     p.add_argument("--log-dir", type=Path, default=None, help="keep the node's log here")
     p.add_argument("--out", type=Path, default=Path("results/soak.json"), help="JSON report")
     p.add_argument("--tracemalloc", action="store_true", help="trace the node's Python heap")
@@ -301,26 +321,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="keep Fast DDS's default transports instead of config/fastdds_large_images.xml",
     )
-    a = vars(p.parse_args(argv))
-    log_dir, out, tracemalloc = a.pop("log_dir"), a.pop("out"), a.pop("tracemalloc")
-    if not a.pop("default_dds"):
+    return p
+
+
+def settings_of(args: argparse.Namespace) -> SoakSettings:
+    """The ``SoakSettings`` of parsed options; a node parameter not given: the node's default."""
+    fields = (f.name for f in dataclasses.fields(SoakSettings) if f.name not in _NODE_PARAMS)
+    node = {n: SPEC_BY_NAME[n].default for n in _NODE_PARAMS} | param_values(args, _NODE_PARAMS)
+    return SoakSettings(**{name: getattr(args, name) for name in fields}, **node)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m cosmos_reason_ros.bench.soak``: run, print the report, 1 if a target missed."""
+    p = _parser()
+    args = p.parse_args(argv)
+    if not args.default_dds:
         _use_large_image_profile()
-    settings = SoakSettings(**a)
+    settings = settings_of(args)
     if min(settings.minutes, settings.rate_hz, settings.ask_period_s) <= 0:
         p.error("--minutes, --rate-hz and --ask-period-s must be > 0")
     try:
-        report = run_soak(settings, log_dir, tracemalloc)
+        report = run_soak(settings, args.log_dir, args.tracemalloc)
     except RuntimeError as exc:
         print(f"soak: FAIL ({exc})", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     except KeyboardInterrupt:  # run_soak has stopped the node on its way out
         print("soak: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
     for line in format_report(report):
         print(line, flush=True)
-    write_json(report, out)
-    print(f"soak: wrote {out}", flush=True)
-    return 0 if report.passed else 1
+    write_json(report, args.out)
+    print(f"soak: wrote {args.out}", flush=True)
+    return ExitCode.OK if report.passed else ExitCode.FAILED
 
 
 if __name__ == "__main__":

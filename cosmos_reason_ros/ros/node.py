@@ -33,6 +33,7 @@ from cosmos_reason_ros.core.generation import Backend, TextCallback
 from cosmos_reason_ros.core.reasoner import Reasoner
 from cosmos_reason_ros.core.window import WindowSet
 from cosmos_reason_ros.core.worker import Job, Reservation
+from cosmos_reason_ros.exits import ExitCode
 from cosmos_reason_ros.ros import process
 from cosmos_reason_ros.ros.cameras import Camera, create_cameras
 from cosmos_reason_ros.ros.decisions import Decisions
@@ -43,6 +44,7 @@ from cosmos_reason_ros.ros.node_help import node_help, wants_help
 from cosmos_reason_ros.ros.outputs import Outputs
 from cosmos_reason_ros.ros.param_hints import warn_unknown_overrides
 from cosmos_reason_ros.ros.params_ros import declare_all, rejection
+from cosmos_reason_ros.ros.rclpy_adapter import lifecycle_state
 from cosmos_reason_ros.ros.requests import Outcome, Refused
 from cosmos_reason_ros.ros.servers import Request, RequestServers
 
@@ -83,7 +85,7 @@ class ReasonNode(LifecycleNode):
     @property
     def state(self) -> str:
         """The lifecycle state as rclpy's state machine holds it (``active``, …)."""
-        return str(self._state_machine.current_state[1])
+        return lifecycle_state(self)
 
     # ----- lifecycle -------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -263,11 +265,12 @@ def _refused_change(_changes: Any) -> SetParametersResult:
 
 def main(args: list[str] | None = None) -> int:
     """Entry point of ``reason_node``: ``--help`` initialises nothing; otherwise spin until
-    SIGINT/SIGTERM, close the node, return 0. Autostart runs on a thread while the node spins:
-    ``~/ask`` answers during a long load ("node is up but configuring"), signals act at once."""
+    SIGINT/SIGTERM, close the node, return ``ExitCode.OK``. Autostart runs on a thread while the
+    node spins: ``~/ask`` answers during a long load ("node is up but configuring"), signals act
+    at once."""
     if wants_help(sys.argv[1:] if args is None else args):
         print(node_help())
-        return 0
+        return ExitCode.OK
     allocator = tune_allocator()
     process.init(args)
     with process.StopSignals() as stop:
@@ -289,7 +292,7 @@ def main(args: list[str] | None = None) -> int:
             node.close()
             node.destroy_node()
             rclpy.try_shutdown()
-    return 0
+    return ExitCode.OK
 
 
 def _autostart(node: ReasonNode, stop: process.StopSignals) -> None:

@@ -19,9 +19,6 @@ from typing import Any
 import rclpy
 from rclpy.signals import SignalHandlerOptions
 
-EXIT_INTERRUPTED = 130
-"""Exit status of a run cut short by Ctrl-C (128 + SIGINT), as shells report it."""
-
 SPIN_PERIOD_S = 0.1
 """Longest a spin loop waits before it looks at the stop event again."""
 

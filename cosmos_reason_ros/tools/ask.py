@@ -8,24 +8,33 @@ with it, it sends a goal to the action ``~/reason`` and prints the generated tex
 then the answer) on stderr as it arrives, the decision on stdout at the end. A node that is up
 but not active answers with its state and last error ("node is up but unconfigured: ...").
 A goal not answered within ``GOAL_RESEND_S`` is sent again (a node can lose the answer to a
-client it has not discovered yet); a copy accepted late is cancelled.
+client it has not discovered yet); a copy accepted late is cancelled. The decision's keys are
+the message fields (``tools.message_dicts``); ``-v`` adds the thinking, answer and raw text.
 
-Exit status: 0 with a decision, 1 when the node answered without one (the message says why),
-2 when no node answered, 130 on Ctrl-C (a streamed goal is cancelled first).
+Exit status (``tools.exits``, README "Exit status"): 0 with a decision, 1 when the node
+answered without one (the message says why), 2 on bad options, 3 when no node answered, 130 on
+Ctrl-C (a streamed goal is cancelled first).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from typing import Any
 
+from cosmos_reason_ros.exits import ExitCode, exit_epilog
+from cosmos_reason_ros.tools.message_dicts import response_dict
 from cosmos_reason_ros.tools.options import HelpFormatter, split_list
 
-EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE = 0, 1, 2
+_EXITS = {
+    ExitCode.OK: "with a decision",
+    ExitCode.FAILED: "the node answered without one (the message says why)",
+    ExitCode.INPUT: "bad options",
+    ExitCode.NO_NODE: None,
+    ExitCode.INTERRUPTED: "Ctrl-C or SIGTERM (a streamed goal is cancelled first)",
+}
 GOAL_RESEND_S = 3.0
 """Seconds without a goal response before the goal is sent again (see ``_send_goal``)."""
 
@@ -33,7 +42,8 @@ GOAL_RESEND_S = 3.0
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cosmos-reason-ask",
-        description=__doc__.split("\n\n", 1)[1],
+        description="\n\n".join(__doc__.split("\n\n")[1:3]),
+        epilog=exit_epilog(_EXITS),
         formatter_class=HelpFormatter,
     )
     p.add_argument("question", nargs="?", default="", help="(default: the node's question)")
@@ -43,41 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--stream", action="store_true", help="ask through the action ~/reason")
     p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for the node")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the answer")
-    p.add_argument("-v", "--verbose", action="store_true", help="also print the thinking")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="also print the thinking, answer and raw text"
+    )
     return p
-
-
-def response_dict(res: Any, verbose: bool = False) -> dict[str, Any]:
-    """An AskNextAction response (or Reason result) as a JSON-ready dict (NextAction names).
-
-    Without a decision (``success`` false) only ``success`` and ``message`` are given."""
-    if not res.success:
-        return {"success": False, "message": res.message}
-    a, r = res.action, res.reasoning
-    out: dict[str, Any] = {
-        "success": res.success,
-        "message": res.message,
-        "decision_id": a.decision_id,
-        "action": a.action,
-        "target": a.target,
-        "parameters": {kv.key: kv.value for kv in a.parameters},
-        "confidence": None if math.isnan(a.confidence) else round(float(a.confidence), 4),
-        "valid": a.valid,
-        "reason": a.reason,
-        "stamp": f"{a.header.stamp.sec}.{a.header.stamp.nanosec:09d}",
-        "frame_id": a.header.frame_id,
-        "window_start": f"{a.window_start.sec}.{a.window_start.nanosec:09d}",
-        "frame_count": a.frame_count,
-        "question": r.question,
-        "model": r.model,
-        "latency_s": round(float(r.latency_s), 3),
-        "time_to_first_token_s": round(float(r.time_to_first_token_s), 3),
-        "prompt_tokens": r.prompt_tokens,
-        "generated_tokens": r.generated_tokens,
-    }
-    if verbose:
-        out["thinking"] = r.thinking
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,14 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if not (args.wait > 0 and args.timeout > 0):
         print("cosmos-reason-ask: error: --wait and --timeout must be > 0", file=sys.stderr)
-        return EXIT_UNREACHABLE
+        return ExitCode.INPUT
     from cosmos_reason_ros.tools import ros_session
 
     with ros_session.session("cosmos_reason_ask") as s:
         status = _stream(s, args) if args.stream else _ask(s, args)
         if s.stop.is_set():
             print(f"cosmos-reason-ask: {s.stop.name}: stopped", file=sys.stderr)
-            return ros_session.EXIT_INTERRUPTED
+            return ExitCode.INTERRUPTED
         return status
 
 
@@ -103,14 +82,14 @@ def _ask(s: Any, args: argparse.Namespace) -> int:
     name = qualified(args.node, "ask")
     client: Any = s.node.create_client(AskNextAction, name)
     if not s.wait(client.wait_for_service, args.wait):
-        return 0 if s.stop.is_set() else _unreachable(missing_message(s.node, name, args.wait))
+        return _unreachable(s, missing_message(s.node, name, args.wait))
     s.settle()
     request = AskNextAction.Request(
         question=args.question, choices=split_list(args.choices), goal=args.goal
     )
     future = client.call_async(request)
     if not s.spin_until(future.done, args.timeout):
-        return 0 if s.stop.is_set() else _unreachable(f"no answer within {args.timeout:g} s")
+        return _unreachable(s, f"no answer within {args.timeout:g} s")
     return _print(future.result(), args)
 
 
@@ -123,19 +102,19 @@ def _stream(s: Any, args: argparse.Namespace) -> int:
     name = qualified(args.node, "reason")
     client: Any = ActionClient(s.node, Reason, name)
     if not s.wait(client.wait_for_server, args.wait):
-        return 0 if s.stop.is_set() else _unreachable(missing_message(s.node, name, args.wait))
+        return _unreachable(s, missing_message(s.node, name, args.wait))
     s.settle()
 
     stream = _Stream()
     goal = Reason.Goal(question=args.question, choices=split_list(args.choices), goal=args.goal)
     sent = _send_goal(s, client, goal, stream.on_feedback, args.wait)
     if sent is None:
-        return 0 if s.stop.is_set() else _unreachable(f"no goal response within {args.wait:g} s")
+        return _unreachable(s, f"no goal response within {args.wait:g} s")
     handle: Any = sent.result()
     stream.follow(bytes(handle.goal_id.uuid))
     if not handle.accepted:
         print(f"cosmos-reason-ask: {name} rejected the goal: {_why(s, args)}", file=sys.stderr)
-        return EXIT_REFUSED
+        return ExitCode.FAILED
     result = handle.get_result_async()
     if not s.spin_until(result.done, args.timeout):
         if s.stop.is_set():  # Ctrl-C: cancel the goal, so the node stops generating
@@ -143,8 +122,8 @@ def _stream(s: Any, args: argparse.Namespace) -> int:
             s.stop.event.clear()
             s.spin_until(cancel.done, 2.0)
             s.stop.event.set()
-            return 0
-        return _unreachable(f"no result within {args.timeout:g} s")
+            return ExitCode.INTERRUPTED
+        return _unreachable(s, f"no result within {args.timeout:g} s")
     sys.stderr.write("\n")
     answer: Any = result.result()
     return _print(answer.result, args)
@@ -229,16 +208,19 @@ def _why(s: Any, args: argparse.Namespace) -> str:
 
 
 def _print(res: Any, args: argparse.Namespace) -> int:
-    print(json.dumps(response_dict(res, args.verbose), ensure_ascii=False, indent=2))
+    print(json.dumps(response_dict(res, text=args.verbose), ensure_ascii=False, indent=2))
     if not res.success:
         print(f"cosmos-reason-ask: {args.node} answered: {res.message}", file=sys.stderr)
-        return EXIT_REFUSED
-    return EXIT_OK
+        return ExitCode.FAILED
+    return ExitCode.OK
 
 
-def _unreachable(message: str) -> int:
+def _unreachable(s: Any, message: str) -> int:
+    """``ExitCode.NO_NODE`` with ``message``; ``INTERRUPTED`` if a stop signal ended the wait."""
+    if s.stop.is_set():
+        return ExitCode.INTERRUPTED
     print(f"cosmos-reason-ask: error: {message}", file=sys.stderr)
-    return EXIT_UNREACHABLE
+    return ExitCode.NO_NODE
 
 
 if __name__ == "__main__":

@@ -13,8 +13,12 @@ upstream's letter rule with its empty-answer retries, and written to ``DIR/resul
 ``DIR/summary.json`` and ``DIR/report.html`` follow (``benchmark_report``).
 
 Everything is checked before the model loads: the settings, every item and that every video
-opens. Exit status: 0 done; 2 bad input or settings (nothing was loaded); 3 the backend failed
-to load; 130 interrupted (results.jsonl keeps the items finished).
+opens. The options that choose the model and its backend (``--model``, ``--backend``,
+``--base-url``, ``--device``, ``--dtype``, ``--quantization``, ``--set``) are node parameters
+(``config.SPEC_BY_NAME``); the others are upstream's benchmark settings (``benchmark_items``).
+Exit status (``tools.exits``, README "Exit status"): 0 done; 1 the backend failed to load;
+2 bad input or settings (nothing was loaded); 130 interrupted (results.jsonl keeps the items
+finished).
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ from typing import Any
 
 from tqdm import tqdm  # type: ignore[import-untyped]
 
-from cosmos_reason_ros.backends.config import BACKENDS, DEVICES, DTYPES, QUANTIZATIONS
 from cosmos_reason_ros.config.build import build_config
 from cosmos_reason_ros.config.loading import load_configured
 from cosmos_reason_ros.core.errors import BackendError, ConfigError
@@ -42,6 +45,7 @@ from cosmos_reason_ros.core.generation import (
     VideoPart,
 )
 from cosmos_reason_ros.core.types import Clip
+from cosmos_reason_ros.exits import ExitCode, exit_epilog
 from cosmos_reason_ros.tools.benchmark_items import (
     ANSWER_TYPES,
     SYSTEM_PROMPT,
@@ -55,7 +59,8 @@ from cosmos_reason_ros.tools.benchmark_items import (
 )
 from cosmos_reason_ros.tools.benchmark_report import ResultsWriter, summarize, write_outputs
 from cosmos_reason_ros.tools.options import (
-    backend_values,
+    add_param_options,
+    param_values,
     parse_sets,
     stop_signals_as_interrupt,
 )
@@ -63,7 +68,14 @@ from cosmos_reason_ros.tools.options import (
 __all__ = ["build_parser", "main", "request_for", "run_benchmark"]
 
 _LOG = logging.getLogger(__name__)
-EXIT_OK, EXIT_INPUT, EXIT_BACKEND, EXIT_INTERRUPTED = 0, 2, 3, 130
+BACKEND_PARAMS = ("model", "backend", "base_url", "device", "dtype", "quantization")
+"""The node parameters this tool has an option for (any other: ``--set``)."""
+_EXITS = {
+    ExitCode.OK: None,
+    ExitCode.FAILED: "the backend failed to load",
+    ExitCode.INPUT: None,
+    ExitCode.INTERRUPTED: "Ctrl-C or SIGTERM (results.jsonl keeps the items finished)",
+}
 _SETTINGS = {  # option dest: BenchmarkSettings field
     "answer_type": "answer_type",
     "fps": "fps",
@@ -83,16 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cosmos-reason-benchmark",
         description="Run upstream's Cosmos-Reason1 benchmark items (JSON lines) through a "
         "backend; write results.jsonl, summary.json and report.html.",
+        epilog=exit_epilog(_EXITS),
     )
     p.add_argument("items", type=Path, help="ITEMS.jsonl in upstream's fields")
-    p.add_argument("--model", required=True, help="hub id, local folder or served model name")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--backend", default="transformers", choices=BACKENDS)
+    add_param_options(p, BACKEND_PARAMS, required=["model"])
     p.add_argument("--answer-type", default="reasoning", choices=ANSWER_TYPES)
-    p.add_argument("--base-url", help="openai backend: the server's base URL")
-    p.add_argument("--device", default="auto", choices=DEVICES)
-    p.add_argument("--dtype", default="auto", choices=DTYPES)
-    p.add_argument("--quantization", default="none", choices=QUANTIZATIONS)
     d = BenchmarkSettings()
     p.add_argument("--fps", type=float, help=f"frames per second given (upstream {d.fps:g})")
     p.add_argument("--max-tokens", type=int, help=f"upstream {d.max_tokens}")
@@ -119,12 +127,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse: 2 on bad arguments, 0 on --help
-        return exc.code if isinstance(exc.code, int) else EXIT_INPUT
+        return exc.code if isinstance(exc.code, int) else ExitCode.INPUT
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         overrides = {f: getattr(args, k) for k, f in _SETTINGS.items()}
         settings = BenchmarkSettings(**{k: v for k, v in overrides.items() if v is not None})
-        values = {**parse_sets(args.set), **backend_values(args)}
+        values = {**parse_sets(args.set), **param_values(args, BACKEND_PARAMS)}
         with stop_signals_as_interrupt():
             summary = run_benchmark(
                 args.items,
@@ -136,18 +144,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     except (BenchmarkError, ConfigError) as err:
         print(f"cosmos-reason-benchmark: error: {err}", file=sys.stderr)
-        return EXIT_INPUT
+        return ExitCode.INPUT
     except BackendError as err:
         print(f"cosmos-reason-benchmark: backend error: {err}", file=sys.stderr)
-        return EXIT_BACKEND
+        return ExitCode.FAILED
     except KeyboardInterrupt:
         print("cosmos-reason-benchmark: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     print(
         f"accuracy {summary['accuracy']:.4f} ({summary['correct']}/{summary['total']}), "
         f"empty {summary['empty_answers']}, errors {summary['errors']}; wrote {args.out}"
     )
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def run_benchmark(

@@ -1,13 +1,15 @@
 """``cosmos-reason``: one decision about a video file or a folder of images, printed as JSON.
 
 Frames go through the same ``FrameWindow`` sampling and downscaling as the node, stamped with
-the video's frame times (or ``index / --fps`` for images), and the last ``--window-s`` seconds
-are asked about. The output is one JSON object whose keys are the NextAction fields (``action``,
-``target``, ``parameters``, ``confidence``, ``valid``, ``reason``, ``decision_id``,
+the video's frame times (or ``index / sample_fps`` for images), and the last ``window_s``
+seconds are asked about. The output is one JSON object whose keys are the NextAction fields
+(``action``, ``target``, ``parameters``, ``confidence``, ``valid``, ``reason``, ``decision_id``,
 ``frame_count``, ...) plus token counts and timings; ``-v`` adds the thinking and the raw text.
+Every option named after a node parameter is that parameter (``config.SPEC_BY_NAME``); one not
+given keeps the node's default.
 
-Exit status: 0 with a decision (``valid`` may still be false), 1 when the backend fails,
-2 on bad input or settings (the message says what is wrong).
+Exit status (``tools.exits``, README "Exit status"): 0 with a decision (``valid`` may still be
+false), 1 when the backend fails, 2 on bad input or settings (the message says what is wrong).
 
 Example::
 
@@ -29,21 +31,19 @@ from typing import Any
 import cv2
 import numpy as np
 
-from cosmos_reason_ros.backends import BACKENDS
-from cosmos_reason_ros.backends.config import DEVICES, DTYPES, QUANTIZATIONS
-from cosmos_reason_ros.config import FALLBACK_RULE, SPEC_BY_NAME, build_config, load_configured
+from cosmos_reason_ros.config import FALLBACK_RULE, build_config, load_configured
 from cosmos_reason_ros.core.errors import BackendError, ConfigError, InputError
 from cosmos_reason_ros.core.ingest import ingest, raw_frame
-from cosmos_reason_ros.core.prompts import PROFILES
-from cosmos_reason_ros.core.reasoner import Reasoner, check_request
+from cosmos_reason_ros.core.reasoner import Reasoner
 from cosmos_reason_ros.core.types import Image, WindowSnapshot
 from cosmos_reason_ros.core.window import FrameWindow
+from cosmos_reason_ros.exits import ExitCode, exit_epilog
 from cosmos_reason_ros.tools.options import (
-    EXIT_INTERRUPTED,
     HelpFormatter,
     add_action_options,
-    backend_values,
-    default,
+    add_param_options,
+    in_option_names,
+    param_values,
     split_list,
     stop_signals_as_interrupt,
 )
@@ -51,7 +51,6 @@ from cosmos_reason_ros.tools.options import (
 _LOG = logging.getLogger("cosmos_reason_ros.cli")
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-EXIT_OK, EXIT_BACKEND, EXIT_INPUT = 0, 1, 2
 _NS_PER_S = 1_000_000_000
 _NEXT_ACTION_KEYS = (
     "decision_id",
@@ -73,67 +72,68 @@ _NEXT_ACTION_KEYS = (
     "timings",
 )
 _VERBOSE_KEYS = ("thinking", "answer", "raw_text", "frame_stamps_ns")
+_MODEL_PARAMS = ("backend", "base_url", "device", "dtype", "quantization", "profile")
+_WINDOW_PARAMS = ("sample_fps", "window_s")
+_ANSWER_PARAMS = (
+    "max_new_tokens",
+    "max_thinking_tokens",
+    "max_thinking_s",
+    "max_target_chars",
+    "max_reason_chars",
+    "max_parameters",
+    "temperature",
+    "top_p",
+    "top_k",
+    "presence_penalty",
+    "seed",
+    "constrained_decoding",
+)
+PARAMS = (
+    "model",
+    "question",
+    "actions",
+    "fallback_action",
+    *_MODEL_PARAMS,
+    *_WINDOW_PARAMS,
+    *_ANSWER_PARAMS,
+)
+"""The node parameters this tool has an option for."""
+_EXITS = {
+    ExitCode.OK: "with a decision (valid may still be false)",
+    ExitCode.FAILED: "the backend failed",
+    ExitCode.INPUT: None,
+    ExitCode.INTERRUPTED: None,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command-line parser; defaults are the node's parameter defaults."""
+    """The command-line parser; its parameter options come from the node's parameter table."""
     p = argparse.ArgumentParser(
         prog="cosmos-reason",
         description="Ask a Cosmos-Reason model what a robot should do next, given a video. "
         "The input is checked before the model loads.",
-        epilog=f"Fallback rule: {FALLBACK_RULE}. Exit status: 0 with a decision, 1 when the "
-        "backend fails, 2 on bad input or settings, 130 on Ctrl-C or SIGTERM.",
+        epilog=f"Fallback rule: {FALLBACK_RULE}. {exit_epilog(_EXITS)}",
         formatter_class=HelpFormatter,
     )
-    p.add_argument("--model", required=True, help="hub id or local checkpoint folder")
+    add_param_options(p, ["model"], required=["model"])
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--video", type=Path, help="a video file")
     source.add_argument("--images", type=Path, help="a folder of images, sorted by name")
-    p.add_argument("--question", default=default("question"), help="what to ask")
+    add_param_options(p, ["question"])
     add_action_options(p)
     p.add_argument("--choices", default="", help="comma-separated allowed actions to pick from")
-    p.add_argument("--backend", default=default("backend"), choices=BACKENDS, help="backend")
-    p.add_argument("--base-url", default=None, help="openai backend: the server's base URL")
-    p.add_argument("--device", default=default("device"), choices=DEVICES, help="device")
-    p.add_argument("--dtype", default=default("dtype"), choices=DTYPES, help="weights dtype")
+    add_param_options(p, _MODEL_PARAMS)
+    add_param_options(p, _WINDOW_PARAMS, aliases={"sample_fps": "--fps"})
+    add_param_options(p, _ANSWER_PARAMS)
     p.add_argument(
-        "--quantization",
-        default=default("quantization"),
-        choices=QUANTIZATIONS,
-        help="bitsandbytes weights",
-    )
-    p.add_argument(
-        "--profile", default=default("profile"), choices=PROFILES, help="prompt profile"
-    )
-    p.add_argument("--fps", type=float, default=default("sample_fps"), help="frames kept per s")
-    p.add_argument(
-        "--window-s", type=float, default=default("window_s"), help="seconds of video asked about"
-    )
-    for name, text in _NUMBERS:
-        kind = type(default(name))
-        p.add_argument("--" + name.replace("_", "-"), type=kind, default=default(name), help=text)
-    p.add_argument(
-        "--seed", type=int, default=None, help="sampling seed (default: the family's; -2: random)"
-    )
-    p.add_argument(
-        "--unconstrained", action="store_true", help="do not constrain the answer to the schema"
+        "--unconstrained",
+        dest="constrained_decoding",
+        action="store_const",
+        const=False,
+        help="the same as --no-constrained-decoding (default: off)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="add thinking and raw text")
     return p
-
-
-_NUMBERS = (
-    ("max_new_tokens", "generated tokens at most, thinking and answer"),
-    ("max_thinking_tokens", "thinking budget; then the answer is forced"),
-    ("max_thinking_s", "thinking deadline in seconds after generation starts (0 = none)"),
-    ("max_target_chars", "length bound of the answer's target"),
-    ("max_reason_chars", "length bound of the answer's reason"),
-    ("max_parameters", "most key/value parameters in the answer"),
-    ("temperature", "sampling temperature; 0 = greedy; -1 = the model family's recipe"),
-    ("top_p", "nucleus sampling mass; -1 = the model family's recipe"),
-    ("top_k", "top-k cut (0 = none); -1 = the model family's recipe"),
-    ("presence_penalty", "presence penalty; -1 = the model family's recipe"),
-)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -141,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad arguments, 0 on --help
-        return exc.code if isinstance(exc.code, int) else EXIT_INPUT
+        return exc.code if isinstance(exc.code, int) else ExitCode.INPUT
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -152,61 +152,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = _run(args)
     except KeyboardInterrupt:
         print("cosmos-reason: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     except (ConfigError, InputError) as exc:
-        print(f"cosmos-reason: error: {_in_option_names(str(exc))}", file=sys.stderr)
-        return EXIT_INPUT
+        print(f"cosmos-reason: error: {in_option_names(str(exc))}", file=sys.stderr)
+        return ExitCode.INPUT
     except BackendError as exc:
         print(f"cosmos-reason: backend error: {exc}", file=sys.stderr)
-        return EXIT_BACKEND
+        return ExitCode.FAILED
     print(json.dumps(result, ensure_ascii=False))
-    return EXIT_OK
-
-
-def _values(args: argparse.Namespace) -> dict[str, Any]:
-    """The node parameter values the arguments set (the rest keep their defaults)."""
-    values: dict[str, Any] = {
-        **backend_values(args),
-        "profile": args.profile,
-        "window_s": args.window_s,
-        "question": args.question,
-        "fallback_action": args.fallback,
-        "max_thinking_tokens": args.max_thinking_tokens,
-        "max_thinking_s": args.max_thinking_s,
-        "max_target_chars": args.max_target_chars,
-        "max_reason_chars": args.max_reason_chars,
-        "max_parameters": args.max_parameters,
-        "constrained_decoding": not args.unconstrained,
-    }
-    family = {
-        "sample_fps": args.fps,
-        "max_new_tokens": args.max_new_tokens,
-        "temperature": args.temperature,
-        "top_p": args.top_p,
-        "top_k": args.top_k,
-        "presence_penalty": args.presence_penalty,
-        "seed": args.seed,
-    }
-    values.update({k: v for k, v in family.items() if v is not None})
-    if args.actions is not None:
-        values["actions"] = split_list(args.actions)
-    return values
+    return ExitCode.OK
 
 
 def _run(args: argparse.Namespace) -> dict[str, Any]:
-    values = _values(args)
+    values = param_values(args, PARAMS)
     # Everything is checked before the model loads: settings, request, and the input itself.
     checked = build_config(values)
-    check_request(checked.reasoner, args.question, split_list(args.choices))
+    checked.reasoner.check_request(args.question or "", split_list(args.choices))
     source = args.video if args.video is not None else args.images
-    frames = _video_frames(source) if args.video is not None else _image_frames(source, args.fps)
+    if args.video is not None:
+        frames = _video_frames(source)
+    else:
+        frames = _image_frames(source, checked.window.sample_fps)
     first = next(frames, None)  # opens the video or lists the folder, and reads one frame
     if first is None:
         raise InputError(f"no frames could be read from {source}")
     config, backend = load_configured(values)
     try:
         reasoner = Reasoner(backend, config.reasoner)
-        question, choices = reasoner.validate_request(args.question, split_list(args.choices))
+        request = reasoner.validate_request(args.question or "", split_list(args.choices))
         window = FrameWindow(source.name, config.window)
         read = _fill(
             window, itertools.chain([first], frames), source.stem, config.max_input_pixels
@@ -215,28 +188,12 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         if clip is None:
             raise InputError(f"no frames could be read from {source}")
         _LOG.info("frames read=%d kept=%d", read, len(clip.frames))
-        decision = reasoner.decide(
-            WindowSnapshot((clip,)), decision_id=1, question=question, choices=choices
-        )
+        decision = reasoner.decide(WindowSnapshot((clip,)), decision_id=1, request=request)
     finally:
         backend.close()
     full = decision.to_dict()
     keys = _NEXT_ACTION_KEYS + (_VERBOSE_KEYS if args.verbose else ())
     return {key: full[key] for key in keys}
-
-
-_OPTION_OF = {"sample_fps": "--fps", "window_s": "--window-s", "fallback_action": "--fallback"}
-
-
-def _in_option_names(message: str) -> str:
-    """A configuration message that names a parameter, naming the option that sets it."""
-    for name, option in _OPTION_OF.items():
-        if message.startswith(name + " "):
-            return option + message[len(name) :]
-    for name in SPEC_BY_NAME:
-        if message.startswith(name + " "):
-            return "--" + name.replace("_", "-") + message[len(name) :]
-    return message
 
 
 def _fill(

@@ -7,6 +7,7 @@
 5. evaluates the same bag offline and writes the report.
 
 ``--model nvidia/Cosmos-Reason1-7B`` (``make demo MODEL=...``) runs the real model instead.
+Exit status (``tools.exits``): 0 done, 1 when the node gave no decision, 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -34,10 +35,23 @@ QUESTION = "What should I do next?"
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="make demo", description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="", help="hub id or folder; default: the tiny model")
+    from cosmos_reason_ros.exits import ExitCode, exit_epilog
+    from cosmos_reason_ros.tools.options import HelpFormatter, add_param_options
+
+    p = argparse.ArgumentParser(
+        prog="make demo",
+        description=__doc__.splitlines()[0] + " Without --model: the tiny model, on the CPU.",
+        epilog=exit_epilog(
+            {
+                ExitCode.OK: None,
+                ExitCode.FAILED: "the node gave no decision",
+                ExitCode.INTERRUPTED: None,
+            }
+        ),
+        formatter_class=HelpFormatter,
+    )
+    add_param_options(p, ["model", "device"], defaults={"model": ""})
     p.add_argument("--out", default="demo_out", help="folder for the bag and the report")
-    p.add_argument("--device", default="", help="auto | cuda | cpu")
     return p
 
 
@@ -47,14 +61,15 @@ def _say(text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the demo; 130 on Ctrl-C or SIGTERM (the node and replay are stopped first)."""
-    from cosmos_reason_ros.tools.options import EXIT_INTERRUPTED, stop_signals_as_interrupt
+    from cosmos_reason_ros.exits import ExitCode
+    from cosmos_reason_ros.tools.options import stop_signals_as_interrupt
 
     try:
         with stop_signals_as_interrupt():
             return _main(argv)
     except KeyboardInterrupt:
         _say("interrupted")
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
 
 
 def _quiet_loading() -> None:
@@ -78,6 +93,8 @@ def _main(argv: list[str] | None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.monotonic()
 
+    from cosmos_reason_ros.exits import ExitCode
+    from cosmos_reason_ros.tools.options import param_values
     from cosmos_reason_ros.tools.scenario import write_scenario
 
     tiny = not args.model
@@ -96,11 +113,10 @@ def _main(argv: list[str] | None) -> int:
         f"'{info.labels.event}' at {(info.labels.event_time_ns - info.stamps_ns[0]) / 1e9:.1f} s)"
     )
     settings: dict[str, Any] = {**(TINY_SETTINGS if tiny else {}), "model": model}
-    if args.device:
-        settings["device"] = args.device
+    settings.update(param_values(args, ["device"]))
     decision = _live(info, settings)
     if decision is None:
-        return 1
+        return ExitCode.FAILED
     _say("evaluating the same bag offline (cosmos-reason-eval) ...")
     from cosmos_reason_ros.tools.evaluate import evaluate
 
@@ -112,7 +128,7 @@ def _main(argv: list[str] | None) -> int:
         questions=[QUESTION],
         every_s=1.5,
         labels=info.labels_path,
-        device=settings.get("device", "auto"),
+        device=settings.get("device"),
         params=params,
         progress=False,
     )
@@ -128,7 +144,7 @@ def _main(argv: list[str] | None) -> int:
             "thing on a GPU: make demo MODEL=nvidia/Cosmos-Reason1-7B"
         )
     _say(f"done in {time.monotonic() - t_start:.1f} s")
-    return 0
+    return ExitCode.OK
 
 
 def _fresh_scenario(out: Path, write_scenario: Any) -> Any:
@@ -152,7 +168,7 @@ def _live(info: Any, settings: dict[str, Any]) -> Any:
     from cosmos_reason_ros.ros import process
     from cosmos_reason_ros.ros.node import SUCCESS, ReasonNode
     from cosmos_reason_ros.srv import AskNextAction
-    from cosmos_reason_ros.tools.ask import response_dict
+    from cosmos_reason_ros.tools.message_dicts import response_dict
     from cosmos_reason_ros.tools.replay import replay
 
     process.init()  # without rclpy's signal handlers: Ctrl-C ends in the finally below

@@ -1,7 +1,11 @@
 """``cosmos-reason-eval``: the command line of ``tools.evaluate``.
 
     cosmos-reason-eval /tmp/ball --model nvidia/Cosmos-Reason1-7B --questions q.txt \\
-        --labels /tmp/ball.labels.yaml --every 2 --out /tmp/eval
+        --labels /tmp/ball.labels.yaml --decision-period-s 2 --out /tmp/eval
+
+Options named after a node parameter are that parameter (``config.SPEC_BY_NAME``); one not
+given keeps the node's default, except ``--seed`` (0 here, so runs repeat). ``--every`` is the
+old name of ``--decision-period-s``.
 """
 
 from __future__ import annotations
@@ -13,17 +17,16 @@ from pathlib import Path
 
 import yaml
 
-from cosmos_reason_ros.backends import BACKENDS
-from cosmos_reason_ros.backends.config import DEVICES
 from cosmos_reason_ros.config import FALLBACK_RULE
-from cosmos_reason_ros.core.errors import CosmosReasonError
+from cosmos_reason_ros.core.errors import ConfigError, CosmosReasonError, InputError
+from cosmos_reason_ros.exits import ExitCode, exit_epilog
 from cosmos_reason_ros.tools.evaluate import EvalError, EvalSummary, evaluate
 from cosmos_reason_ros.tools.options import (
-    EXIT_INTERRUPTED,
     HelpFormatter,
-    actions_value,
     add_action_options,
-    default,
+    add_param_options,
+    in_option_names,
+    param_values,
     parse_sets,
     split_list,
     stop_signals_as_interrupt,
@@ -59,6 +62,17 @@ def load_questions(path: str | Path) -> tuple[str, ...]:
     return questions
 
 
+_MODEL_PARAMS = ("backend", "device", "max_new_tokens", "max_thinking_s", "seed")
+PARAMS = ("decision_period_s", "actions", "fallback_action", *_MODEL_PARAMS)
+"""The node parameters this tool has an option for (besides ``--model`` and ``--set``)."""
+_EXITS = {
+    ExitCode.OK: None,
+    ExitCode.FAILED: "the backend failed",
+    ExitCode.INPUT: None,
+    ExitCode.INTERRUPTED: "Ctrl-C or SIGTERM (the outputs then hold the decisions made so far)",
+}
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cosmos-reason-eval",
@@ -66,41 +80,24 @@ def _parser() -> argparse.ArgumentParser:
         "summary.json and report.html. The bag, labels, questions and settings are checked "
         "before the model loads.",
         epilog=f"Scoring: {PHASE_RULE}; before the event an unexpected action is a false alarm, "
-        f"after it a miss. Fallback rule: {FALLBACK_RULE}. Exit status: 0 done, 1 on an error, "
-        "130 on Ctrl-C or SIGTERM (the outputs then hold the decisions made so far).",
+        f"after it a miss. Fallback rule: {FALLBACK_RULE}. {exit_epilog(_EXITS)}",
         formatter_class=HelpFormatter,
     )
     p.add_argument("bag", type=Path, help="rosbag2 directory (or a file in it, or OUT.mcap)")
-    p.add_argument("--model", required=True, help="hub id or local checkpoint folder")
+    add_param_options(p, ["model"], required=["model"])
     p.add_argument(
         "--questions",
         type=Path,
         help="file: one question per line, or a YAML list (default: the node's question)",
     )
-    p.add_argument(
-        "--every", type=float, default=2.0, metavar="S", help="bag seconds between decision times"
-    )
+    add_param_options(p, ["decision_period_s"], aliases={"decision_period_s": "--every"})
     p.add_argument("--labels", type=Path, help="labels YAML (from cosmos-reason-scenario)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument(
         "--topics", default="", help="comma-separated image topics (default: every image topic)"
     )
     add_action_options(p)
-    p.add_argument("--backend", default=default("backend"), choices=BACKENDS, help="backend")
-    p.add_argument("--device", default=default("device"), choices=DEVICES, help="device")
-    p.add_argument(
-        "--max-new-tokens",
-        type=int,
-        default=default("max_new_tokens"),
-        help="generated tokens at most, thinking and answer",
-    )
-    p.add_argument(
-        "--max-thinking-s",
-        type=float,
-        default=default("max_thinking_s"),
-        help="thinking deadline, seconds after generation starts (0 = none)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="sampling seed, so runs repeat")
+    add_param_options(p, _MODEL_PARAMS, defaults={"seed": 0})
     p.add_argument(
         "--set",
         action="append",
@@ -113,10 +110,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console script ``cosmos-reason-eval``. Returns the exit status."""
+    """Console script ``cosmos-reason-eval``. Returns the exit status (``tools.exits``)."""
     args = _parser().parse_args(argv)
     try:
-        params = {"max_thinking_s": args.max_thinking_s, **parse_sets(args.set)}
+        params = {**param_values(args, PARAMS), **parse_sets(args.set)}
         questions = load_questions(args.questions) if args.questions else ()
         with stop_signals_as_interrupt():
             summary = evaluate(
@@ -124,15 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 model=args.model,
                 out_dir=args.out,
                 questions=questions,
-                every_s=args.every,
                 labels=args.labels,
                 topics=split_list(args.topics) or None,
-                actions=actions_value(args.actions),
-                fallback=args.fallback,
-                backend=args.backend,
-                device=args.device,
-                max_new_tokens=args.max_new_tokens,
-                seed=args.seed,
                 params=params,
                 progress=not args.no_progress,
             )
@@ -141,12 +131,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"cosmos-reason-eval: interrupted; outputs of the decisions made so far in {args.out}",
             file=sys.stderr,
         )
-        return EXIT_INTERRUPTED
-    except CosmosReasonError as err:
+        return ExitCode.INTERRUPTED
+    except (EvalError, ConfigError, InputError) as err:
+        print(f"cosmos-reason-eval: error: {in_option_names(str(err))}", file=sys.stderr)
+        return ExitCode.INPUT
+    except CosmosReasonError as err:  # the backend failed to load or to run
         print(f"cosmos-reason-eval: error: {err}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     print(_result_line(summary))
-    return 0
+    return ExitCode.OK
 
 
 def _result_line(summary: EvalSummary) -> str:
@@ -159,7 +152,7 @@ def _result_line(summary: EvalSummary) -> str:
         f"({summary.validity_rate:.0%}), latency p50 {summary.latency_p50_s:.2f} s "
         f"p95 {summary.latency_p95_s:.2f} s, accuracy {accuracy} (false alarms "
         f"{rate(summary.false_alarms, summary.scored_before)} before the event, misses "
-        f"{rate(summary.misses, summary.scored_after)} after it); wrote {summary.out_dir}"
+        f"{rate(summary.misses, summary.scored_after)} after it); wrote {summary.run.out_dir}"
     )
 
 

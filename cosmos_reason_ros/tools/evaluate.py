@@ -3,7 +3,8 @@
 Frames are read in bag order. Each frame is judged by its header stamp with the window's
 ``accept`` before it is decoded (most frames are never decoded), then pushed into a
 ``WindowSet``, exactly as the node's image callback does. Every ``every_s`` seconds of bag time
-each question is asked through the ``Reasoner`` about the frames held at that instant.
+(by default the node's ``decision_period_s``) each question is asked through the ``Reasoner``
+about the frames held at that instant.
 
 Outputs in ``out_dir``:
 
@@ -25,7 +26,7 @@ the same ``build_config``; ``params`` overrides any of them by parameter name.
 Example::
 
     cosmos-reason-eval /tmp/ball --model nvidia/Cosmos-Reason1-7B --questions q.txt \\
-        --labels /tmp/ball.labels.yaml --every 2 --out /tmp/eval
+        --labels /tmp/ball.labels.yaml --decision-period-s 2 --out /tmp/eval
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from cosmos_reason_ros.config import NodeConfig, build_config, load_configured, 
 from cosmos_reason_ros.core.errors import BackendError, ConfigError, CosmosReasonError, InputError
 from cosmos_reason_ros.core.generation import Backend
 from cosmos_reason_ros.core.ingest import ingest
-from cosmos_reason_ros.core.reasoner import Reasoner, check_request
+from cosmos_reason_ros.core.reasoner import CheckedRequest, Reasoner
 from cosmos_reason_ros.core.types import WindowSnapshot
 from cosmos_reason_ros.core.window import WindowSet
 from cosmos_reason_ros.tools.bags import BagError, find_bag, image_connections, open_bag, stamp_ns
@@ -74,13 +75,13 @@ def evaluate(
     model: str,
     out_dir: str | Path,
     questions: Sequence[str] = (),
-    every_s: float = 2.0,
+    every_s: float | None = None,
     labels: ScenarioLabels | str | Path | None = None,
     topics: Sequence[str] | None = None,
     actions: Sequence[str] | None = None,
     fallback: str | None = None,
-    backend: str = "transformers",
-    device: str = "auto",
+    backend: str | None = None,
+    device: str | None = None,
     max_new_tokens: int | None = None,
     seed: int = 0,
     params: Mapping[str, Any] | None = None,
@@ -95,14 +96,15 @@ def evaluate(
         out_dir: Output folder (created; existing outputs are overwritten).
         questions: Asked at every decision time; empty: the node's default question.
         every_s: Bag seconds between decision times; the first comes ``every_s`` after the
-            first frame.
+            first frame. None: the ``decision_period_s`` parameter (``params`` or the node's
+            default).
         labels: A ``ScenarioLabels`` or the path of a labels file, for accuracy.
         topics: Image topics to use; None: every image topic of the bag, leaving out a
             ``<topic>/compressed`` whose raw twin is also there.
         actions: Allowed actions (``name`` or ``name: description``); None: node default.
         fallback: Fallback action; None: node default.
-        backend: ``transformers``, ``tensorrt_llm`` or ``openai``.
-        device: ``auto``, ``cuda`` or ``cpu``.
+        backend: ``transformers``, ``tensorrt_llm`` or ``openai``; None: node default.
+        device: ``auto``, ``cuda`` or ``cpu``; None: node default.
         max_new_tokens: Generated tokens at most; None: node default. The thinking budget is
             capped below it unless ``params`` sets ``max_thinking_tokens``.
         seed: Sampling seed, so runs repeat.
@@ -118,8 +120,6 @@ def evaluate(
         BackendError: The backend failed to load.
     """
     started = time.monotonic()
-    if not (math.isfinite(every_s) and every_s > 0):
-        raise EvalError(f"every_s must be > 0, got {every_s}")
     values = _values(
         model,
         actions=actions,
@@ -132,13 +132,15 @@ def evaluate(
     )
     try:
         config = build_config(values)
+        period_s = config.decision_period_s if every_s is None else every_s
+        if not (math.isfinite(period_s) and period_s > 0):
+            raise EvalError(f"decision_period_s (every_s) must be > 0 here, got {period_s}")
         if isinstance(labels, (str, Path)):
             labels = load_labels(labels)
         bag_path = find_bag(bag)
         used = image_topics(bag_path, topics)  # a bad bag or topic fails before any model loads
         asked = tuple(questions) or (config.reasoner.question,)
-        for q in asked:
-            check_request(config.reasoner, q)
+        requests = tuple(config.reasoner.check_request(q) for q in asked)
     except InputError as err:
         raise EvalError(f"unusable question: {err}") from None
     except (ConfigError, ScenarioError, BagError) as err:
@@ -150,7 +152,7 @@ def evaluate(
         config = rebuild_for(config, values, engine)
     phases = None if labels is None else _phases(labels)
     interrupted = False
-    run = _Run(Reasoner(engine, config.reasoner), asked, every_s, phases, config)
+    run = _Run(Reasoner(engine, config.reasoner), requests, period_s, phases, config)
     try:
         run.read(bag_path, used, progress)
     except KeyboardInterrupt:
@@ -197,7 +199,7 @@ def _write(
             "expected_actions_before_event": list(labels.expected_actions_before),
         }
     (out / "summary.json").write_text(json.dumps(summary_dict, indent=2) + "\n", "utf-8")
-    title = f"Evaluation of {Path(summary.bag).name}"
+    title = f"Evaluation of {Path(summary.run.bag).name}"
     write_report(out / "report.html", entries, summary_dict, title, phases)
 
 
@@ -217,14 +219,18 @@ def _values(
     *,
     actions: Sequence[str] | None,
     fallback: str | None,
-    backend: str,
-    device: str,
+    backend: str | None,
+    device: str | None,
     max_new_tokens: int | None,
     seed: int,
     params: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """Node parameter values for an evaluation; everything not given keeps its default."""
-    values: dict[str, Any] = {"model": model, "backend": backend, "device": device, "seed": seed}
+    values: dict[str, Any] = {"model": model, "seed": seed}
+    if backend is not None:
+        values["backend"] = backend
+    if device is not None:
+        values["device"] = device
     if actions is not None:
         values["actions"] = list(actions)
     if fallback is not None:
@@ -241,12 +247,12 @@ class _Run:
     def __init__(
         self,
         reasoner: Reasoner,
-        questions: tuple[str, ...],
+        requests: tuple[CheckedRequest, ...],
         every_s: float,
         phases: Phases | None,
         config: NodeConfig,
     ) -> None:
-        self.reasoner, self.questions, self.phases = reasoner, questions, phases
+        self.reasoner, self.requests, self.phases = reasoner, requests, phases
         self.every_ns = round(every_s * _NS)
         self.every_s = every_s
         self.config = config
@@ -300,17 +306,15 @@ class _Run:
             for clip in snapshot.clips
             for stamp, frame in zip(clip.stamps_ns, clip.frames, strict=True)
         )
-        for question in self.questions:
+        for request in self.requests:
             decision_id = len(self.entries) + 1
             try:
-                decision = self.reasoner.decide(
-                    snapshot, decision_id=decision_id, question=question
-                )
+                decision = self.reasoner.decide(snapshot, decision_id=decision_id, request=request)
                 self.latencies.append(decision.timings.latency_s)
             except BackendError as err:
                 self.backend_errors += 1
                 decision = self.reasoner.fallback(
-                    decision_id, f"backend failed: {err}", snapshot, question
+                    decision_id, f"backend failed: {err}", snapshot, request.question
                 )
             if self.phases is None:
                 self.entries.append(ReportEntry(decision, thumbs))
@@ -326,7 +330,7 @@ class _Run:
             model=config.backend.model,
             backend=config.backend.backend,
             topics=topics,
-            questions=self.questions,
+            questions=tuple(r.question for r in self.requests),
             every_s=self.every_s,
             backend_errors=self.backend_errors,
             frames_read=self.frames_read,

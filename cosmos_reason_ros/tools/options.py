@@ -1,22 +1,31 @@
-"""What every command line here shares: comma-separated lists, defaults read from the
-parameter table, help that shows each default, and SIGTERM handled as Ctrl-C."""
+"""What every command line here shares: options derived from the node's parameter table,
+comma-separated lists, help that shows each default, and SIGTERM handled as Ctrl-C."""
 
 from __future__ import annotations
 
 import argparse
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
 import yaml
 
-from cosmos_reason_ros.config import FALLBACK_RULE, SPEC_BY_NAME
+from cosmos_reason_ros.config import SPEC_BY_NAME, ParamSpec
 from cosmos_reason_ros.core.errors import ConfigError
 
-EXIT_INTERRUPTED = 130
-"""Exit status of a run cut short by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)."""
+__all__ = [
+    "HelpFormatter",
+    "add_action_options",
+    "add_param_options",
+    "in_option_names",
+    "option_name",
+    "param_values",
+    "parse_sets",
+    "split_list",
+    "stop_signals_as_interrupt",
+]
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -24,7 +33,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        if "default" in text or action.default is argparse.SUPPRESS:
+        if "default" in text or action.default is argparse.SUPPRESS or action.required:
             return text
         if action.default is False:
             return f"{text} (default: off)"
@@ -38,40 +47,112 @@ def split_list(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
-def default(name: str) -> Any:
-    """The node's default of parameter ``name`` (``config.SPEC_BY_NAME``)."""
-    return SPEC_BY_NAME[name].default
+def option_name(name: str) -> str:
+    """The option of node parameter ``name``: ``sample_fps`` -> ``--sample-fps``."""
+    return "--" + name.replace("_", "-")
 
 
-def action_names(entries: list[str]) -> str:
-    """``continue: keep going`` entries as ``continue, ...`` (for help texts)."""
-    return ", ".join(e.split(":", 1)[0].strip() for e in entries)
+def add_param_options(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    names: Iterable[str | ParamSpec],
+    *,
+    aliases: Mapping[str, str | Sequence[str]] | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    required: Collection[str] = (),
+) -> None:
+    """One option per node parameter in ``names``, as the table (``config.SPEC_BY_NAME``)
+    declares it: ``--name-with-dashes``, its type, choices and description, and its default.
+
+    An option the user does not give stays None, so ``param_values`` leaves the parameter to
+    the node's default (a ``family`` parameter's -1 included). Booleans take ``--name`` and
+    ``--no-name``; string lists are comma-separated (``split_list``).
+
+    Args:
+        parser: Where the options go (a parser or an argument group).
+        names: Parameter names (or their specs), in the order their options are listed.
+        aliases: Further option strings of a parameter, e.g. ``{"sample_fps": "--fps"}`` (kept
+            for names users already type).
+        defaults: This tool's own default of a parameter, where it is not the node's (shown
+            in the help beside the node's).
+        required: Parameters the user must give.
+
+    Raises:
+        KeyError: A name is not a node parameter.
+    """
+    for item in names:
+        spec = item if isinstance(item, ParamSpec) else SPEC_BY_NAME[item]
+        name = spec.name
+        extra = (aliases or {}).get(name, ())
+        flags = [option_name(name), *([extra] if isinstance(extra, str) else extra)]
+        kwargs: dict[str, Any] = {"dest": name, "default": None}
+        if name in required:
+            kwargs["required"] = True
+        if isinstance(spec.default, bool):
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif isinstance(spec.default, list):
+            kwargs.update(type=split_list, metavar="A,B")
+        else:
+            kwargs["type"] = type(spec.default)
+        if spec.choices:
+            kwargs["choices"] = spec.choices
+        if defaults and name in defaults:
+            kwargs["default"] = defaults[name]
+        kwargs["help"] = _help(spec, kwargs["default"], required=name in required)
+        parser.add_argument(*flags, **kwargs)
+
+
+def _help(spec: ParamSpec, tool_default: Any, *, required: bool) -> str:
+    text = spec.description
+    if spec.family and "-1" not in text:
+        text += "; -1 = the model family's"
+    if isinstance(spec.default, list):
+        text = "comma-separated; " + text[:1].lower() + text[1:]
+    if not required:
+        node = _shown(spec.default)
+        if tool_default is None or _shown(tool_default) == node:
+            text += f" (default: {node})"
+        else:
+            text += f" (default: {_shown(tool_default)}; the node's: {node})"
+    return text.replace("%", "%%")  # argparse formats help with %
+
+
+def _shown(value: Any) -> str:
+    """A default as the help shows it (list entries ``name: description`` by name)."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list):
+        return ", ".join(str(v).split(":", 1)[0].strip() for v in value) or "none"
+    return "none" if value == "" else str(value)
+
+
+def param_values(args: argparse.Namespace, names: Iterable[str | ParamSpec]) -> dict[str, Any]:
+    """The node parameter values among ``names`` (or specs) that the user set (or a tool
+    default set); the rest are left out, so they keep the node's defaults."""
+    keys = (n.name if isinstance(n, ParamSpec) else n for n in names)
+    values = {name: getattr(args, name, None) for name in keys}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def in_option_names(message: str) -> str:
+    """A configuration message that starts with a parameter's name, naming its option instead
+    (``sample_fps must be ...`` -> ``--sample-fps must be ...``)."""
+    for name in sorted(SPEC_BY_NAME, key=len, reverse=True):
+        if message.startswith(name + " "):
+            return option_name(name) + message[len(name) :]
+    return message
 
 
 def add_action_options(parser: argparse.ArgumentParser) -> None:
-    """``--actions`` and ``--fallback``, with the node's defaults and the fallback rule."""
-    parser.add_argument(
-        "--actions",
-        default=None,
-        help="comma-separated allowed actions, each 'name' or 'name: description' "
-        f"(default: the node's: {action_names(list(default('actions')))})",
+    """``--actions`` and ``--fallback-action`` (alias ``--fallback``), from the table."""
+    add_param_options(
+        parser, ("actions", "fallback_action"), aliases={"fallback_action": "--fallback"}
     )
-    parser.add_argument(
-        "--fallback",
-        default=default("fallback_action"),
-        help=f"action of an unusable answer. {FALLBACK_RULE}",
-    )
-
-
-def actions_value(text: str | None) -> list[str] | None:
-    """The ``actions`` parameter value of an ``--actions`` option (None: the node's)."""
-    return None if text is None else split_list(text)
 
 
 @contextmanager
 def stop_signals_as_interrupt() -> Iterator[None]:
     """While inside, SIGINT and SIGTERM raise ``KeyboardInterrupt``, so one ``except`` ends a
-    tool cleanly (exit ``EXIT_INTERRUPTED``, no traceback) whichever signal came.
+    tool cleanly (exit ``ExitCode.INTERRUPTED``, no traceback) whichever signal came.
 
     SIGINT is set explicitly: Python leaves it ignored when the parent ignored it (a shell
     script's ``tool &``), and a tool that ``kill -INT`` cannot stop is not what its user
@@ -109,17 +190,3 @@ def parse_sets(items: Sequence[str]) -> dict[str, Any]:
         except yaml.YAMLError as err:
             raise ConfigError(f"--set {name}: cannot parse {value!r}: {err}") from None
     return params
-
-
-def backend_values(args: argparse.Namespace) -> dict[str, Any]:
-    """The node parameters that choose the model and its backend, from the common options."""
-    values: dict[str, Any] = {
-        "model": args.model,
-        "backend": args.backend,
-        "device": args.device,
-        "dtype": args.dtype,
-        "quantization": args.quantization,
-    }
-    if getattr(args, "base_url", None):
-        values["base_url"] = args.base_url
-    return values

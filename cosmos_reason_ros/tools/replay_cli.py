@@ -3,8 +3,8 @@
     cosmos-reason-replay /tmp/ball --rate 0.5 --loop --clock
 
 Ctrl-C or SIGTERM stops playback cleanly: reliable subscribers are still waited for, the
-summary line is printed, and the exit status is 0 with ``--loop`` (its only way to end) or 130
-for a single pass cut short.
+summary line is printed, and the exit status (``tools.exits``) is 0 with ``--loop`` (its only
+way to end) or 130 for a single pass cut short; 2 for a bag or settings it cannot play.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 import rclpy
 from rclpy.node import Node
 
+from cosmos_reason_ros.exits import ExitCode, exit_epilog
 from cosmos_reason_ros.ros import process
 from cosmos_reason_ros.tools.bags import BagError
 from cosmos_reason_ros.tools.options import HelpFormatter, split_list
@@ -28,8 +29,14 @@ def _parser() -> argparse.ArgumentParser:
         prog="cosmos-reason-replay",
         description="Publish a bag's sensor_msgs/Image and CompressedImage topics with their "
         "recorded timing (rosbag2 mcap/sqlite3 or ROS 1; no ros2 bag needed). Ctrl-C or SIGTERM "
-        "stops it cleanly: reliable subscribers still get what was published (exit 0 with "
-        "--loop, else 130).",
+        "stops it cleanly: reliable subscribers still get what was published.",
+        epilog=exit_epilog(
+            {
+                ExitCode.OK: "done, or stopped with --loop",
+                ExitCode.INPUT: "a bag or settings it cannot play",
+                ExitCode.INTERRUPTED: "a single pass cut short by Ctrl-C or SIGTERM",
+            }
+        ),
         formatter_class=HelpFormatter,
     )
     p.add_argument("bag", type=Path, help="rosbag2 directory (or a file in it, or OUT.mcap)")
@@ -86,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         except (ReplayError, BagError) as err:
             print(f"cosmos-reason-replay: error: {err}", file=sys.stderr)
-            return 1
+            return ExitCode.INPUT
         finally:
             node.destroy_node()
             rclpy.try_shutdown()
@@ -102,8 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         + (f"; stopped by {stop.name}" if stop.is_set() else "")
     )
     if stop.is_set() and not args.loop:
-        return process.EXIT_INTERRUPTED
-    return 0
+        return ExitCode.INTERRUPTED
+    return ExitCode.OK
 
 
 if __name__ == "__main__":

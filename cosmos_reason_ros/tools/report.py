@@ -98,8 +98,8 @@ class ReportEntry:
 
 
 @dataclass(frozen=True)
-class EvalSummary:
-    """The numbers of one evaluation (also written to ``summary.json``).
+class EvalRunFacts:
+    """What an evaluation ran on and read.
 
     Attributes:
         bag: The bag evaluated.
@@ -108,10 +108,38 @@ class EvalSummary:
         topics: Image topics used, one window each.
         questions: The questions asked at every decision time.
         every_s: Bag seconds between decision times.
+        backend_errors: Decisions where the backend failed (fallback recorded).
+        frames_read: Image messages read.
+        frames_decoded: Frames the windows kept and decoded.
+        decode_errors: Frames that failed to decode.
+        out_dir: Where the outputs were written.
+        wall_s: Wall time of the whole evaluation, model loading included.
+    """
+
+    bag: str
+    model: str
+    backend: str
+    topics: tuple[str, ...]
+    questions: tuple[str, ...]
+    every_s: float
+    backend_errors: int
+    frames_read: int
+    frames_decoded: int
+    decode_errors: int
+    out_dir: str
+    wall_s: float
+
+
+@dataclass(frozen=True)
+class EvalSummary:
+    """The numbers of one evaluation: what it ran on (``run``) and what it counted. Written
+    to ``summary.json`` by ``to_dict``, one flat object.
+
+    Attributes:
+        run: What the evaluation ran on and read.
         decisions: Decisions made (all questions together).
         valid: Decisions whose answer parsed and validated.
         validity_rate: ``valid / decisions`` (0 when there are none).
-        backend_errors: Decisions where the backend failed (fallback recorded).
         latency_p50_s: Median decision latency.
         latency_p95_s: 95th percentile decision latency.
         latency_max_s: Longest decision latency.
@@ -127,23 +155,12 @@ class EvalSummary:
         scored_after: Decisions scored after the event.
         misses: Of those, decisions whose action is not expected after the event.
         confusion: Decisions per (phase, action), as (phase, action, count) triples.
-        frames_read: Image messages read.
-        frames_decoded: Frames the windows kept and decoded.
-        decode_errors: Frames that failed to decode.
-        out_dir: Where the outputs were written.
-        wall_s: Wall time of the whole evaluation, model loading included.
     """
 
-    bag: str
-    model: str
-    backend: str
-    topics: tuple[str, ...]
-    questions: tuple[str, ...]
-    every_s: float
+    run: EvalRunFacts
     decisions: int
     valid: int
     validity_rate: float
-    backend_errors: int
     latency_p50_s: float
     latency_p95_s: float
     latency_max_s: float
@@ -158,44 +175,20 @@ class EvalSummary:
     scored_after: int
     misses: int
     confusion: tuple[tuple[str, str, int], ...]
-    frames_read: int
-    frames_decoded: int
-    decode_errors: int
-    out_dir: str
-    wall_s: float
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        d = dataclasses.asdict(self)
+        """A JSON-ready dict: the run's facts and the counts side by side, one level deep."""
+        fields = (f.name for f in dataclasses.fields(self) if f.name != "run")
+        d = {**dataclasses.asdict(self.run), **{name: getattr(self, name) for name in fields}}
         d["actions"] = dict(self.actions)
         d["confusion"] = {
             p: {a: n for q, a, n in self.confusion if q == p} for p in (BEFORE, AFTER)
         }
-        d["false_alarm_rate"] = (
-            self.false_alarms / self.scored_before if self.scored_before else None
-        )
-        d["miss_rate"] = self.misses / self.scored_after if self.scored_after else None
+        d["false_alarm_rate"] = _rate(self.false_alarms, self.scored_before)
+        d["miss_rate"] = _rate(self.misses, self.scored_after)
         d["phase_rule"] = PHASE_RULE
-        d["topics"], d["questions"] = list(self.topics), list(self.questions)
+        d["topics"], d["questions"] = list(self.run.topics), list(self.run.questions)
         return d
-
-
-@dataclass(frozen=True)
-class EvalRunFacts:
-    """What an evaluation ran on and read; ``EvalSummary`` carries these fields too."""
-
-    bag: str
-    model: str
-    backend: str
-    topics: tuple[str, ...]
-    questions: tuple[str, ...]
-    every_s: float
-    backend_errors: int
-    frames_read: int
-    frames_decoded: int
-    decode_errors: int
-    out_dir: str
-    wall_s: float
 
 
 def summarize(
@@ -230,6 +223,7 @@ def summarize(
     before = [e for e in judged if e.phase == BEFORE]
     after = [e for e in judged if e.phase == AFTER]
     return EvalSummary(
+        run=run,
         decisions=len(decisions),
         valid=valid,
         validity_rate=valid / len(decisions) if decisions else 0.0,
@@ -247,18 +241,6 @@ def summarize(
         scored_after=len(after),
         misses=sum(not e.correct for e in after),
         confusion=tuple((p, a, n) for (p, a), n in sorted(confusion.items())),
-        bag=run.bag,
-        model=run.model,
-        backend=run.backend,
-        topics=run.topics,
-        questions=run.questions,
-        every_s=run.every_s,
-        backend_errors=run.backend_errors,
-        frames_read=run.frames_read,
-        frames_decoded=run.frames_decoded,
-        decode_errors=run.decode_errors,
-        out_dir=run.out_dir,
-        wall_s=run.wall_s,
     )
 
 

@@ -7,16 +7,14 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import rclpy
 from rclpy.node import Node
 
 from cosmos_reason_ros.ros import process
-from cosmos_reason_ros.ros.process import EXIT_INTERRUPTED, StopSignals
+from cosmos_reason_ros.ros.process import StopSignals
 
 __all__ = [
-    "EXIT_INTERRUPTED",
     "Session",
     "missing_message",
     "qualified",
@@ -92,8 +90,3 @@ def missing_message(node: Node, what: str, waited_s: float) -> str:
         f"nothing answers on {what} after {waited_s:g} s: is reason_node running, with the same "
         f"ROS_DOMAIN_ID (here {domain})? nodes seen: {', '.join(seen) if seen else 'none'}"
     )
-
-
-def stamp_text(stamp: Any) -> str:
-    """A ``builtin_interfaces/Time`` as ``sec.nanosec``."""
-    return f"{stamp.sec}.{stamp.nanosec:09d}"

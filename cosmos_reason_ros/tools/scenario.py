@@ -34,6 +34,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 from rosbags.typesys import Stores, get_typestore
 
 from cosmos_reason_ros.core.errors import CosmosReasonError
+from cosmos_reason_ros.exits import ExitCode, exit_epilog
 from cosmos_reason_ros.tools.bags import COMPRESSED_TYPE, IMAGE_TYPE, bag_dir_for
 from cosmos_reason_ros.tools.scenes import RgbImage, SceneRenderer
 
@@ -335,6 +336,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="cosmos-reason-scenario",
         description="Write a synthetic camera scenario as a rosbag2 (mcap or sqlite3) "
         "and a labels file beside it.",
+        epilog=exit_epilog(
+            {ExitCode.OK: None, ExitCode.INPUT: "bad settings, or the files cannot be written"}
+        ),
     )
     p.add_argument("out", type=Path, help="OUT.mcap or OUT.db3 (the bag directory is OUT)")
     p.add_argument("--event", choices=EVENTS, default="ball_rolling")
@@ -369,13 +373,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except (ScenarioError, OSError) as err:
         print(f"cosmos-reason-scenario: error: {err}", file=sys.stderr)
-        return 1
+        return ExitCode.INPUT
     print(
         f"wrote {info.bag_path} ({info.storage}, {len(info.stamps_ns)} frames on "
         f"{', '.join(info.topics)}); event {info.labels.event} at "
         f"{info.labels.event_time_from_start_s:.2f} s; labels {info.labels_path}"
     )
-    return 0
+    return ExitCode.OK
 
 
 if __name__ == "__main__":

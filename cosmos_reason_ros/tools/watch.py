@@ -6,72 +6,49 @@
 
 What ``ros2 topic echo`` would show, where ``ros2`` is not installed, paired and readable: a
 decision is printed when its ``Reasoning`` (same ``decision_id``) arrived, or a second after its
-``NextAction`` alone. Ctrl-C ends it (exit 0); ``--count`` and ``--timeout`` end it too (exit 1
-when nothing arrived, with what the graph shows).
+``NextAction`` alone. Its keys are the message fields (``tools.message_dicts``); ``--thinking``
+adds the thinking, answer and raw text. Ctrl-C ends it (exit 0); ``--count`` and ``--timeout``
+end it too (exit 3 when nothing arrived, with what the graph shows; ``tools.exits``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from typing import Any
 
+from cosmos_reason_ros.exits import ExitCode, exit_epilog
+from cosmos_reason_ros.tools.message_dicts import decision_dict, stamp_text
 from cosmos_reason_ros.tools.options import HelpFormatter
 
 PAIR_WAIT_S = 1.0  # a NextAction waits this long for its Reasoning before it is printed alone
 LEVELS = {0: "OK", 1: "WARN", 2: "ERROR", 3: "STALE"}
+_EXITS = {
+    ExitCode.OK: "stopped by Ctrl-C, --count or --timeout after something arrived",
+    ExitCode.INPUT: "bad options",
+    ExitCode.NO_NODE: "nothing arrived within --timeout",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cosmos-reason-watch",
         description=__doc__.split("\n\n", 1)[1],
+        epilog=exit_epilog(_EXITS),
         formatter_class=HelpFormatter,
     )
     p.add_argument("--node", default="/cosmos_reason", help="fully qualified node name")
     p.add_argument("--diagnostics", action="store_true", help="watch /diagnostics instead")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.add_argument("--thinking", action="store_true", help="include the chain of thought")
+    p.add_argument(
+        "--thinking", action="store_true", help="include the thinking, answer and raw text"
+    )
     p.add_argument("--all", action="store_true", help="--diagnostics: every node's statuses")
     p.add_argument("--count", type=int, default=0, help="stop after N items (0: never)")
     p.add_argument("--timeout", type=float, default=0.0, help="stop after S seconds (0: never)")
     return p
-
-
-def decision_dict(action: Any, reasoning: Any | None, thinking: bool) -> dict[str, Any]:
-    """A NextAction (and its Reasoning) as a JSON-ready dict with the message field names."""
-    a = action
-    out: dict[str, Any] = {
-        "decision_id": a.decision_id,
-        "stamp": _stamp(a.header.stamp),
-        "frame_id": a.header.frame_id,
-        "action": a.action,
-        "target": a.target,
-        "parameters": {kv.key: kv.value for kv in a.parameters},
-        "confidence": None if math.isnan(a.confidence) else round(float(a.confidence), 4),
-        "valid": a.valid,
-        "reason": a.reason,
-        "window_start": _stamp(a.window_start),
-        "frame_count": a.frame_count,
-    }
-    if reasoning is not None:
-        r = reasoning
-        out.update(
-            question=r.question,
-            model=r.model,
-            latency_s=round(float(r.latency_s), 3),
-            time_to_first_token_s=round(float(r.time_to_first_token_s), 3),
-            prompt_tokens=r.prompt_tokens,
-            generated_tokens=r.generated_tokens,
-            thinking_s=round(float(r.thinking_s), 3),
-            thinking_ended_by=r.thinking_ended_by,
-        )
-        if thinking:
-            out["thinking"] = r.thinking
-    return out
 
 
 def decision_line(d: dict[str, Any]) -> str:
@@ -99,7 +76,7 @@ def status_dict(status: Any, stamp: Any) -> dict[str, Any]:
     """A DiagnosticStatus as a JSON-ready dict."""
     level = status.level[0] if isinstance(status.level, bytes) else int(status.level)
     return {
-        "stamp": _stamp(stamp),
+        "stamp": stamp_text(stamp),
         "name": status.name,
         "level": LEVELS.get(level, str(level)),
         "message": status.message,
@@ -151,7 +128,7 @@ class _Printer:
 
     def _print_decision(self, decision_id: int, reasoning: Any | None) -> None:
         _arrived, action = self.actions.pop(decision_id)
-        item = decision_dict(action, reasoning, self.args.thinking)
+        item = decision_dict(action, reasoning, text=self.args.thinking)
         self.emit(item, decision_line(item))
 
     def on_diagnostics(self, msg: Any) -> None:
@@ -170,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.count < 0 or args.timeout < 0:
         print("cosmos-reason-watch: error: --count and --timeout must be >= 0", file=sys.stderr)
-        return 2
+        return ExitCode.INPUT
     from diagnostic_msgs.msg import DiagnosticArray
 
     from cosmos_reason_ros.msg import NextAction, Reasoning
@@ -188,18 +165,14 @@ def main(argv: list[str] | None = None) -> int:
             s.node.create_timer(0.2, printer.flush)
         s.spin_until(printer.done, args.timeout or None)
         if printer.printed or s.stop.is_set() or not args.timeout:
-            return 0
+            return ExitCode.OK
         publishers = {t: s.node.count_publishers(t) for t in topics}
         print(
             f"cosmos-reason-watch: nothing within {args.timeout:g} s; publishers: "
             + ", ".join(f"{t}: {n}" for t, n in publishers.items()),
             file=sys.stderr,
         )
-        return 1
-
-
-def _stamp(stamp: Any) -> str:
-    return f"{stamp.sec}.{stamp.nanosec:09d}"
+        return ExitCode.NO_NODE
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from cosmos_reason_ros.bench.soak import _parser, settings_of
 from cosmos_reason_ros.bench.soak_figures import (
     DecisionSeen,
     Spread,
@@ -25,6 +26,7 @@ from cosmos_reason_ros.bench.soak_figures import (
     slot_fill,
 )
 from cosmos_reason_ros.bench.soak_report import CAMERAS, SoakSettings, classify
+from cosmos_reason_ros.config import SPEC_BY_NAME
 
 
 def test_classify_accepts_valid_allowed_actions_and_explained_fallbacks_only() -> None:
@@ -35,6 +37,15 @@ def test_classify_accepts_valid_allowed_actions_and_explained_fallbacks_only() -
     assert "not allowed" in classify(act(valid=True, action="fly", reason="x"), allowed, "stop")
     assert "invalid" in classify(act(valid=False, action="stop", reason=" "), allowed, "stop")
     assert "invalid" in classify(act(valid=False, action="wait", reason="x"), allowed, "stop")
+
+
+def test_options_give_the_settings_and_the_node_parameters_default_to_the_nodes() -> None:
+    settings = settings_of(_parser().parse_args(["--minutes", "2", "--fast"]))
+    assert (settings.minutes, settings.fast) == (2.0, True)
+    assert settings.decision_period_s == SPEC_BY_NAME["decision_period_s"].default
+    assert settings.max_frame_age_s == SoakSettings().max_frame_age_s, "a target, not the node's"
+    given = settings_of(_parser().parse_args(["--decision-period-s", "0.5"]))
+    assert given.decision_period_s == 0.5
 
 
 def test_percentile_is_nearest_rank() -> None:

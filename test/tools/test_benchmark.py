@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 import upstream_benchmark as up
 
-from cosmos_reason_ros.backends.media import encode_mp4
 from cosmos_reason_ros.backends.messages import hf_messages
+from cosmos_reason_ros.backends.openai.media import encode_mp4
 from cosmos_reason_ros.core.recipes import default_total_pixels, smart_nframes, smart_resize
 from cosmos_reason_ros.core.types import Clip
+from cosmos_reason_ros.exits import ExitCode
 from cosmos_reason_ros.testing.openai_server import ChatCompletionsServer, Reply
 from cosmos_reason_ros.tools.benchmark import main, request_for
 from cosmos_reason_ros.tools.benchmark_items import (
@@ -253,21 +254,21 @@ def test_benchmark_against_loopback_server_scores_known_letters(
 def test_bad_items_are_refused_before_any_model_loads(
     tmp_path: Path, line: str, message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Nothing listens at the base URL: had the backend been loaded, the exit would be 3."""
+    """Nothing listens at the base URL: had the backend been loaded, the exit would be 1."""
     write_video(tmp_path / "c.mp4", frames=8)
     (tmp_path / "bad.mp4").write_bytes(b"\x00not a video" * 10)
     (tmp_path / "items.jsonl").write_text(line + "\n", encoding="utf-8")
     argv = [str(tmp_path / "items.jsonl"), "--model", MODEL, "--out", str(tmp_path / "o")]
     status = main([*argv, "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1"])
     err = capsys.readouterr().err
-    assert status == 2, err
+    assert status == ExitCode.INPUT, err
     assert f"{tmp_path / 'items.jsonl'}:1:" in err and message in err
     assert not (tmp_path / "o").exists()
 
 
 def test_bad_settings_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = [str(tmp_path / "none.jsonl"), "--model", MODEL, "--out", str(tmp_path / "o")]
-    assert main([*argv, "--top-p", "0"]) == 2
+    assert main([*argv, "--top-p", "0"]) == ExitCode.INPUT
     assert "top_p must be in (0, 1]" in capsys.readouterr().err
 
 

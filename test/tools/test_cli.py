@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from cosmos_reason_ros.tools.cli import EXIT_INPUT, EXIT_OK, main
+from cosmos_reason_ros.exits import ExitCode
+from cosmos_reason_ros.tools.cli import main
 
 # Short answers keep it fast: the random model fills every string up to its bound.
 FAST = [
@@ -56,7 +57,7 @@ def test_video_gives_one_json_decision_stamped_with_the_video_frame_times(
     argv = ["--model", str(tiny_model_dir), "--video", str(video), "--question", "Go?"]
     argv += ["--actions", "move_forward: drive ahead,turn_left,turn_right", *FAST]
     status, out, err = run(capsys, [*argv, "--window-s", "1.0"])
-    assert status == EXIT_OK, err
+    assert status == ExitCode.OK, err
     lines = out.strip().splitlines()
     assert len(lines) == 1, "exactly one JSON object on stdout"
     decision = json.loads(lines[0])
@@ -79,7 +80,7 @@ def test_verbose_adds_thinking_and_choices_restrict_the_action(
     argv = ["--model", str(tiny_model_dir), "--video", str(video), "--actions", "a,b,c"]
     argv += ["--choices", "b,c", "-v", *FAST]
     status, out, err = run(capsys, argv)
-    assert status == EXIT_OK, err
+    assert status == ExitCode.OK, err
     decision = json.loads(out)
     assert decision["valid"] is True, decision["reason"]
     assert decision["action"] in ("b", "c")
@@ -96,12 +97,29 @@ def test_image_folder_is_read_in_name_order_at_fps(
         cv2.imwrite(str(tmp_path / f"frame_{i:03d}.png"), np.full((40, 40, 3), 60 * i, np.uint8))
     argv = ["--model", str(tiny_model_dir), "--images", str(tmp_path), "--fps", "2"]
     status, out, err = run(capsys, [*argv, "--actions", "go", *FAST])
-    assert status == EXIT_OK, err
+    assert status == ExitCode.OK, err
     decision = json.loads(out)
     assert (decision["frame_count"], decision["window_start_ns"], decision["stamp_ns"]) == (
         3,
         0,
         1_000_000_000,
+    )
+
+
+def test_image_folder_without_fps_is_stamped_at_the_model_familys_rate(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sample_fps`` left at -1 is the family's 4 fps, as the node resolves it."""
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"frame_{i:03d}.png"), np.full((40, 40, 3), 60 * i, np.uint8))
+    argv = ["--model", str(tiny_model_dir), "--images", str(tmp_path), "--actions", "go"]
+    status, out, err = run(capsys, [*argv, *FAST])
+    assert status == ExitCode.OK, err
+    decision = json.loads(out)
+    assert (decision["frame_count"], decision["window_start_ns"], decision["stamp_ns"]) == (
+        3,
+        0,
+        500_000_000,
     )
 
 
@@ -111,7 +129,7 @@ def test_image_folder_is_read_in_name_order_at_fps(
         (["--video", "/nonexistent/clip.avi", "--actions", "go"], "does not exist"),
         (["--video", "{video}", "--actions", "go,go"], "duplicate action 'go'"),
         (["--video", "{video}", "--actions", "go", "--choices", "fly"], "not allowed actions"),
-        (["--video", "{video}", "--actions", "go", "--fps", "0"], "--fps must be"),
+        (["--video", "{video}", "--actions", "go", "--fps", "0"], "--sample-fps must be"),
         (["--video", "{not_a_video}", "--actions", "go"], "cannot open video"),
         (["--images", "{empty_dir}", "--actions", "go"], "no images"),
         (["--actions", "go"], "one of the arguments --video --images is required"),
@@ -132,6 +150,6 @@ def test_bad_input_exits_2_with_a_clear_message(
     places = {"video": video, "not_a_video": not_a_video, "empty_dir": tmp_path / "empty"}
     extra = [arg.format(**places) for arg in extra]
     status, out, err = run(capsys, ["--model", str(tiny_model_dir), *extra, *FAST])
-    assert status == EXIT_INPUT
+    assert status == ExitCode.INPUT
     assert out == ""
     assert message in err

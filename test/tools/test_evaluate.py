@@ -41,7 +41,7 @@ def test_eval_on_a_scenario_bag_writes_decisions_summary_and_report_that_agree(
             str(tiny_model_dir),
             "--questions",
             str(questions),
-            "--every",
+            "--decision-period-s",
             "1.0",
             "--labels",
             str(info.labels_path),
@@ -185,7 +185,7 @@ def test_a_bad_topic_or_bag_fails_before_any_model_is_loaded(tmp_path: Path) -> 
         evaluate(tmp_path / "s", model=missing_model, out_dir=tmp_path / "o", topics=["/lidar"])
     with pytest.raises(EvalError, match="no rosbag2 directory"):
         evaluate(tmp_path / "nope", model=missing_model, out_dir=tmp_path / "o")
-    with pytest.raises(EvalError, match="every_s must be > 0"):
+    with pytest.raises(EvalError, match=r"decision_period_s \(every_s\) must be > 0"):
         evaluate(tmp_path / "s", model=missing_model, out_dir=tmp_path / "o", every_s=0.0)
     with pytest.raises(EvalError, match="fallback"):
         evaluate(tmp_path / "s", model=missing_model, out_dir=tmp_path / "o", fallback="")

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import pytest
 
-from cosmos_reason_ros.backends.hub import cached_snapshot, locate_checkpoint
+from cosmos_reason_ros.backends.transformers.hub import cached_snapshot, locate_checkpoint
 from cosmos_reason_ros.core.errors import BackendError
 
 pytest.importorskip("huggingface_hub", reason="the hub client comes with transformers")

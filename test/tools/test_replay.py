@@ -29,6 +29,7 @@ from rosbags.typesys import Stores, get_typestore  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
+from cosmos_reason_ros.exits import ExitCode  # noqa: E402
 from cosmos_reason_ros.tools.bags import BagError, find_bag  # noqa: E402
 from cosmos_reason_ros.tools.replay import ReplayError, replay  # noqa: E402
 from cosmos_reason_ros.tools.replay_cli import main  # noqa: E402
@@ -304,7 +305,7 @@ def test_bags_without_the_requested_images_are_refused_with_a_reason(
         find_bag(tmp_path / "nothing.mcap")
     with pytest.raises(ReplayError, match="rate must be > 0"):
         replay(path, rate=0.0)
-    assert main([str(tmp_path / "nothing"), "--start-delay", "0"]) == 1
+    assert main([str(tmp_path / "nothing"), "--start-delay", "0"]) == ExitCode.INPUT
     assert "no rosbag2 directory" in capsys.readouterr().err
 
 

@@ -10,6 +10,7 @@ import yaml
 from rosbags.highlevel import AnyReader
 from rosbags.image import message_to_cvimage
 
+from cosmos_reason_ros.exits import ExitCode
 from cosmos_reason_ros.tools.scenario import (
     ACTIONS,
     EVENTS,
@@ -195,5 +196,5 @@ def test_console_script_writes_bag_and_reports_errors_by_exit_status(
         "/front/image": 4,
         "/front/image/compressed": 4,
     }
-    assert main(argv) == 1
+    assert main(argv) == ExitCode.INPUT
     assert "exists already" in capsys.readouterr().err
