@@ -28,8 +28,8 @@ typecheck: setup
 # Two passes: the tests with ROS timing one at a time, then the CPU-bound model properties on
 # every core (pytest-xdist). Exit 5 ("no tests collected") is fine for a selection.
 pytest: setup
-	$(WITH_ENV) python -m pytest -m "not compute" $(PYTEST_ARGS) || [ $$? -eq 5 ]
-	$(WITH_ENV) python -m pytest -m compute -n auto $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(WITH_ENV) python -m pytest -m "not compute" --durations=25 $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(WITH_ENV) python -m pytest -m compute -n auto --durations=25 $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 demo: setup
 	@$(WITH_ENV) python -m cosmos_reason_ros.tools.demo $(if $(MODEL),--model $(MODEL),)

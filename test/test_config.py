@@ -1,5 +1,6 @@
-"""The parameter table is the one place a parameter is defined: each entry is routed to the
-configuration field it sets, and every value changes what the node runs on."""
+"""A parameter is declared once, on the config field it sets (``core.params``): the table is
+derived from the declarations, each entry names the field it sets, every value changes what the
+node runs on, and a new declaration is all a new parameter needs."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from cosmos_reason_ros.config import SPECS, NodeConfig, ParamSpec, build_config, route
+from cosmos_reason_ros.config import SPECS, NodeConfig, ParamSpec, build_config
 from cosmos_reason_ros.core.architecture import Architecture
 from cosmos_reason_ros.core.errors import ConfigError
 
-NODE_ONLY = {"autostart"}  # read by the node itself before any configuration exists
+RESOLVED = {"profile", "max_num_tokens"}  # auto and 0 are resolved by build_config
 REASON1 = Architecture("qwen2_5_vl", "config.json", "test")
 
 
@@ -47,18 +48,13 @@ def _other_value(spec: ParamSpec) -> Any:
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
-def test_every_parameter_is_routed_to_a_field_of_the_node_config(spec: ParamSpec) -> None:
-    path = route(spec)
-    if spec.name in NODE_ONLY:
-        assert path == ""
-        return
-    assert path, f"{spec.name} is routed nowhere: give it a field of its name or `to=`"
-    _field(build_config({}, REASON1), path)  # raises AttributeError for a wrong route
+def test_every_parameter_sets_the_field_that_declares_it(spec: ParamSpec) -> None:
+    value = _field(build_config({}, REASON1), spec.to)  # AttributeError for a wrong path
+    if not spec.family and spec.name not in RESOLVED:
+        assert value == (tuple(spec.default) if isinstance(spec.default, list) else spec.default)
 
 
-@pytest.mark.parametrize(
-    "spec", [s for s in SPECS if s.name not in NODE_ONLY], ids=lambda s: s.name
-)
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 def test_every_parameter_value_changes_the_built_config(spec: ParamSpec) -> None:
     base = build_config({}, REASON1)
     changed = build_config({spec.name: _other_value(spec)}, REASON1)

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from cosmos_reason_ros.config import SPEC_BY_NAME, SPECS, build_config
+from cosmos_reason_ros.config.params_file import params_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 ROS_OWN = {"use_sim_time"}  # declared by rclpy itself
@@ -63,6 +64,8 @@ def test_reason_yaml_mirrors_every_declared_default() -> None:
     assert list(params) == [s.name for s in SPECS], "regenerate: scripts/gen_reason_yaml.py"
     for spec in SPECS:
         assert params[spec.name] == spec.default, f"{spec.name}: yaml differs from declaration"
+    text = (ROOT / "config" / "reason.yaml").read_text()
+    assert text == params_yaml(SPECS), "regenerate: scripts/gen_reason_yaml.py"
 
 
 def test_launch_overrides_parse_topics_and_booleans() -> None:

@@ -44,7 +44,7 @@ def test_trust_remote_code_defaults_to_false_and_transformers_is_told_so(
     tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     transformers = pytest.importorskip("transformers")
-    from cosmos_reason_ros.backends.transformers_backend import TransformersBackend
+    from cosmos_reason_ros.backends.transformers.backend import TransformersBackend
 
     calls: list[tuple[str, dict[str, Any]]] = []
     for cls_name in ("AutoProcessor", "AutoModelForImageTextToText"):
@@ -76,7 +76,7 @@ def test_checkpoint_custom_code_is_never_run_without_trust_remote_code(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     pytest.importorskip("transformers")
-    from cosmos_reason_ros.backends.transformers_backend import TransformersBackend
+    from cosmos_reason_ros.backends.transformers.backend import TransformersBackend
 
     folder = _copy_checkpoint(tiny_model_dir, tmp_path / "evil")
     marker = tmp_path / "custom_code_ran"
@@ -105,7 +105,7 @@ def test_with_trust_remote_code_a_world_writable_checkpoint_is_refused_before_an
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     pytest.importorskip("transformers")
-    from cosmos_reason_ros.backends.transformers_backend import TransformersBackend
+    from cosmos_reason_ros.backends.transformers.backend import TransformersBackend
 
     folder = _copy_checkpoint(tiny_model_dir, tmp_path / "shared")
     marker = tmp_path / "custom_code_ran"
@@ -134,7 +134,7 @@ def test_a_folder_with_only_pytorch_model_bin_is_refused_naming_safetensors(
     torch = pytest.importorskip("torch")
     from safetensors.torch import load_file
 
-    from cosmos_reason_ros.backends.transformers_backend import TransformersBackend
+    from cosmos_reason_ros.backends.transformers.backend import TransformersBackend
 
     folder = _copy_checkpoint(tiny_model_dir, tmp_path / "pickled", weights=False)
     state: dict[str, Any] = {}
@@ -173,7 +173,8 @@ def test_only_the_action_space_names_actions_choices_and_model_output_outside_it
             reasoner.validate_request("", ["self_destruct", "stop"])
         faulty_backend.SWITCH.set("garbage", text=outside)
         decision = reasoner.decide(_snapshot(), decision_id=1)
-        in_choices = reasoner.decide(_snapshot(), decision_id=2, choices=["wait", "turn_left"])
+        request = reasoner.validate_request(choices=["wait", "turn_left"])
+        in_choices = reasoner.decide(_snapshot(), decision_id=2, request=request)
     finally:
         faulty_backend.SWITCH.clear()
         backend.close()

@@ -16,9 +16,9 @@ __all__ = ["BACKENDS", "BackendConfig", "create_backend"]
 
 # name -> (module, class). Modules are imported only when their backend is created.
 _REGISTRY: dict[str, tuple[str, str]] = {
-    "transformers": ("cosmos_reason_ros.backends.transformers_backend", "TransformersBackend"),
-    "tensorrt_llm": ("cosmos_reason_ros.backends.tensorrt_llm_backend", "TensorRTLLMBackend"),
-    "openai": ("cosmos_reason_ros.backends.openai_backend", "OpenAIBackend"),
+    "transformers": ("cosmos_reason_ros.backends.transformers.backend", "TransformersBackend"),
+    "tensorrt_llm": ("cosmos_reason_ros.backends.tensorrt_llm.backend", "TensorRTLLMBackend"),
+    "openai": ("cosmos_reason_ros.backends.openai.backend", "OpenAIBackend"),
 }
 
 

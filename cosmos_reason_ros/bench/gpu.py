@@ -329,7 +329,7 @@ def _compiled_speeds(
     repeats: int,
 ) -> tuple[list[float], float]:
     """Decode speeds with compiled decoding, and the first (compiling) run's seconds."""
-    from cosmos_reason_ros.backends.hf_compile import CompiledDecoding
+    from cosmos_reason_ros.backends.transformers.compile import CompiledDecoding
 
     decoding = CompiledDecoding.resolve("on", device)
     prompt = int(inputs["input_ids"].shape[1])

@@ -159,7 +159,7 @@ def _bare_speeds(
     """Bare ``generate`` (greedy, no processors) on the decision's inputs, as many tokens."""
     import torch
 
-    from cosmos_reason_ros.backends.transformers_backend import _build_inputs
+    from cosmos_reason_ros.backends.transformers.backend import _build_inputs
     from cosmos_reason_ros.core.generation import GenerationRequest
 
     profile = reasoner.profile()

@@ -1,14 +1,17 @@
-"""The node's parameters: one table (``specs``) every entry point reads, and the builder of
-the typed configuration (``build``). Pure Python: no rclpy."""
+"""The node's parameters: the table derived from their declarations (``specs``), the typed
+configuration they build (``node_config``, ``build``) and the one order of loading
+(``loading``). Pure Python: no rclpy."""
 
-from cosmos_reason_ros.config.build import NodeConfig, build_config, check_value, route
+from cosmos_reason_ros.config.build import build_config, check_value
 from cosmos_reason_ros.config.loading import load_configured, rebuild_for
+from cosmos_reason_ros.config.node_config import NodeConfig
 from cosmos_reason_ros.config.specs import (
     DEFAULT_ACTIONS,
     FALLBACK_RULE,
     SPEC_BY_NAME,
     SPECS,
     ParamSpec,
+    specs_of,
 )
 
 __all__ = [
@@ -22,5 +25,5 @@ __all__ = [
     "check_value",
     "load_configured",
     "rebuild_for",
-    "route",
+    "specs_of",
 ]

@@ -1,95 +1,49 @@
 """``build_config``: parameter values in, the typed, validated, final ``NodeConfig`` out.
 
-The one place parameters are validated. Each value goes where its ``ParamSpec`` routes it
-(``route``): a spec's explicit ``to``, else the field of the same name in ``BackendConfig``,
-``WindowConfig``, ``SamplingSettings``, ``ReasonerConfig`` or ``NodeConfig``. The prompt profile,
-the frame geometry and every ``family`` value left at -1 follow from the checkpoint's
-architecture, which the caller passes in (``detect_architecture`` before loading, the backend's
-own report after), so nothing needs patching after the build.
+Each value goes to the field that declares it (``ParamSpec.to``). A value's type and range are
+checked by the config that receives it (``core.params.check_fields``); ``check_value`` checks
+one value as ROS carries it (a ``family`` parameter's -1 included) before anything is built.
+The prompt profile, the frame geometry and every ``family`` value left at -1 follow from the
+checkpoint's architecture, which the caller passes in (``detect_architecture`` before loading,
+the backend's own report after), so nothing needs patching after the build.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from cosmos_reason_ros.backends.config import BackendConfig
-from cosmos_reason_ros.backends.trtllm_sizing import size_for_window
+from cosmos_reason_ros.backends.tensorrt_llm.sizing import size_for_window
+from cosmos_reason_ros.config.node_config import NodeConfig
 from cosmos_reason_ros.config.specs import SPECS, ParamSpec
 from cosmos_reason_ros.core.action_space import ActionSpace
 from cosmos_reason_ros.core.architecture import Architecture, detect_architecture
 from cosmos_reason_ros.core.errors import ConfigError
 from cosmos_reason_ros.core.generation import SamplingSettings
+from cosmos_reason_ros.core.params import Param, check_number
 from cosmos_reason_ros.core.prompt_bound import prompt_bound
 from cosmos_reason_ros.core.prompts import camera_labels, profile_for
 from cosmos_reason_ros.core.reasoner import ReasonerConfig
 from cosmos_reason_ros.core.recipes import recipe_for
 from cosmos_reason_ros.core.window import WindowConfig
 
-
-@dataclass(frozen=True)
-class NodeConfig:
-    """Everything the node runs on, typed, validated and final.
-
-    Attributes:
-        architecture: The checkpoint's architecture and what decided it.
-        backend: Settings of the model backend.
-        window: Frame windows; ``patch_multiple`` is the profile's.
-        reasoner: What is asked and how; ``profile`` is resolved (never ``auto``).
-    """
-
-    architecture: Architecture
-    backend: BackendConfig
-    window: WindowConfig
-    reasoner: ReasonerConfig
-    image_topics: tuple[str, ...]
-    image_qos: str
-    max_input_pixels: int
-    decision_period_s: float
-    max_frame_age_s: float
-    max_pending: int
-    inference_timeout_s: float
-    publish_on_failure: bool
-    debug_image: bool
-    diagnostics_period_s: float
-
-
-_SECTIONS: tuple[tuple[str, type[Any]], ...] = (
-    ("backend.", BackendConfig),
-    ("window.", WindowConfig),
-    ("reasoner.sampling.", SamplingSettings),
-    ("reasoner.", ReasonerConfig),
-    ("", NodeConfig),
-)
-
-
-def route(spec: ParamSpec) -> str:
-    """Where ``spec``'s value goes: its ``to``, else the first section with a field of its name.
-
-    Returns "" for parameters only the node reads (``autostart``).
-    """
-    if spec.to:
-        return spec.to
-    for prefix, cls in _SECTIONS:
-        if spec.name in {f.name for f in dataclasses.fields(cls)}:
-            return prefix + spec.name
-    return ""
+__all__ = ["NodeConfig", "build_config", "check_value"]
 
 
 def check_value(spec: ParamSpec, value: Any) -> None:
-    """Raise ConfigError unless ``value`` has the type and range ``spec`` asks for."""
+    """Raise ConfigError unless ``value``, as ROS carries it, has the type and range ``spec``
+    asks for (-1 passes for a ``family`` parameter)."""
     expected = type(spec.default)
-    if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
     if expected is list:
         if value is None:
             return  # an empty list in a ROS params file arrives unset: taken as []
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{spec.name} must be a list of strings, got {value!r}")
         return
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
     if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
         raise ConfigError(
             f"{spec.name} must be {expected.__name__}, got {type(value).__name__} {value!r}"
@@ -100,13 +54,9 @@ def check_value(spec: ParamSpec, value: Any) -> None:
         return  # the family's value, resolved by build_config
     if spec.choices and value not in spec.choices:
         raise ConfigError(f"{spec.name} must be one of {', '.join(spec.choices)}; got {value!r}")
-    if not isinstance(value, (int, float)):
-        return
-    family = " (or -1: the family's)" if spec.family else ""
-    if spec.low is not None and value < spec.low:
-        raise ConfigError(f"{spec.name} must be >= {spec.low:g}{family}, got {value}")
-    if spec.high is not None and value > spec.high:
-        raise ConfigError(f"{spec.name} must be <= {spec.high:g}{family}, got {value}")
+    if expected in (int, float):
+        meta = Param("", low=spec.low, high=spec.high, family=spec.family)
+        check_number(spec.name, value, meta, integer=expected is int)
 
 
 def build_config(
@@ -133,27 +83,20 @@ def build_config(
     for spec in SPECS:
         if spec.family and merged[spec.name] == -1:
             merged[spec.name] = family[spec.name]
-    sections: dict[str, dict[str, Any]] = {prefix: {} for prefix, _ in _SECTIONS}
-    for spec in SPECS:
-        path = route(spec)
-        prefix = next((p for p, _ in _SECTIONS if path.startswith(p)), "")
-        if path and "." not in path[len(prefix) :]:
-            sections[prefix][path[len(prefix) :]] = _typed(spec, merged[spec.name])
-    reasoner = sections["reasoner."]
-    reasoner["sampling"] = SamplingSettings(**sections["reasoner.sampling."])
-    reasoner["action_space"] = ActionSpace.parse(
-        list(merged["actions"]), str(merged["fallback_action"])
-    )
+    fields = _by_section(merged)
+    node = fields[""]
+    node["image_topics"] = tuple(t.strip() for t in node["image_topics"])
+    reasoner = fields["reasoner."]
+    reasoner["sampling"] = SamplingSettings(**fields["reasoner.sampling."])
+    reasoner["action_space"] = ActionSpace.parse(list(node["actions"]), node["fallback_action"])
     reasoner["profile"] = profile.name
-    node = sections[""]
-    node["image_topics"] = _topics(node["image_topics"])
-    labels = camera_labels(node["image_topics"], list(merged["camera_names"]))
+    labels = camera_labels(node["image_topics"], list(node["camera_names"]))
     reasoner["camera_labels"] = tuple(zip(node["image_topics"], labels, strict=True))
-    window = WindowConfig(**sections["window."], patch_multiple=profile.patch_multiple)
+    window = WindowConfig(**fields["window."], patch_multiple=profile.patch_multiple)
     reasoner_config = ReasonerConfig(**reasoner)
     bound = prompt_bound(window, reasoner_config, architecture.model_type, node["image_topics"])
     backend = size_for_window(  # tensorrt_llm: max_num_tokens fits the worst-case prompt
-        BackendConfig(**sections["backend."], cache_tokens=bound.total), bound
+        BackendConfig(**fields["backend."], cache_tokens=bound.total), bound
     )
     return NodeConfig(
         architecture=architecture,
@@ -164,21 +107,24 @@ def build_config(
     )
 
 
-def _typed(spec: ParamSpec, value: Any) -> Any:
-    """The value as its field wants it: floats as float, lists as tuples, seed < 0 as None."""
-    if spec.name == "seed":
-        return None if int(value) < 0 else int(value)
-    if isinstance(spec.default, float):
-        return float(value)
-    if isinstance(spec.default, list):
-        return tuple(value)
-    return value
-
-
-def _topics(topics: Sequence[str]) -> tuple[str, ...]:
-    cleaned = tuple(t.strip() for t in topics)
-    if not cleaned or any(not t for t in cleaned):
-        raise ConfigError(f"image_topics must name at least one topic, got {list(topics)!r}")
-    if len(set(cleaned)) != len(cleaned):
-        raise ConfigError(f"image_topics has duplicates: {list(topics)!r}")
-    return cleaned
+def _by_section(merged: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each value as its field takes it, by the dotted section of ``ParamSpec.to`` ("" =
+    ``NodeConfig`` itself): floats as float, lists as tuples, a seed below 0 as None."""
+    sections: dict[str, dict[str, Any]] = {
+        "": {},
+        "backend.": {},
+        "window.": {},
+        "reasoner.": {},
+        "reasoner.sampling.": {},
+    }
+    for spec in SPECS:
+        section, _, field = spec.to.rpartition(".")
+        value = merged[spec.name]
+        if spec.name == "seed":
+            value = None if int(value) < 0 else int(value)
+        elif isinstance(spec.default, float):
+            value = float(value)
+        elif isinstance(spec.default, list):
+            value = tuple(value)
+        sections[section + "." if section else ""][field] = value
+    return sections

@@ -1,28 +1,101 @@
-"""Every node parameter, declared once: name, default, description, range, whether it may
-change while the node is configured (``live``) or only at launch (``launch_only``), and the
-``NodeConfig`` field it sets (``to``).
-
-Pure Python (no rclpy), so the node, the CLIs, eval, bench and the tests all read this one
-table. It is kept in five parts by topic (``params_model``, ``params_input``,
-``params_answer``, ``params_sampling``, ``params_node``). A ``family`` parameter's default,
--1, stands for the model family's upstream value (``core.recipes``: Reason1 or Reason2, with or
-without thinking), resolved by ``build_config``. Adding a parameter is one ``ParamSpec`` in its
-part (plus ``make`` regenerating ``config/reason.yaml``); ``build.build_config`` routes its
-value by ``to``.
+"""The parameter table, derived: one ``ParamSpec`` per ``param`` field of ``NodeConfig`` and
+its sections, in field order. Nothing here declares a parameter (``core.params`` says where
+they are declared); the node's declarations and descriptors, ``config/reason.yaml``,
+``reason_node --help`` and the CLIs' options all read this table.
 """
 
 from __future__ import annotations
 
-from cosmos_reason_ros.config.param import ParamSpec, Value
-from cosmos_reason_ros.config.params_answer import ANSWER
-from cosmos_reason_ros.config.params_input import INPUT
-from cosmos_reason_ros.config.params_model import MODEL
-from cosmos_reason_ros.config.params_node import NODE
-from cosmos_reason_ros.config.params_sampling import SAMPLING
+import dataclasses
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from cosmos_reason_ros.config.node_config import NodeConfig
 from cosmos_reason_ros.core.action_space import DEFAULT_ACTIONS, FALLBACK_RULE
+from cosmos_reason_ros.core.params import Param, declared
 
-__all__ = ["DEFAULT_ACTIONS", "FALLBACK_RULE", "SPECS", "SPEC_BY_NAME", "ParamSpec", "Value"]
+__all__ = [
+    "DEFAULT_ACTIONS",
+    "FALLBACK_RULE",
+    "SPECS",
+    "SPEC_BY_NAME",
+    "ParamSpec",
+    "Value",
+    "specs_of",
+]
 
-SPECS: tuple[ParamSpec, ...] = (*MODEL, *INPUT, *ANSWER, *SAMPLING, *NODE)
+Value = bool | int | float | str | list[str]
+"""A parameter's value as ROS carries it."""
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One node parameter, as its declaration (``core.params.Param``) and field say.
+
+    Attributes:
+        name: The ROS parameter name.
+        default: The node's default, as ROS carries it (a list for string lists; -1 for a
+            ``family`` parameter, "the model family's value").
+        description: The declaration's description; led by the backends that use it, if not
+            all of them.
+        to: Dotted path of the ``NodeConfig`` field the value sets (``backend.model``,
+            ``reasoner.sampling.top_p``).
+        The rest: as in ``core.params.Param``.
+    """
+
+    name: str
+    default: Value
+    description: str
+    to: str
+    live: bool = False
+    launch_only: bool = False
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    family: bool = False
+    backends: tuple[str, ...] = ()
+
+
+def specs_of(cls: type[Any], prefix: str = "") -> tuple[ParamSpec, ...]:
+    """The parameters declared on dataclass ``cls`` and, depth first in field order, on the
+    dataclasses its fields hold (``prefix``: the dotted path of ``cls`` in ``NodeConfig``)."""
+    hints = typing.get_type_hints(cls)
+    out: list[ParamSpec] = []
+    declarations = {f.name: meta for f, meta in declared(cls)}
+    for field in dataclasses.fields(cls):
+        kind = hints[field.name]
+        if field.name in declarations:
+            out.append(_spec(field, declarations[field.name], prefix + field.name))
+        elif dataclasses.is_dataclass(kind) and isinstance(kind, type):
+            out.extend(specs_of(kind, prefix + field.name + "."))
+    return tuple(out)
+
+
+def _spec(field: dataclasses.Field[Any], meta: Param, path: str) -> ParamSpec:
+    default: Any = field.default
+    if meta.family:
+        default = -1.0 if isinstance(default, float) else -1
+    elif isinstance(default, tuple):
+        default = list(default)
+    text = meta.description
+    if meta.backends:
+        text = f"{', '.join(meta.backends)} backend{'s' if len(meta.backends) > 1 else ''}: {text}"
+    return ParamSpec(
+        name=meta.name or field.name,
+        default=default,
+        description=text,
+        to=path,
+        live=meta.live,
+        launch_only=meta.launch_only,
+        low=meta.low,
+        high=meta.high,
+        choices=meta.choices,
+        family=meta.family,
+        backends=meta.backends,
+    )
+
+
+SPECS: tuple[ParamSpec, ...] = specs_of(NodeConfig)
 
 SPEC_BY_NAME: dict[str, ParamSpec] = {s.name: s for s in SPECS}

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
+from cosmos_reason_ros.core.errors import ConfigError
+from cosmos_reason_ros.core.params import check_fields, param
 from cosmos_reason_ros.core.types import Clip
 
 
@@ -46,17 +48,58 @@ class ChatMessage:
 
 @dataclass(frozen=True)
 class SamplingSettings:
-    """Sampling settings. Defaults follow Cosmos-Reason1's recipe (``core.recipes`` has each
-    family's). ``top_k`` 0 means no top-k cut; ``presence_penalty`` is subtracted once from the
-    logit of every token already generated (OpenAI / vLLM semantics)."""
+    """Sampling settings. Each field declares its node parameter (``core.params``).
 
-    temperature: float = 0.6
-    top_p: float = 0.95
-    repetition_penalty: float = 1.05
-    max_new_tokens: int = 1024
-    seed: int | None = None
-    top_k: int = 0
-    presence_penalty: float = 0.0
+    The defaults are Cosmos-Reason1's sampling with a shorter ``max_new_tokens``; the node's -1
+    values stand for each family's whole recipe (``core.recipes``). ``presence_penalty`` is
+    subtracted once from the logit of every token already generated (OpenAI / vLLM semantics).
+    """
+
+    temperature: float = param(
+        0.6, "Sampling temperature; 0 = greedy", live=True, low=0.0, high=2.0, family=True
+    )
+    top_p: float = param(0.95, "Nucleus sampling mass", live=True, low=0.01, high=1.0, family=True)
+    repetition_penalty: float = param(
+        1.05, "Repetition penalty", live=True, low=0.5, high=2.0, family=True
+    )
+    max_new_tokens: int = param(
+        1024,
+        "Generated tokens at most, thinking and answer (the answer's room after the thinking "
+        "budget is checked at configure)",
+        live=True,
+        low=1,
+        high=32768,
+        family=True,
+    )
+    seed: int | None = param(
+        None,
+        "Sampling seed; -1 = the family's (reason2: fixed, reason1: none); -2 = none (random)",
+        live=True,
+        low=-2,
+        high=2**31 - 1,
+        family=True,
+    )
+    top_k: int = param(
+        0,
+        "Sample from the k most likely tokens; 0 = no cut",
+        live=True,
+        low=0,
+        high=100_000,
+        family=True,
+    )
+    presence_penalty: float = param(
+        0.0,
+        "Subtracted from the logit of every token already generated",
+        live=True,
+        low=0.0,
+        high=2.0,
+        family=True,
+    )
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if self.seed is not None and self.seed < 0:
+            raise ConfigError(f"seed must be >= 0 or None (no fixed seed), got {self.seed}")
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cosmos_reason_ros.core.prompts import profile_for, render_text
-from cosmos_reason_ros.core.reasoner_config import ReasonerConfig
+from cosmos_reason_ros.core.reasoner import ReasonerConfig
 from cosmos_reason_ros.core.types import Clip
-from cosmos_reason_ros.core.window_config import WindowConfig
+from cosmos_reason_ros.core.window import WindowConfig
 
 __all__ = ["PromptBound", "prompt_bound"]
 

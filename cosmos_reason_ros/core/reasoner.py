@@ -11,10 +11,18 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import TypedDict
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
 
 from cosmos_reason_ros.core.action_space import (
+    DEFAULT_PARAMETERS,
+    DEFAULT_REASON_CHARS,
+    DEFAULT_TARGET_CHARS,
+    MAX_PARAMETERS,
+    MAX_REASON_CHARS,
+    MAX_TARGET_CHARS,
     ActionSpace,
+    shortest_answer_bytes,
 )
 from cosmos_reason_ros.core.answer import (
     RAW_TEXT_MAX_CHARS,
@@ -30,33 +38,215 @@ from cosmos_reason_ros.core.generation import (
     Backend,
     GenerationRequest,
     GenerationResult,
+    SamplingSettings,
     TextCallback,
 )
+from cosmos_reason_ros.core.params import check_fields, param
 from cosmos_reason_ros.core.prompts import (
+    DEFAULT_QUESTION,
+    PROFILE_OBJECTS,
+    PROFILES,
     PromptProfile,
     profile_for,
-)
-from cosmos_reason_ros.core.reasoner_config import (
-    DEFAULT_MAX_THINKING_S,
-    DEFAULT_MAX_THINKING_TOKENS,
-    DEFAULT_QUESTION,
-    ReasonerConfig,
-    answer_schema,
-    check_goal,
-    check_request,
 )
 from cosmos_reason_ros.core.types import WindowSnapshot
 
 _LOG = logging.getLogger(__name__)
 
-__all__ = [
-    "DEFAULT_MAX_THINKING_S",
-    "DEFAULT_MAX_THINKING_TOKENS",
-    "DEFAULT_QUESTION",
-    "Reasoner",
-    "ReasonerConfig",
-    "check_request",
-]
+__all__ = ["DEFAULT_QUESTION", "CheckedRequest", "Reasoner", "ReasonerConfig", "answer_schema"]
+
+
+@dataclass(frozen=True)
+class ReasonerConfig:
+    """What the Reasoner asks and how. Validated on construction.
+
+    The node parameters among the fields are declared on them (``core.params``).
+
+    Attributes:
+        action_space: The allowed actions and the fallback (the ``actions`` and
+            ``fallback_action`` parameters, parsed).
+        sampling: Sampling settings passed to the backend.
+        camera_labels: (``Clip.camera``, prompt label) pairs; other cameras get
+            ``prompts.camera_label`` of their name.
+
+    Raises:
+        ConfigError: A value is of the wrong type or out of range.
+    """
+
+    action_space: ActionSpace
+    question: str = param(DEFAULT_QUESTION, "Default question", live=True)
+    profile: str = param(
+        "auto",
+        "Prompt profile; auto picks it from the checkpoint's "
+        "architecture (qwen2_5_vl: reason1, qwen3_vl: reason2)",
+        choices=PROFILES,
+    )
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
+    max_thinking_tokens: int = param(
+        512,
+        "Thinking budget in tokens; then the answer is forced (whichever of this and "
+        "max_thinking_s comes first ends the thinking)",
+        live=True,
+        low=0,
+        high=32768,
+    )
+    max_thinking_s: float = param(
+        2.0,
+        "Thinking deadline, seconds after generation starts; then the answer is forced "
+        "(0 = no deadline)",
+        live=True,
+        low=0.0,
+        high=3600.0,
+    )
+    constrained: bool = param(
+        True,
+        "Constrain the answer to the JSON schema where the backend can",
+        live=True,
+        name="constrained_decoding",
+    )
+    max_question_chars: int = param(
+        4000, "Longer questions are refused", live=True, low=1, high=1_000_000
+    )
+    max_choices: int = param(
+        32, "More choices are refused (two-letter labels: A … ZZ)", live=True, low=1, high=702
+    )
+    max_target_chars: int = param(
+        DEFAULT_TARGET_CHARS,
+        f"Length bound of the answer's target (full bound {MAX_TARGET_CHARS})",
+        live=True,
+        low=1,
+        high=MAX_TARGET_CHARS,
+    )
+    max_reason_chars: int = param(
+        DEFAULT_REASON_CHARS,
+        f"Length bound of the answer's reason (full bound {MAX_REASON_CHARS})",
+        live=True,
+        low=1,
+        high=MAX_REASON_CHARS,
+    )
+    max_parameters: int = param(
+        DEFAULT_PARAMETERS,
+        f"Most key/value parameters in an answer (full bound {MAX_PARAMETERS})",
+        live=True,
+        low=0,
+        high=MAX_PARAMETERS,
+    )
+    goal: str = param(
+        "",
+        "The task's overall goal; asks upstream's goal-conditioned question (a request's goal "
+        'overrides it; "" = none)',
+        live=True,
+    )
+    camera_labels: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.action_space, ActionSpace):
+            raise ConfigError("action_space must be an ActionSpace (use ActionSpace.parse)")
+        if not isinstance(self.sampling, SamplingSettings):
+            raise ConfigError("sampling must be a SamplingSettings")
+        check_fields(self)
+        if not self.question.strip():
+            raise ConfigError("question must be a non-empty string")
+        if len(self.question) > self.max_question_chars:
+            raise ConfigError(
+                f"question is {len(self.question)} characters; "
+                f"max_question_chars is {self.max_question_chars}"
+            )
+        _checked_text("goal", self.goal, self.max_question_chars, ConfigError)
+        if self.max_thinking_tokens >= self.sampling.max_new_tokens:
+            raise ConfigError(
+                f"max_thinking_tokens ({self.max_thinking_tokens}) must be below "
+                f"max_new_tokens ({self.sampling.max_new_tokens})"
+            )
+        _check_answer_room(self)
+
+    def check_request(
+        self, question: str = "", choices: Sequence[str] = (), goal: str = ""
+    ) -> CheckedRequest:
+        """A request as it enters (service, action, CLI), checked once into the type
+        ``Reasoner.decide`` trusts.
+
+        Args:
+            question: The question; empty or blank means the configured default.
+            choices: Optional multiple-choice options: allowed actions, unique, non-empty.
+            goal: The task's overall goal; empty means the configured one.
+
+        Raises:
+            InputError: The question or goal is too long, not text or holds NUL characters;
+                the choices are too many, empty strings, duplicates or not allowed actions.
+        """
+        if not isinstance(question, str):
+            raise InputError(f"question must be a string, got {type(question).__name__}")
+        if len(question) > self.max_question_chars:  # before any work on a huge string
+            raise InputError(
+                f"question is {len(question)} characters; max_question_chars is "
+                f"{self.max_question_chars}"
+            )
+        question = _checked_text("question", question, self.max_question_chars, InputError)
+        goal = _checked_text("goal", goal, self.max_question_chars, InputError)
+        if isinstance(choices, str):
+            raise InputError("choices must be a list of action names, got a single string")
+        if len(choices) > self.max_choices:
+            raise InputError(f"{len(choices)} choices given; max_choices is {self.max_choices}")
+        names: tuple[str, ...] = ()
+        if choices:
+            space = self.action_space.restricted_to(choices, self.max_choices)
+            names = tuple(a.name for a in space.actions)
+        return CheckedRequest(question or self.question, names, goal or self.goal)
+
+
+@dataclass(frozen=True)
+class CheckedRequest:
+    """A checked request: what ``Reasoner.decide`` asks, trusted as it is.
+
+    Made by ``ReasonerConfig.check_request`` (``Reasoner.validate_request``) where the request
+    enters; ``CheckedRequest()`` asks the configured default question.
+
+    Attributes:
+        question: The question to ask ("" = the configured default).
+        choices: Allowed actions to choose from (() = the whole action space).
+        goal: The task's overall goal ("" = the configured one).
+    """
+
+    question: str = ""
+    choices: tuple[str, ...] = ()
+    goal: str = ""
+
+
+def _checked_text(name: str, text: object, limit: int, error: type[Exception]) -> str:
+    """``text`` stripped, if usable as a question or goal; raises ``error`` if not."""
+    if not isinstance(text, str):
+        raise error(f"{name} must be a string, got {type(text).__name__}")
+    text = text.strip()
+    if len(text) > limit:
+        raise error(f"{name} is {len(text)} characters; max_question_chars is {limit}")
+    if "\x00" in text:
+        raise error(f"{name} contains NUL characters")
+    return text
+
+
+def _check_answer_room(config: ReasonerConfig) -> None:
+    """Refuse budgets that cannot hold the answer after the thinking, naming the parameters."""
+    profile = profile_for(config.profile, "qwen2_5_vl") if config.profile != "auto" else None
+    prefixes = [p for p in PROFILE_OBJECTS if profile is None or p is profile]
+    markers = max(len((p.answer_prefix + p.answer_suffix).encode("utf-8")) for p in prefixes)
+    needed = shortest_answer_bytes(answer_schema(config.action_space, config)) + markers + 1
+    room = config.sampling.max_new_tokens - config.max_thinking_tokens
+    if room < needed:
+        raise ConfigError(
+            f"max_new_tokens ({config.sampling.max_new_tokens}) minus max_thinking_tokens "
+            f"({config.max_thinking_tokens}) leaves {room} tokens for the answer, which needs "
+            f"up to {needed} (the shortest answer with the longest action name, and its "
+            "markers); raise max_new_tokens or lower max_thinking_tokens"
+        )
+
+
+def answer_schema(space: ActionSpace, config: ReasonerConfig) -> dict[str, Any]:
+    return space.answer_schema(
+        max_target_chars=config.max_target_chars,
+        max_reason_chars=config.max_reason_chars,
+        max_parameters=config.max_parameters,
+    )
 
 
 class Reasoner:
@@ -100,35 +290,25 @@ class Reasoner:
         return profile_for(config.profile, architecture)
 
     def validate_request(
-        self, question: str = "", choices: Sequence[str] = ()
-    ) -> tuple[str, tuple[str, ...]]:
-        """Checks a request before it is queued.
-
-        Args:
-            question: The question; empty or blank means the configured default.
-            choices: Optional multiple-choice options: allowed actions, unique, non-empty.
-
-        Returns:
-            The question to ask and the choices, stripped.
+        self, question: str = "", choices: Sequence[str] = (), goal: str = ""
+    ) -> CheckedRequest:
+        """Checks a request where it enters, under the current config
+        (``ReasonerConfig.check_request``); ``decide`` trusts the result.
 
         Raises:
-            InputError: The question is too long or not text, or the choices are empty
-                strings, duplicates, not allowed actions, or too many.
+            InputError: The request is unusable; the message says why.
         """
-        config = self.config
-        return check_request(config, question, choices)
+        return self.config.check_request(question, choices, goal)
 
     def decide(
         self,
         snapshot: WindowSnapshot,
         *,
         decision_id: int,
-        question: str = "",
-        choices: Sequence[str] = (),
+        request: CheckedRequest | None = None,
         on_text: TextCallback | None = None,
         cancel: threading.Event | None = None,
         snapshot_s: float = 0.0,
-        goal: str = "",
     ) -> Decision:
         """Asks the model about ``snapshot`` and returns a validated decision.
 
@@ -138,20 +318,19 @@ class Reasoner:
         Args:
             snapshot: The frames to reason over, one clip per camera.
             decision_id: Sequence number of the decision.
-            question: The question; "" means the configured default.
-            choices: Optional multiple-choice options (allowed actions).
+            request: What to ask, as ``validate_request`` checked it where it entered; None:
+                the configured default question and goal.
             on_text: Streaming callback, called from this thread while generating, with the
                 text as ``raw_text`` keeps it (no control characters, which a ROS string
                 cannot always carry: a NUL ends it).
             cancel: When set, generation stops and ``GenerationCancelled`` is raised.
             snapshot_s: Seconds the caller spent taking the snapshot (added to the latency).
-            goal: The task's overall goal; "" means the configured one.
 
         Returns:
             The decision, stamped with the snapshot's frames.
 
         Raises:
-            InputError: The snapshot is empty, or the question or choices are unusable.
+            InputError: The snapshot is empty, or a choice is no longer an allowed action.
             BackendError: The backend failed (propagated unchanged).
             GenerationCancelled: ``cancel`` was set during generation.
         """
@@ -159,14 +338,15 @@ class Reasoner:
         config = self.config
         if snapshot.empty:
             raise InputError("the frame window is empty: no frames to reason over yet")
-        question, choices = check_request(config, question, choices)
-        goal = check_goal(config, goal) or config.goal
+        request = request or CheckedRequest()
+        question = request.question or config.question
+        choices, goal = request.choices, request.goal or config.goal
         space = config.action_space
         if choices:
             space = space.restricted_to(choices, config.max_choices)
         info = self._backend.describe()
         profile = profile_for(config.profile, info.architecture)
-        request = GenerationRequest(
+        generation = GenerationRequest(
             messages=profile.build_messages(
                 question,
                 snapshot.clips,
@@ -186,7 +366,7 @@ class Reasoner:
             cancel=cancel,
         )
         built = time.perf_counter()
-        result = self._backend.generate(request)
+        result = self._backend.generate(generation)
         generated = time.perf_counter()
         parsed = _parse(result, profile, space, bool(choices))
         reason = parsed.reason

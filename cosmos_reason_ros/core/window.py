@@ -43,13 +43,121 @@ import cv2
 import numpy as np
 
 from cosmos_reason_ros.core.errors import ConfigError, InputError
+from cosmos_reason_ros.core.params import Param, check_fields, check_number, param
+from cosmos_reason_ros.core.recipes import REASON1_RECIPE, video_frame_pixels
 from cosmos_reason_ros.core.types import Clip, Image, WindowSnapshot
-from cosmos_reason_ros.core.window_config import WindowConfig, WindowStats
 
 __all__ = ["FrameWindow", "WindowConfig", "WindowSet", "WindowStats"]
 
 _NS_PER_S = 1_000_000_000
 _LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """How much camera time a window holds, how densely, and at what resolution.
+
+    The parameters are declared on their fields (``core.params``).
+
+    Attributes:
+        patch_multiple: Frame sides are multiples of this (28 for Qwen2.5-VL, 32 for Qwen3-VL).
+        sample_tolerance: Fraction of the sampling period by which a slot opens early, to absorb
+            stamp rounding and jitter; keep it below one input frame period (the default, 1 %,
+            is 2.5 ms at 4 fps: right for cameras up to 400 Hz).
+    """
+
+    window_s: float = param(4.0, "Seconds of frames kept per camera", low=0.1, high=60.0)
+    sample_fps: float = param(
+        4.0,
+        "Frames per second kept; -1 = the family's (4, as Cosmos-Reason was trained)",
+        low=0.1,
+        high=30.0,
+        family=True,
+    )
+    max_frame_pixels: int = param(
+        REASON1_RECIPE.frame_max_pixels,
+        "Pixel cap per kept frame; -1 = the family's (768 visual tokens: 768 * 28 * 28 for "
+        "reason1, 768 * 32 * 32 for reason2)",
+        low=28 * 28,
+        high=4096 * 4096,
+        family=True,
+    )
+    max_total_pixels: int = param(
+        REASON1_RECIPE.total_pixels,
+        "Pixels per clip as qwen-vl-utils counts them (two frames share a token); -1 = the "
+        "family's (8192 visual tokens: 8192 * 28 * 28 or 8192 * 32 * 32)",
+        low=28 * 28,
+        high=2**31 - 1,
+        family=True,
+    )
+    patch_multiple: int = 28
+    sample_tolerance: float = 0.01
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if not 0 <= check_number("sample_tolerance", self.sample_tolerance, Param("")) < 0.5:
+            raise ConfigError(
+                f"sample_tolerance must be in [0, 0.5), got {self.sample_tolerance!r}"
+            )
+        check_number("patch_multiple", self.patch_multiple, Param("", low=1), integer=True)
+        patch_px = self.patch_multiple**2
+        if self.max_frame_pixels < patch_px:
+            raise ConfigError(
+                f"max_frame_pixels must hold at least one {self.patch_multiple}x"
+                f"{self.patch_multiple} patch ({patch_px}), got {self.max_frame_pixels}"
+            )
+        if self.max_total_pixels < patch_px * self.capacity:
+            raise ConfigError(
+                f"max_total_pixels must hold one patch ({patch_px} px) for each of the "
+                f"{self.capacity} frames of a full window, got {self.max_total_pixels}"
+            )
+
+    @property
+    def capacity(self) -> int:
+        """The most frames a window can hold: one per sampling slot that fits in ``window_s``."""
+        return math.ceil(self.window_s * self.sample_fps - 1e-9) + 1
+
+    @property
+    def max_video_tokens(self) -> int:
+        """Visual tokens of a full clip at most: frames merge in pairs over time, and one token
+        covers ``patch_multiple``² pixels of a pair."""
+        return math.ceil(self.capacity / 2) * (self.frame_pixel_budget // self.patch_multiple**2)
+
+    @property
+    def frame_pixel_budget(self) -> int:
+        """The most pixels of one downscaled frame: qwen-vl-utils' per-frame cap for a full
+        window (``core.recipes.video_frame_pixels``), at most ``max_frame_pixels``."""
+        per_frame = video_frame_pixels(self.max_total_pixels, self.capacity, self.patch_multiple)
+        return min(self.max_frame_pixels, per_frame)
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """Counters of one window since it was made (``clear`` keeps them).
+
+    Attributes:
+        camera: The window's camera.
+        received: Stamps offered (``accept``, or ``push`` without a prior ``accept``).
+        kept: Frames stored.
+        skipped_rate: Frames dropped because their sampling slot already held a frame.
+        out_of_order: Frames dropped because their stamp was older than one already seen.
+        duplicate: Frames dropped because their stamp equalled the newest one seen.
+        resets: Times the window restarted (camera restart, or a change of frame size).
+        fill: Frames held now.
+        capacity: The most frames the window can hold.
+        newest_ns: Stamp of the newest frame held, or None when empty.
+    """
+
+    camera: str
+    received: int
+    kept: int
+    skipped_rate: int
+    out_of_order: int
+    duplicate: int
+    resets: int
+    fill: int
+    capacity: int
+    newest_ns: int | None
 
 
 @dataclass(frozen=True)

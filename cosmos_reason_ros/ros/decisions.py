@@ -17,15 +17,14 @@ from cosmos_reason_ros.config import NodeConfig
 from cosmos_reason_ros.core.decision import Decision
 from cosmos_reason_ros.core.errors import GenerationCancelled
 from cosmos_reason_ros.core.generation import TextCallback
-from cosmos_reason_ros.core.reasoner import Reasoner
-from cosmos_reason_ros.core.reasoner_config import check_goal
+from cosmos_reason_ros.core.reasoner import CheckedRequest, Reasoner
 from cosmos_reason_ros.core.window import WindowSet
 from cosmos_reason_ros.core.worker import InferenceWorker, Job, QueueFullError, Reservation
 from cosmos_reason_ros.ros.cameras import Camera, fresh_snapshot
 from cosmos_reason_ros.ros.diagnostics import DecisionCounters
 from cosmos_reason_ros.ros.memory import release_free_memory
 from cosmos_reason_ros.ros.outputs import Outputs
-from cosmos_reason_ros.ros.requests import Outcome, failure_message, validated_request
+from cosmos_reason_ros.ros.requests import Outcome, failure_message
 from cosmos_reason_ros.ros.servers import Request
 
 
@@ -92,11 +91,11 @@ class Decisions:
         on_text: TextCallback | None = None,
         reservation: Reservation | None = None,
     ) -> Job[Decision]:
-        """Validate and queue ``request``; raises ``CosmosReasonError`` to refuse it."""
-        question, choices = validated_request(self._reasoner, request.question, request.choices)
-        goal = check_goal(self._reasoner.config, request.goal)
+        """Check ``request`` (the one check of a service or action request) and queue it;
+        raises ``CosmosReasonError`` to refuse it."""
+        checked = self._reasoner.validate_request(request.question, request.choices, request.goal)
         return self.worker.submit(
-            lambda cancel: self._decide(question, choices, on_text, cancel, goal),
+            lambda cancel: self._decide(checked, on_text, cancel),
             timeout_s=self._config.inference_timeout_s,
             reservation=reservation,
         )
@@ -115,7 +114,7 @@ class Decisions:
         if self.worker.idle():
             try:
                 job = self.worker.submit(
-                    lambda cancel: self._decide("", (), None, cancel),
+                    lambda cancel: self._decide(CheckedRequest(), None, cancel),
                     timeout_s=self._config.inference_timeout_s,
                 )
             except QueueFullError:  # a request took the place between the check and now
@@ -143,11 +142,9 @@ class Decisions:
     # ----- the job (worker thread) -----------------------------------------------------
     def _decide(
         self,
-        question: str,
-        choices: tuple[str, ...],
+        request: CheckedRequest,
         on_text: TextCallback | None,
         cancel: threading.Event,
-        goal: str = "",
     ) -> Decision:
         t0 = time.monotonic()
         snapshot = fresh_snapshot(self._cameras, self._windows, self._config.max_frame_age_s)
@@ -155,12 +152,10 @@ class Decisions:
             decision = self._reasoner.decide(
                 snapshot,
                 decision_id=next(self._ids),
-                question=question,
-                choices=choices,
+                request=request,
                 on_text=on_text,
                 cancel=cancel,
                 snapshot_s=time.monotonic() - t0,
-                goal=goal,
             )
             if cancel.is_set():  # timed out or cancelled meanwhile: never publish it late
                 raise GenerationCancelled(f"decision {decision.decision_id} finished too late")

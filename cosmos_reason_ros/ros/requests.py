@@ -4,7 +4,6 @@ into a clear message for ``success=false``."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -17,7 +16,6 @@ from cosmos_reason_ros.core.errors import (
     GenerationTimeout,
     InputError,
 )
-from cosmos_reason_ros.core.reasoner import Reasoner
 from cosmos_reason_ros.core.worker import QueueFullError
 
 _LOG = logging.getLogger(__name__)
@@ -66,19 +64,3 @@ def outcome_of(future: Future[Decision]) -> Outcome:
     if not isinstance(exc, CosmosReasonError):
         _LOG.error("decision failed unexpectedly", exc_info=exc)
     return Outcome(False, failure_message(exc))
-
-
-def validated_request(
-    reasoner: Reasoner, question: str, choices: Sequence[str]
-) -> tuple[str, tuple[str, ...]]:
-    """``reasoner.validate_request``, after the size limits, which are checked here first so
-    that the message names the parameter to change (and a huge request is not processed)."""
-    cfg = reasoner.config
-    if len(question) > cfg.max_question_chars:
-        raise InputError(
-            f"question is {len(question)} characters; max_question_chars is "
-            f"{cfg.max_question_chars}"
-        )
-    if len(choices) > cfg.max_choices:
-        raise InputError(f"{len(choices)} choices given; max_choices is {cfg.max_choices}")
-    return reasoner.validate_request(question, choices)

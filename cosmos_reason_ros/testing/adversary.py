@@ -18,7 +18,7 @@ import torch
 from transformers import LogitsProcessor
 
 from cosmos_reason_ros.backends.grammar import token_table
-from cosmos_reason_ros.backends.transformers_backend import TransformersBackend
+from cosmos_reason_ros.backends.transformers.backend import TransformersBackend
 
 _BREAKERS = (b"</", b"think", b">", b"{", b"}", b'"', b"\\")
 

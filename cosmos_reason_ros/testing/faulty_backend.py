@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, replace
 
 from cosmos_reason_ros.backends.config import BackendConfig
-from cosmos_reason_ros.backends.transformers_backend import TransformersBackend
+from cosmos_reason_ros.backends.transformers.backend import TransformersBackend
 from cosmos_reason_ros.core.errors import BackendError
 from cosmos_reason_ros.core.generation import BackendInfo, GenerationRequest, GenerationResult
 

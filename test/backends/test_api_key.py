@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from cosmos_reason_ros.backends.api_key import BLANK, KeyFilter, blank_result, sent_in_clear
 from cosmos_reason_ros.backends.config import BackendConfig
-from cosmos_reason_ros.backends.openai_backend import OpenAIBackend
+from cosmos_reason_ros.backends.openai.api_key import BLANK, KeyFilter, blank_result, sent_in_clear
+from cosmos_reason_ros.backends.openai.backend import OpenAIBackend
 from cosmos_reason_ros.core.errors import BackendError, BackendUnavailableError
 from cosmos_reason_ros.core.generation import (
     ChatMessage,

@@ -1,5 +1,5 @@
 """Local checkpoint folders: symlinks resolved, and with trust_remote_code on, nothing in or
-above the folder that others could write to (backends/checkpoint.py)."""
+above the folder that others could write to (backends/transformers/checkpoint.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cosmos_reason_ros.backends.checkpoint import resolve_checkpoint
+from cosmos_reason_ros.backends.transformers.checkpoint import resolve_checkpoint
 from cosmos_reason_ros.core.errors import BackendError
 
 

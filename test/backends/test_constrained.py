@@ -17,8 +17,11 @@ import torch
 from transformers import AutoModelForImageTextToText, AutoTokenizer, LogitsProcessor
 
 from cosmos_reason_ros.backends import BackendConfig
-from cosmos_reason_ros.backends.constrained import AnswerConstraint, compile_answer_grammar
-from cosmos_reason_ros.backends.transformers_backend import TransformersBackend
+from cosmos_reason_ros.backends.transformers.backend import TransformersBackend
+from cosmos_reason_ros.backends.transformers.constrained import (
+    AnswerConstraint,
+    compile_answer_grammar,
+)
 from cosmos_reason_ros.core.errors import BackendError
 from cosmos_reason_ros.core.generation import (
     AnswerFormat,

@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("transformers", reason="the transformers backend needs transformers")
 
 from cosmos_reason_ros.backends import BackendConfig
-from cosmos_reason_ros.backends.transformers_backend import TransformersBackend
+from cosmos_reason_ros.backends.transformers.backend import TransformersBackend
 from cosmos_reason_ros.config import build_config
 from cosmos_reason_ros.core.action_space import (
     DEFAULT_PARAMETERS,

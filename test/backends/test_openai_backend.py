@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from cosmos_reason_ros.backends.config import BackendConfig
-from cosmos_reason_ros.backends.openai_backend import OpenAIBackend
-from cosmos_reason_ros.backends.openai_chat import build_chat_kwargs
+from cosmos_reason_ros.backends.openai.backend import OpenAIBackend
+from cosmos_reason_ros.backends.openai.chat import build_chat_kwargs
 from cosmos_reason_ros.core.errors import (
     BackendError,
     BackendUnavailableError,

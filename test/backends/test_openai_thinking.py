@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from cosmos_reason_ros.backends.config import BackendConfig
-from cosmos_reason_ros.backends.openai_backend import OpenAIBackend
+from cosmos_reason_ros.backends.openai.backend import OpenAIBackend
 from cosmos_reason_ros.core.errors import BackendError, GenerationCancelled
 from cosmos_reason_ros.core.generation import (
     AnswerFormat,

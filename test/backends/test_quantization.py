@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("torch", reason="quantization needs torch")
 
-from cosmos_reason_ros.backends.quantization import check_kernels
+from cosmos_reason_ros.backends.transformers.quantization import check_kernels
 from cosmos_reason_ros.core.errors import BackendUnavailableError
 
 ORIN_ERROR = "Error named symbol not found at line 449 in file /src/csrc/ops.cu"

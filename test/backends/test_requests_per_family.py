@@ -236,7 +236,7 @@ def test_transformers_backend_applies_top_k_and_presence_penalty(tiny_model_dir:
     sampling with ``top_k`` 1 is greedy whatever the seed, without it the seeds differ; a
     presence penalty breaks greedy decoding's repetition loop."""
     from cosmos_reason_ros.backends.config import BackendConfig
-    from cosmos_reason_ros.backends.transformers_backend import TransformersBackend
+    from cosmos_reason_ros.backends.transformers.backend import TransformersBackend
     from cosmos_reason_ros.core.generation import (
         ChatMessage,
         SamplingSettings,
@@ -302,10 +302,10 @@ def trtllm_request(case: str) -> GenerationRequest:
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_tensorrt_llm_builders_put_the_video_first_at_its_rate(case: str) -> None:
-    from cosmos_reason_ros.backends.tensorrt_llm_backend import (
+    from cosmos_reason_ros.backends.tensorrt_llm.backend import (
         hf_messages as trt_messages,
     )
-    from cosmos_reason_ros.backends.tensorrt_llm_backend import (
+    from cosmos_reason_ros.backends.tensorrt_llm.backend import (
         processor_kwargs,
         video_metadata,
     )
@@ -322,7 +322,7 @@ def test_tensorrt_llm_builders_put_the_video_first_at_its_rate(case: str) -> Non
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_tensorrt_llm_sampling_keeps_temperature_top_p_repetition_and_seed(case: str) -> None:
-    from cosmos_reason_ros.backends.tensorrt_llm_backend import sampling_kwargs
+    from cosmos_reason_ros.backends.tensorrt_llm.backend import sampling_kwargs
 
     request = trtllm_request(case)
     expected = CASES[case]["sampling"]
@@ -335,7 +335,7 @@ def test_tensorrt_llm_sampling_keeps_temperature_top_p_repetition_and_seed(case:
 
 @pytest.mark.parametrize("case", ["reason2", "reason2-plain"])
 def test_tensorrt_llm_sampling_sends_reason2_top_k_and_presence_penalty(case: str) -> None:
-    from cosmos_reason_ros.backends.tensorrt_llm_backend import sampling_kwargs
+    from cosmos_reason_ros.backends.tensorrt_llm.backend import sampling_kwargs
 
     request = trtllm_request(case)
     sent = sampling_kwargs(request.sampling, request.sampling.max_new_tokens)

@@ -24,8 +24,8 @@ from cosmos_reason_ros.backends.messages import (
     video_clips,
     video_metadata,
 )
-from cosmos_reason_ros.backends.tensorrt_llm_backend import TensorRTLLMBackend
-from cosmos_reason_ros.backends.trtllm_request import (
+from cosmos_reason_ros.backends.tensorrt_llm.backend import TensorRTLLMBackend
+from cosmos_reason_ros.backends.tensorrt_llm.request import (
     Phase,
     answer_structural_tag,
     llm_kwargs,
@@ -35,7 +35,7 @@ from cosmos_reason_ros.backends.trtllm_request import (
     split_one_call,
     without_opening,
 )
-from cosmos_reason_ros.backends.trtllm_stream import held_back
+from cosmos_reason_ros.backends.tensorrt_llm.stream import held_back
 from cosmos_reason_ros.core.errors import BackendError, BackendUnavailableError, ConfigError
 from cosmos_reason_ros.core.generation import (
     AnswerFormat,

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cosmos_reason_ros.backends.tensorrt_llm_backend import TensorRTLLMBackend
+from cosmos_reason_ros.backends.tensorrt_llm.backend import TensorRTLLMBackend
 from cosmos_reason_ros.config import build_config
 from cosmos_reason_ros.core.errors import ConfigError
 from cosmos_reason_ros.core.prompt_bound import prompt_bound
@@ -97,9 +97,9 @@ def test_standin_computed_max_num_tokens_holds_a_full_window_and_the_longest_que
         backend = TensorRTLLMBackend(config.backend)
         backend.load()
         try:
-            decision = Reasoner(backend, config.reasoner).decide(
-                snapshot, decision_id=1, question=question
-            )
+            reasoner = Reasoner(backend, config.reasoner)
+            request = reasoner.validate_request(question)
+            decision = reasoner.decide(snapshot, decision_id=1, request=request)
         finally:
             backend.close()
     bound = prompt_bound(config.window, config.reasoner, "qwen2_5_vl", config.image_topics)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from cosmos_reason_ros.backends import BackendConfig, create_backend
-from cosmos_reason_ros.backends.transformers_backend import TransformersBackend, _build_inputs
+from cosmos_reason_ros.backends.transformers.backend import TransformersBackend, _build_inputs
 from cosmos_reason_ros.core.errors import BackendError, GenerationCancelled
 from cosmos_reason_ros.core.generation import (
     ChatMessage,

@@ -24,7 +24,12 @@ from cosmos_reason_ros.core.errors import (
     InputError,
 )
 from cosmos_reason_ros.core.generation import Backend, SamplingSettings
-from cosmos_reason_ros.core.reasoner import DEFAULT_QUESTION, Reasoner, ReasonerConfig
+from cosmos_reason_ros.core.reasoner import (
+    DEFAULT_QUESTION,
+    CheckedRequest,
+    Reasoner,
+    ReasonerConfig,
+)
 from cosmos_reason_ros.core.types import Clip, WindowSnapshot
 
 SPACE = ActionSpace.parse(["move_forward: drive ahead", "turn_left", "turn_right"], "stop")
@@ -98,9 +103,8 @@ def test_choices_restrict_the_action_to_the_options(backend: Backend) -> None:
     reasoner = Reasoner(backend, fast_config())
     for seed in range(2):
         reasoner.reconfigure(fast_config(sampling=SamplingSettings(max_new_tokens=160, seed=seed)))
-        decision = reasoner.decide(
-            SNAPSHOT, decision_id=seed, question="Which way?", choices=["turn_right", "turn_left"]
-        )
+        request = reasoner.validate_request("Which way?", ["turn_right", "turn_left"])
+        decision = reasoner.decide(SNAPSHOT, decision_id=seed, request=request)
         assert decision.valid, decision.reason
         assert decision.action in ("turn_right", "turn_left")
         assert decision.choices == ("turn_right", "turn_left")
@@ -184,21 +188,20 @@ def test_fallback_decision_carries_the_fallback_action_and_the_snapshot_stamps(
 
 def test_validate_request_defaults_the_question_and_strips_choices(backend: Backend) -> None:
     reasoner = Reasoner(backend, fast_config())
-    assert reasoner.validate_request("  ", ()) == (DEFAULT_QUESTION, ())
-    assert reasoner.validate_request(" Go? ", [" turn_left", "stop "]) == (
-        "Go?",
-        ("turn_left", "stop"),
+    assert reasoner.validate_request("  ", ()) == CheckedRequest(DEFAULT_QUESTION, ())
+    assert reasoner.validate_request(" Go? ", [" turn_left", "stop "], " tidy ") == (
+        CheckedRequest("Go?", ("turn_left", "stop"), "tidy")
     )
 
 
 @pytest.mark.parametrize(
     ("question", "choices", "message"),
     [
-        ("x" * 4001, (), "question is 4001 characters; the limit is 4000"),
+        ("x" * 4001, (), "question is 4001 characters; max_question_chars is 4000"),
         ("Go?", ("turn_left", "turn_left"), "duplicate choices: 'turn_left'"),
         ("Go?", ("turn_left", ""), r"choices \[1\] are empty"),
         ("Go?", ("fly",), "choices 'fly' are not allowed actions"),
-        ("Go?", ("turn_left", "turn_right", "stop"), "3 choices given; the limit is 2"),
+        ("Go?", ("turn_left", "turn_right", "stop"), "3 choices given; max_choices is 2"),
         ("a\x00b", (), "NUL"),
     ],
 )
@@ -215,9 +218,7 @@ def test_validate_request_refuses_bad_requests_with_a_clear_message(
     [
         ({"profile": "reason9"}, "profile must be one of auto, reason1, reason2"),
         ({"question": " "}, "question must be a non-empty string"),
-        ({"max_thinking_tokens": 160}, r"max_thinking_tokens must be an integer in \[0, 159\]"),
-        ({"sampling": SamplingSettings(top_p=0.0)}, r"top_p must be in \(0, 1\]"),
-        ({"sampling": SamplingSettings(temperature=math.nan)}, "temperature must be >= 0"),
+        ({"max_thinking_tokens": 160}, r"max_thinking_tokens \(160\) must be below max_new"),
         ({"max_choices": 0}, "max_choices"),
         ({"action_space": ["go"]}, "action_space must be an ActionSpace"),
         ({"max_reason_chars": 10_000}, "max_reason_chars"),
@@ -228,6 +229,22 @@ def test_config_refuses_bad_settings(overrides: dict[str, object], message: str)
         fast_config(**overrides)
 
 
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"top_p": 0.0}, "top_p must be >= 0.01"),
+        ({"temperature": math.nan}, "temperature must be finite"),
+        ({"presence_penalty": 2.5}, "presence_penalty must be <= 2"),
+        ({"seed": -1}, "seed must be >= 0 or None"),
+    ],
+)
+def test_sampling_refuses_values_outside_the_declared_ranges(
+    overrides: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        SamplingSettings(**overrides)  # type: ignore[arg-type]
+
+
 def test_reconfigure_swaps_the_config_for_the_next_decision(backend: Backend) -> None:
     reasoner = Reasoner(backend, fast_config())
     new = fast_config(question="Is the path clear?")
@@ -235,7 +252,7 @@ def test_reconfigure_swaps_the_config_for_the_next_decision(backend: Backend) ->
     worker.start()
     worker.join()
     assert reasoner.config is new
-    assert reasoner.validate_request("", ()) == ("Is the path clear?", ())
+    assert reasoner.validate_request("", ()) == CheckedRequest("Is the path clear?", ())
     with pytest.raises(ConfigError, match="must be a ReasonerConfig"):
         reasoner.reconfigure("fast")  # type: ignore[arg-type]
 

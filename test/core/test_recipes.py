@@ -23,7 +23,6 @@ from cosmos_reason_ros.core.prompts import (
     render_text,
 )
 from cosmos_reason_ros.core.reasoner import ReasonerConfig
-from cosmos_reason_ros.core.reasoner_config import check_goal
 from cosmos_reason_ros.core.recipes import video_frame_pixels
 from cosmos_reason_ros.core.types import Clip
 
@@ -85,11 +84,11 @@ def test_goal_asks_upstreams_goal_conditioned_question() -> None:
 
 def test_goal_is_checked_like_a_question() -> None:
     config = ReasonerConfig(action_space=SPACE, max_question_chars=40)
-    assert check_goal(config, "  tidy  ") == "tidy"
-    with pytest.raises(InputError, match="goal is 41 characters; the limit is 40"):
-        check_goal(config, "x" * 41)
+    assert config.check_request(goal="  tidy  ").goal == "tidy"
+    with pytest.raises(InputError, match="goal is 41 characters; max_question_chars is 40"):
+        config.check_request(goal="x" * 41)
     with pytest.raises(InputError, match="NUL"):
-        check_goal(config, "a\x00b")
+        config.check_request(goal="a\x00b")
     with pytest.raises(ConfigError, match="goal is 41 characters"):
         ReasonerConfig(action_space=SPACE, max_question_chars=40, goal="x" * 41)
 
@@ -154,7 +153,8 @@ def test_a_requests_goal_overrides_the_configured_one_in_what_is_sent() -> None:
         try:
             reasoner = Reasoner(backend, config.reasoner)
             reasoner.decide(snapshot, decision_id=1)
-            reasoner.decide(snapshot, decision_id=2, goal="Sort electronic products")
+            request = reasoner.validate_request(goal="Sort electronic products")
+            reasoner.decide(snapshot, decision_id=2, request=request)
         finally:
             backend.close()
         texts = [r.content_parts()[-1]["text"] for r in srv.chat_requests]

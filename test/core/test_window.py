@@ -44,13 +44,14 @@ def test_default_config_holds_four_seconds_at_four_fps_within_the_cosmos_budget(
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"window_s": 0}, "window_s must be > 0"),
+        ({"window_s": 0}, "window_s must be >= 0.1"),
         ({"window_s": math.inf}, "window_s must be finite"),
-        ({"sample_fps": -1.0}, "sample_fps must be > 0"),
+        ({"sample_fps": -1.0}, "sample_fps must be >= 0.1"),
         ({"sample_fps": "4"}, "sample_fps must be a number"),
         ({"patch_multiple": 0}, "patch_multiple must be >= 1"),
         ({"patch_multiple": 28.0}, "patch_multiple must be an integer"),
-        ({"max_frame_pixels": 27 * 28}, "max_frame_pixels must hold at least one 28x28 patch"),
+        ({"max_frame_pixels": 27 * 28}, "max_frame_pixels must be >= 784"),
+        ({"max_frame_pixels": 28 * 28, "patch_multiple": 32}, "must hold at least one 32x32"),
         ({"max_total_pixels": 28 * 28 * 16}, "max_total_pixels must hold one patch"),
         ({"sample_tolerance": 0.5}, r"sample_tolerance must be in \[0, 0.5\)"),
         ({"window_s": True}, "window_s must be a number"),

@@ -133,7 +133,7 @@ def test_reason1_template_adds_the_default_system_turn_like_qwen2_5_vl(
 def test_checkpoint_loads_through_the_backend_and_generates_from_a_video(
     built: dict[str, Path], arch: str
 ) -> None:
-    from cosmos_reason_ros.backends.transformers_backend import TransformersBackend
+    from cosmos_reason_ros.backends.transformers.backend import TransformersBackend
 
     side = FRAME_SIDE[arch]
     frames = tuple(np.full((side, side, 3), 40 * i, dtype=np.uint8) for i in range(4))

@@ -1,10 +1,10 @@
 """The ``openai`` backend: any OpenAI-compatible chat-completions server.
 
 Works with trtllm-serve, vLLM, TensorRT Edge-LLM's server and NVIDIA NIM through the ``openai``
-client library (>= 1.50). Retries, timeouts and error messages follow ``openai_calls``: an
+client library (>= 1.50). Retries, timeouts and error messages follow ``openai.calls``: an
 attempt is retried only while none of its text reached ``on_text``.
 
-Media (``openai_chat``): one video per camera by default, at its frame rate, with the processor
+Media (``openai.chat``): one video per camera by default, at its frame rate, with the processor
 arguments that stop the server from re-sampling or resizing it; ``"images"`` sends stills.
 
 Thinking budget and deadline, enforced here, client-side, whatever the server does: thinking
@@ -41,11 +41,11 @@ import time
 from typing import Any
 from urllib.parse import urlparse
 
-from cosmos_reason_ros.backends.api_key import KeyFilter, blank_result, sent_in_clear
 from cosmos_reason_ros.backends.config import STRUCTURED_OUTPUT_MODES, BackendConfig
-from cosmos_reason_ros.backends.openai_calls import RetryableError, ServerCalls
-from cosmos_reason_ros.backends.openai_chat import build_chat_kwargs, continuation, with_schema
-from cosmos_reason_ros.backends.openai_stream import AnswerReader, GenerationRun, ThinkingWatch
+from cosmos_reason_ros.backends.openai.api_key import KeyFilter, blank_result, sent_in_clear
+from cosmos_reason_ros.backends.openai.calls import RetryableError, ServerCalls
+from cosmos_reason_ros.backends.openai.chat import build_chat_kwargs, continuation, with_schema
+from cosmos_reason_ros.backends.openai.stream import AnswerReader, GenerationRun, ThinkingWatch
 from cosmos_reason_ros.core.architecture import detect_architecture
 from cosmos_reason_ros.core.errors import BackendError, BackendUnavailableError, ConfigError
 from cosmos_reason_ros.core.generation import (

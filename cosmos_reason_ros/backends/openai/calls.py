@@ -18,12 +18,12 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
-from cosmos_reason_ros.backends.openai_stream import END, WAITING, ChunkReader
+from cosmos_reason_ros.backends.openai.stream import END, WAITING, ChunkReader
 from cosmos_reason_ros.core.errors import BackendError, GenerationCancelled, GenerationTimeout
 
 __all__ = ["RetryableError", "ServerCalls"]
 
-logger = logging.getLogger("cosmos_reason_ros.backends.openai_backend")
+logger = logging.getLogger("cosmos_reason_ros.backends.openai.backend")
 
 _MAX_ERROR_CHARS = 300
 _POLL_S = 0.05  # how often a silent stream looks at the cancel event and the deadline

@@ -25,8 +25,8 @@ import math
 from typing import Any
 
 from cosmos_reason_ros.backends.config import BackendConfig
-from cosmos_reason_ros.backends.media import jpeg_data_url, mp4_data_url
 from cosmos_reason_ros.backends.messages import clip_fps, video_clips
+from cosmos_reason_ros.backends.openai.media import jpeg_data_url, mp4_data_url
 from cosmos_reason_ros.core.errors import BackendError
 from cosmos_reason_ros.core.generation import (
     AnswerFormat,

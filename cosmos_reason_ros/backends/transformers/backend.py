@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from cosmos_reason_ros.backends.checkpoint import looks_local, resolve_checkpoint
 from cosmos_reason_ros.backends.config import BackendConfig
-from cosmos_reason_ros.backends.hf_compile import CompiledDecoding, warm_up
-from cosmos_reason_ros.backends.hf_generate import DeltaStreamer, plan_generation
-from cosmos_reason_ros.backends.hub import locate_checkpoint
 from cosmos_reason_ros.backends.messages import hf_messages, video_clips, video_metadata
-from cosmos_reason_ros.backends.quantization import quantization_config
+from cosmos_reason_ros.backends.transformers.checkpoint import looks_local, resolve_checkpoint
+from cosmos_reason_ros.backends.transformers.compile import CompiledDecoding, warm_up
+from cosmos_reason_ros.backends.transformers.generate import DeltaStreamer, plan_generation
+from cosmos_reason_ros.backends.transformers.hub import locate_checkpoint
+from cosmos_reason_ros.backends.transformers.quantization import quantization_config
 from cosmos_reason_ros.core.architecture import Architecture, detect_architecture
 from cosmos_reason_ros.core.errors import (
     BackendError,

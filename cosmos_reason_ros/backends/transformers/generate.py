@@ -18,7 +18,7 @@ from transformers import (
 )
 from transformers.generation.streamers import BaseStreamer
 
-from cosmos_reason_ros.backends.constrained import AnswerConstraint
+from cosmos_reason_ros.backends.transformers.constrained import AnswerConstraint
 from cosmos_reason_ros.core.generation import GenerationRequest, TextCallback
 
 

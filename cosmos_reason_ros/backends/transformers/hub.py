@@ -20,7 +20,7 @@ import logging
 import os
 from pathlib import Path
 
-from cosmos_reason_ros.backends.checkpoint import looks_local
+from cosmos_reason_ros.backends.transformers.checkpoint import looks_local
 from cosmos_reason_ros.core.errors import BackendError
 
 _LOG = logging.getLogger(__name__)
