@@ -29,9 +29,10 @@ Value = bool | int | float | str | list[str]
 """A parameter's value as ROS carries it."""
 
 
-@dataclass(frozen=True)
-class ParamSpec:
-    """One node parameter, as its declaration (``core.params.Param``) and field say.
+@dataclass(frozen=True, kw_only=True)
+class ParamSpec(Param):
+    """One node parameter: its declaration (``core.params.Param``, whose attributes it has)
+    with the name, default and place its field gives it.
 
     Attributes:
         name: The ROS parameter name.
@@ -41,20 +42,10 @@ class ParamSpec:
             all of them.
         to: Dotted path of the ``NodeConfig`` field the value sets (``backend.model``,
             ``reasoner.sampling.top_p``).
-        The rest: as in ``core.params.Param``.
     """
 
-    name: str
     default: Value
-    description: str
     to: str
-    live: bool = False
-    launch_only: bool = False
-    low: float | None = None
-    high: float | None = None
-    choices: tuple[str, ...] = ()
-    family: bool = False
-    backends: tuple[str, ...] = ()
 
 
 def specs_of(cls: type[Any], prefix: str = "") -> tuple[ParamSpec, ...]:
@@ -81,19 +72,9 @@ def _spec(field: dataclasses.Field[Any], meta: Param, path: str) -> ParamSpec:
     text = meta.description
     if meta.backends:
         text = f"{', '.join(meta.backends)} backend{'s' if len(meta.backends) > 1 else ''}: {text}"
-    return ParamSpec(
-        name=meta.name or field.name,
-        default=default,
-        description=text,
-        to=path,
-        live=meta.live,
-        launch_only=meta.launch_only,
-        low=meta.low,
-        high=meta.high,
-        choices=meta.choices,
-        family=meta.family,
-        backends=meta.backends,
-    )
+    declaration = {f.name: getattr(meta, f.name) for f in dataclasses.fields(Param)}
+    declaration.update(name=meta.name or field.name, description=text)
+    return ParamSpec(**declaration, default=default, to=path)
 
 
 SPECS: tuple[ParamSpec, ...] = specs_of(NodeConfig)
