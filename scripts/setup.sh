@@ -96,6 +96,10 @@ install_chromium() {
 }
 install_chromium
 
+# The build's link outside the tree (see below), named per checkout; earlier setups kept it.
+np_link="${TMPDIR:-/tmp}/cosmos_reason_ros-numpy-$(printf %s "$ROOT" | sha256sum | cut -c1-12)"
+rm -f "$np_link"
+
 # colcon build, skipped when no input of the package changed.
 want=$( (find msg srv action launch config cosmos_reason_ros scripts -type f \
           ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum;
@@ -115,15 +119,18 @@ if [[ "$(cat build/.colcon-stamp 2>/dev/null)" != "$want" || ! -d install/cosmos
       || { cat build.log; exit 1; }
   else
     # rosidl exports numpy's include folder with the generated Python target, and CMake refuses
-    # exported paths inside the source tree (.venv is). A link outside the tree, made anew for
-    # each build, names the same headers.
-    np_link="${TMPDIR:-/tmp}/cosmos_reason_ros-numpy-$(printf %s "$ROOT" | sha256sum | cut -c1-12)"
+    # exported paths inside the source tree (.venv is). A link outside the tree names the same
+    # headers for the build only: it is removed when the build ends, however it ends, so
+    # nothing of this checkout is left outside it (only a CMake consumer of our generated
+    # Python target would read the exported path, and nothing here is one).
+    trap 'rm -f "$np_link"' EXIT
     ln -sfn "$("$VENV/bin/python" -c 'import numpy; print(numpy.get_include())')" "$np_link"
     PATH="$VENV/bin:$PATH" AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" \
       "$VENV/bin/colcon" build --event-handlers console_cohesion- \
       --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DPython3_NumPy_INCLUDE_DIR="$np_link" \
       -DBUILD_TESTING=OFF >build.log 2>&1 \
       || { cat build.log; exit 1; }
+    rm -f "$np_link"
   fi
   mkdir -p build && echo "$want" > build/.colcon-stamp
 fi

@@ -5,8 +5,13 @@
    plain decode (rosbags-image ``message_to_cvimage`` + ``cv2.resize``) of each kept frame.
    Both keep the same frames, so the ratio is the cost of our decode path per received frame,
    sampling included on both sides (it is not the sampling ratio).
-2. ``jpeg.per_kept_frame``: ``decode_image`` of a 1080p JPEG at the window's size against a
-   full-size ``cv2.imdecode`` plus ``cv2.resize``.
+2. ``jpeg.per_kept_frame``: ``decode_image`` of a 1080p JPEG at the window's size (1008x560)
+   against a full-size ``cv2.imdecode`` plus ``cv2.resize(INTER_AREA)``. No reduced scale
+   helps here: 1/2 (960x540) is below the target, and libjpeg-turbo's 5/8 decode, which
+   covers it, took 1.4x as long as its full-size one (only 1/1, 1/2, 1/4 and 1/8 have SIMD
+   inverse DCTs; entropy decoding costs the same at every scale). What meets the target is
+   libjpeg-turbo's full-size decode straight to RGB with plain chroma upsampling (simplejpeg)
+   and a linear resize, which the < 2x shrink allows.
 3. ``raw.per_kept_frame``: ``ingest`` of a kept raw 1080p frame against its floor, one
    ``cv2.resize`` of the same array.
 """

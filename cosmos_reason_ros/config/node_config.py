@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from cosmos_reason_ros.backends.config import BackendConfig
 from cosmos_reason_ros.core.action_space import DEFAULT_ACTIONS, FALLBACK_RULE
 from cosmos_reason_ros.core.architecture import Architecture
+from cosmos_reason_ros.core.decoding import MAX_SOURCE_PIXELS
 from cosmos_reason_ros.core.errors import ConfigError
+from cosmos_reason_ros.core.ingest import MAX_CAMERAS
 from cosmos_reason_ros.core.params import check_fields, param
 from cosmos_reason_ros.core.reasoner import ReasonerConfig
 from cosmos_reason_ros.core.window import WindowConfig
@@ -51,7 +53,11 @@ class NodeConfig:
         choices=("sensor_data", "reliable"),
     )
     max_input_pixels: int = param(
-        50_000_000, "Larger camera images are refused as invalid", low=1, high=2**31 - 1
+        50_000_000,
+        "Larger camera images are refused as invalid (PNG, raw and progressive JPEG frames "
+        "also above 4096x4096: a ceiling no parameter lifts)",
+        low=1,
+        high=MAX_SOURCE_PIXELS,
     )
     window: WindowConfig
     reasoner: ReasonerConfig
@@ -70,7 +76,8 @@ class NodeConfig:
     )
     max_frame_age_s: float = param(
         2.0,
-        "A camera silent for longer is left out; with no fresh camera a request fails",
+        "A camera with no usable frame for longer is left out (stale); with no fresh camera a "
+        "request fails",
         live=True,
         low=0.01,
         high=3600.0,
@@ -101,3 +108,7 @@ class NodeConfig:
             raise ConfigError(f"image_topics must name at least one topic, got {list(topics)!r}")
         if len(set(topics)) != len(topics):
             raise ConfigError(f"image_topics has duplicates: {list(topics)!r}")
+        if len(topics) > MAX_CAMERAS:
+            raise ConfigError(
+                f"image_topics names {len(topics)} topics; one node watches at most {MAX_CAMERAS}"
+            )

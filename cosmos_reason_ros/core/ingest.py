@@ -3,6 +3,9 @@
 Every source of frames goes through ``ingest``: the node's camera callbacks, offline
 evaluation, ``make bench`` and the ``cosmos-reason`` CLI (whose video frames are wrapped as
 raw images with ``raw_frame``). Most frames end at the stamp check, before any decoding.
+
+Hard ceilings of the camera path, which no parameter lifts: ``MAX_CAMERAS`` cameras per node
+and, in ``core.decoding``, pixels decoded per frame and bytes of a message looked at.
 """
 
 from __future__ import annotations
@@ -12,9 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from cosmos_reason_ros.core.decoding import decode_image
-from cosmos_reason_ros.core.errors import InputError
+from cosmos_reason_ros.core.errors import FrameError, InputError
 from cosmos_reason_ros.core.types import Image
 from cosmos_reason_ros.core.window import FrameWindow
+
+MAX_CAMERAS = 16
+"""The most cameras (``image_topics``) one node watches: each has a reader thread, a window
+and a decode in flight, so cameras multiply the node's threads and memory."""
 
 MAX_FUTURE_S = 300.0
 """Frames stamped further ahead of the receiver's clock are invalid: a camera clock gone wrong.
@@ -71,6 +78,7 @@ def ingest(
     *,
     now_ns: int | None = None,
     freshest: bool = False,
+    arrival_s: float | None = None,
 ) -> bool:
     """Offer one frame to ``window``; decode and keep it only if its sampling slot is open.
 
@@ -85,19 +93,22 @@ def ingest(
             stamps are their own time line.
         freshest: Live cameras: a frame turned down because its slot is taken is held,
             undecoded, so that a snapshot shows the freshest frame (see ``FrameWindow``).
+        arrival_s: Live frames: when the message arrived (a monotonic clock), for the
+            window's freshness (``FrameWindow.snapshot_arrival``).
 
     Returns:
         Whether the frame was kept.
 
     Raises:
-        InputError: The stamp or the image cannot be used (the message says why).
+        FrameError: The stamp or the image cannot be used (the message says why, ``cause``
+            which kind of problem it is).
     """
     error = "" if now_ns is None else stamp_error(stamp_ns, now_ns)
     if error:
-        raise InputError(error)
+        raise FrameError(error, "stamp")
     target = window.target_size
     load = (lambda: decode_image(msg, target, max_input_pixels)) if freshest else None
-    if not window.accept(stamp_ns, frame_id, load):
+    if not window.accept(stamp_ns, frame_id, load, arrival_s):
         return False
     image = decode_image(msg, target, max_input_pixels)
-    return window.push(stamp_ns, frame_id, image)
+    return window.push(stamp_ns, frame_id, image, arrival_s)

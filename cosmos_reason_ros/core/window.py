@@ -23,6 +23,11 @@ period old. A frame turned down because its slot is taken may come with a ``load
 dropped when the next slot's frame is stored), and ``snapshot`` decodes it in place of its
 slot's kept frame.
 
+Freshness: live frames may carry their arrival time on the receiver's clock (``arrival_s``).
+``snapshot_arrival`` gives a clip with the arrival of its newest frame, and ``usable_arrival_s``
+the arrival of the newest frame stored or decoded: only frames that decoded count, so a camera
+that sends nothing usable (frames that fail to decode, repeated stamps) ages, whatever arrives.
+
 Camera restarts: a stamp more than ``window_s`` older than the newest stamp seen cannot belong to
 the same stream (a restarted camera or a replayed bag), so the window is cleared and sampling
 restarts from that frame, instead of dropping every later frame as out of order. Smaller steps
@@ -47,9 +52,12 @@ from cosmos_reason_ros.core.params import Param, check_fields, check_number, par
 from cosmos_reason_ros.core.recipes import REASON1_RECIPE, video_frame_pixels
 from cosmos_reason_ros.core.types import Clip, Image, WindowSnapshot
 
-__all__ = ["FrameWindow", "WindowConfig", "WindowSet", "WindowStats"]
+__all__ = ["MAX_WINDOW_BYTES", "FrameWindow", "WindowConfig", "WindowSet", "WindowStats"]
 
 _NS_PER_S = 1_000_000_000
+MAX_WINDOW_BYTES = 256 * 2**20
+"""Ceiling of one camera's window (``WindowConfig.max_bytes``) that no parameter lifts: 6.7×
+the Reason2 defaults' 38 MiB, so a long or dense window fits, and 16 cameras stay within 4 GiB."""
 _LOG = logging.getLogger(__name__)
 
 
@@ -106,6 +114,13 @@ class WindowConfig:
                 f"max_frame_pixels must hold at least one {self.patch_multiple}x"
                 f"{self.patch_multiple} patch ({patch_px}), got {self.max_frame_pixels}"
             )
+        if self.max_bytes > MAX_WINDOW_BYTES:
+            raise ConfigError(
+                f"a full window would hold {self.capacity} frames of up to "
+                f"{self.frame_pixel_budget} pixels ({self.max_bytes / 2**20:.0f} MiB per camera); "
+                f"the ceiling is {MAX_WINDOW_BYTES // 2**20} MiB: lower window_s, sample_fps or "
+                "max_frame_pixels"
+            )
         if self.max_total_pixels < patch_px * self.capacity:
             raise ConfigError(
                 f"max_total_pixels must hold one patch ({patch_px} px) for each of the "
@@ -116,6 +131,12 @@ class WindowConfig:
     def capacity(self) -> int:
         """The most frames a window can hold: one per sampling slot that fits in ``window_s``."""
         return math.ceil(self.window_s * self.sample_fps - 1e-9) + 1
+
+    @property
+    def max_bytes(self) -> int:
+        """Bytes of a full window's frames at most (RGB, 3 bytes a pixel): the memory one camera
+        holds, whatever arrives."""
+        return self.capacity * self.frame_pixel_budget * 3
 
     @property
     def max_video_tokens(self) -> int:
@@ -165,6 +186,7 @@ class _Entry:
     stamp_ns: int
     frame_id: str
     image: Image
+    arrival_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +196,7 @@ class _Held:
     stamp_ns: int
     frame_id: str
     load: Callable[[], Image]
+    arrival_s: float | None = None
     image: Image | None = None
 
 
@@ -205,6 +228,7 @@ class FrameWindow:
         self._newest_seen_ns: int | None = None
         self._pending_ns: int | None = None  # accepted, not yet pushed
         self._held: _Held | None = None  # the freshest frame of the newest slot, undecoded
+        self._usable_arrival_s: float | None = None  # newest frame stored or decoded
         self._received = self._kept = self._skipped_rate = 0
         self._out_of_order = self._duplicate = self._resets = 0
 
@@ -239,7 +263,11 @@ class FrameWindow:
             return self._verdict(stamp_ns) in ("keep", "restart")
 
     def accept(
-        self, stamp_ns: int, frame_id: str = "", load: Callable[[], Image] | None = None
+        self,
+        stamp_ns: int,
+        frame_id: str = "",
+        load: Callable[[], Image] | None = None,
+        arrival_s: float | None = None,
     ) -> bool:
         """Decide on a frame from its stamp alone, count it, and reserve its sampling slot.
 
@@ -251,15 +279,18 @@ class FrameWindow:
             frame_id: ``header.frame_id`` of the frame (used with ``load``).
             load: Decodes the frame (an RGB uint8 array). When the frame is turned down
                 because its slot is taken, the window holds it as the slot's freshest frame
-                for ``snapshot`` (called from the snapshot's thread, at most once).
+                for ``snapshot`` (called from the snapshot's thread, at most once). Only a
+                frame with a new stamp is held: a repeated stamp never refreshes the window.
+            arrival_s: When the held frame arrived, on the caller's clock (freshness).
 
         Returns:
             True when the frame is to be kept.
         """
         with self._lock:
+            verdict = self._verdict(stamp_ns)
             kept = self._accept_locked(stamp_ns)
-            if load is not None and not kept and self._newest_seen_ns == stamp_ns:
-                self._held = _Held(stamp_ns, frame_id, load)
+            if load is not None and verdict == "rate":
+                self._held = _Held(stamp_ns, frame_id, load, arrival_s)
             return kept
 
     def _accept_locked(self, stamp_ns: int) -> bool:
@@ -313,7 +344,9 @@ class FrameWindow:
                 out_h = max(patch, min(out_h - patch, budget // out_w // patch * patch))
         return out_w, out_h
 
-    def push(self, stamp_ns: int, frame_id: str, image: Image) -> bool:
+    def push(
+        self, stamp_ns: int, frame_id: str, image: Image, arrival_s: float | None = None
+    ) -> bool:
         """Store a frame, downscaling it to ``target_size`` first if needed.
 
         A frame whose stamp was just accepted is stored without counting it again; otherwise
@@ -324,6 +357,8 @@ class FrameWindow:
             stamp_ns: Camera stamp of the frame.
             frame_id: ``header.frame_id`` of the frame.
             image: RGB uint8 array of shape (H, W, 3).
+            arrival_s: When the frame arrived, on the caller's clock (live frames; see
+                ``snapshot_arrival``); None for recorded frames.
 
         Returns:
             True when the frame was stored.
@@ -336,8 +371,9 @@ class FrameWindow:
             if self._pending_ns != stamp_ns and not self._accept_locked(stamp_ns):
                 return False
             self._pending_ns = None
-        entry = _Entry(stamp_ns, frame_id, self._fitted(image))
+        entry = _Entry(stamp_ns, frame_id, self._fitted(image), arrival_s)
         with self._lock:
+            self._note_usable(arrival_s)
             if self._frames and self._frames[-1].image.shape != entry.image.shape:
                 self._frames.clear()  # frame size changed: frames of a clip share one shape
                 self._resets += 1
@@ -366,6 +402,15 @@ class FrameWindow:
         here, on the caller's thread, and replaces the newest kept frame of its slot. A held
         frame that cannot be decoded is skipped (the kept frame stays).
         """
+        return self.snapshot_arrival()[0]
+
+    def snapshot_arrival(self) -> tuple[Clip | None, float | None]:
+        """``snapshot``, with the arrival time (``arrival_s``) of the clip's newest frame.
+
+        The arrival is None when the clip is None or its newest frame came without one
+        (recorded frames). Both come from the same frames, so a caller judging freshness
+        judges exactly the clip it gets.
+        """
         with self._lock:
             entries, held = tuple(self._frames), self._held
             if held is None or not entries or held.stamp_ns <= entries[-1].stamp_ns:
@@ -375,19 +420,35 @@ class FrameWindow:
         if held is not None:
             entries = self._with_freshest(entries, held, same_slot)
         if not entries:
-            return None
+            return None, None
         stamps = tuple(e.stamp_ns for e in entries)
         if len(stamps) > 1:
             fps = (len(stamps) - 1) * _NS_PER_S / (stamps[-1] - stamps[0])
         else:
             fps = self._config.sample_fps
-        return Clip(
+        clip = Clip(
             camera=self._camera,
             frame_id=entries[-1].frame_id,
             frames=tuple(e.image for e in entries),
             stamps_ns=stamps,
             fps=fps,
         )
+        return clip, entries[-1].arrival_s
+
+    def _note_usable(self, arrival_s: float | None) -> None:
+        """Under the lock: a frame that arrived at ``arrival_s`` was stored or decoded."""
+        newest = self._usable_arrival_s
+        if arrival_s is not None and (newest is None or arrival_s > newest):
+            self._usable_arrival_s = arrival_s
+
+    def usable_arrival_s(self) -> float | None:
+        """Arrival (``arrival_s``) of the newest frame stored or decoded; None before any.
+
+        Frames turned down by stamp (repeated, out of order) or that failed to decode never
+        count. Kept across ``clear``.
+        """
+        with self._lock:
+            return self._usable_arrival_s
 
     def _with_freshest(
         self, entries: tuple[_Entry, ...], held: _Held, same_slot: bool
@@ -402,9 +463,10 @@ class FrameWindow:
             with self._lock:
                 if self._held is held:  # decode once per held frame
                     self._held = dataclasses.replace(held, image=image)
+                self._note_usable(held.arrival_s)
         if image.shape != entries[-1].image.shape:
             return entries
-        fresh = _Entry(held.stamp_ns, held.frame_id, image)
+        fresh = _Entry(held.stamp_ns, held.frame_id, image, held.arrival_s)
         oldest_ns = fresh.stamp_ns - self._window_ns
         # Same slot: the fresher frame takes its place. A newer slot (its first frame is being
         # decoded now): append, then keep the window's span and capacity.

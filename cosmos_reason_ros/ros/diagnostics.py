@@ -1,8 +1,9 @@
 """``/diagnostics``: one DiagnosticArray with a status per camera and one for the reasoner.
 
-Levels mean something: a camera is WARN when it is silent past ``max_frame_age_s`` or dropped
-invalid frames since the last report; the reasoner is ERROR without a loaded model and WARN
-when decisions failed since the last report.
+Levels mean something: a camera is WARN when it is stale (no usable frame for
+``max_frame_age_s``: silent, or sending only frames that cannot be used, and the message says
+which kind) or dropped invalid frames since the last report; the reasoner is ERROR without a
+loaded model and WARN when decisions failed since the last report.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from cosmos_reason_ros.core.generation import BackendInfo
 from cosmos_reason_ros.core.window import WindowStats
 from cosmos_reason_ros.core.worker import WorkerStats
-from cosmos_reason_ros.ros.cameras import CameraStats
+from cosmos_reason_ros.ros.cameras import CAUSE_WORDS, CameraStats, stale_reason
 
 OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
 
@@ -80,18 +81,25 @@ class DiagnosticsReport:
         self._prev.received[cam.topic] = cam.received
         self._prev.invalid[cam.topic] = cam.invalid
         level, message = OK, "receiving"
+        stale = stale_reason(cam, window, max_age_s, cam.usable_age_s)
         if cam.silent_s is None:
             level, message = WARN, "no frames received yet"
-        elif cam.silent_s > max_age_s:
-            level, message = WARN, f"silent for {cam.silent_s:.1f} s"
+        elif stale:
+            level, message = WARN, f"stale: {stale}"
         elif new_invalid:
-            level, message = WARN, f"{new_invalid} invalid frames dropped: {cam.last_error}"
+            cause = CAUSE_WORDS.get(cam.last_cause, cam.last_cause)
+            level, message = (
+                WARN,
+                f"{new_invalid} invalid frames dropped ({cause}): {cam.last_error}",
+            )
         values = {
             "input_rate_hz": f"{new / period_s:.2f}",
             "received": str(cam.received),
             "invalid": str(cam.invalid),
+            **{f"invalid_{cause}": str(n) for cause, n in cam.invalid_by_cause},
             "last_error": cam.last_error,
             "silent_s": "" if cam.silent_s is None else f"{cam.silent_s:.2f}",
+            "usable_age_s": "" if cam.usable_age_s is None else f"{cam.usable_age_s:.2f}",
         }
         if window is not None:
             values.update(

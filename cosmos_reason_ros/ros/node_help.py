@@ -74,7 +74,8 @@ def node_help(width: int = 99) -> str:
     lines += ["", "Every other parameter (defaults and ranges: config/reason.yaml):"]
     lines += textwrap.wrap(", ".join(others), width, initial_indent="  ", subsequent_indent="  ")
     lines.append(
-        "\nA parameter name the node does not know is reported at start, with the closest name."
+        "\nA parameter name one letter from a known one (modle, image_topic) stops configure, "
+        "naming both;\nany other name the node does not know is warned about at start."
     )
     return "\n".join(lines)
 

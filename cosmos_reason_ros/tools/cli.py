@@ -42,8 +42,11 @@ from cosmos_reason_ros.tools.options import (
     HelpFormatter,
     add_action_options,
     add_param_options,
+    add_progress_option,
+    check_model_input,
     in_option_names,
     param_values,
+    silence_progress_bars,
     split_list,
     stop_signals_as_interrupt,
 )
@@ -121,7 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--images", type=Path, help="a folder of images, sorted by name")
     add_param_options(p, ["question"])
     add_action_options(p)
-    p.add_argument("--choices", default="", help="comma-separated allowed actions to pick from")
+    p.add_argument(
+        "--choices",
+        default="",
+        help="comma-separated: this question's answer must be one of these (a multiple-choice "
+        "question; --actions is the action space of every decision)",
+    )
     add_param_options(p, _MODEL_PARAMS)
     add_param_options(p, _WINDOW_PARAMS, aliases={"sample_fps": "--fps"})
     add_param_options(p, _ANSWER_PARAMS)
@@ -133,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the same as --no-constrained-decoding (default: off)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="add thinking and raw text")
+    add_progress_option(p)
     return p
 
 
@@ -165,7 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> dict[str, Any]:
     values = param_values(args, PARAMS)
-    # Everything is checked before the model loads: settings, request, and the input itself.
+    # Everything is checked before the model loads: the model folder, settings, request, and
+    # the input itself.
+    check_model_input(values)
     checked = build_config(values)
     checked.reasoner.check_request(args.question or "", split_list(args.choices))
     source = args.video if args.video is not None else args.images
@@ -176,6 +187,8 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     first = next(frames, None)  # opens the video or lists the folder, and reads one frame
     if first is None:
         raise InputError(f"no frames could be read from {source}")
+    if args.no_progress:
+        silence_progress_bars()
     config, backend = load_configured(values)
     try:
         reasoner = Reasoner(backend, config.reasoner)

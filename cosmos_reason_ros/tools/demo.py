@@ -4,7 +4,9 @@
 2. starts the ``cosmos_reason`` node (in this process, over real DDS);
 3. replays the bag into it live, with its recorded timing;
 4. asks "what should I do next?" and prints the decision;
-5. evaluates the same bag offline and writes the report.
+5. evaluates the same bag offline and writes the report;
+6. writes ``NODE_PARAMS`` (``tiny_node.yaml``): the node's parameters for the tiny model and the
+   bag's camera, for the README's walkthrough "From the demo to a live node".
 
 ``--model nvidia/Cosmos-Reason1-7B`` (``make demo MODEL=...``) runs the real model instead.
 Exit status (``tools.exits``): 0 done, 1 when the node gave no decision, 130 on Ctrl-C.
@@ -32,6 +34,10 @@ TINY_SETTINGS = {  # the random-weight model fills every string to its bound: ke
     "device": "cpu",
 }
 QUESTION = "What should I do next?"
+NODE_PARAMS = "tiny_node.yaml"
+"""The params file the demo leaves for ``reason_node --ros-args --params-file``."""
+LIVE_PERIOD_S = 2.0
+"""``decision_period_s`` in ``NODE_PARAMS``: a decision every 2 s for ``cosmos-reason-watch``."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,14 +78,6 @@ def main(argv: list[str] | None = None) -> int:
         return ExitCode.INTERRUPTED
 
 
-def _quiet_loading() -> None:
-    """No download-style progress bars for a model that loads in a blink."""
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-
-
 def _shown(path: str | Path) -> str:
     """``path`` relative to the working folder where it is inside it (shorter lines)."""
     p = Path(path).resolve()
@@ -99,7 +97,9 @@ def _main(argv: list[str] | None) -> int:
 
     tiny = not args.model
     if tiny:
-        _quiet_loading()
+        from cosmos_reason_ros.tools.options import silence_progress_bars
+
+        silence_progress_bars()  # no download-style bars for a model that loads in a blink
         from cosmos_reason_ros.testing.tiny_model import build_tiny_model
 
         shutil.rmtree(out / "tiny_model", ignore_errors=True)  # everything stays in out/
@@ -107,7 +107,7 @@ def _main(argv: list[str] | None) -> int:
         _say(f"built the tiny random-weight Qwen2.5-VL test model in {_shown(model)}")
     else:
         model = args.model
-    info = _fresh_scenario(out, write_scenario)
+    info = fresh_scenario(out, write_scenario)
     _say(
         f"wrote scenario bag {_shown(info.bag_path)} ({len(info.stamps_ns)} frames, event "
         f"'{info.labels.event}' at {(info.labels.event_time_ns - info.stamps_ns[0]) / 1e9:.1f} s)"
@@ -137,6 +137,11 @@ def _main(argv: list[str] | None) -> int:
         f"{summary.valid} valid, false alarms {summary.false_alarms}/{summary.scored_before} "
         f"before the event, misses {summary.misses}/{summary.scored_after} after it)"
     )
+    params_file = write_node_params(out / NODE_PARAMS, settings, info.topics[:1])
+    _say(
+        f"node parameters for a live run: {_shown(params_file)} "
+        "(README: From the demo to a live node)"
+    )
     if tiny:
         _say(
             "NOTE: the tiny model has random weights: its text is noise, and only the plumbing "
@@ -147,7 +152,27 @@ def _main(argv: list[str] | None) -> int:
     return ExitCode.OK
 
 
-def _fresh_scenario(out: Path, write_scenario: Any) -> Any:
+def write_node_params(path: Path, settings: dict[str, Any], topics: list[str]) -> Path:
+    """The params file of a live node on ``settings``' model watching ``topics``."""
+    import yaml
+
+    values = {
+        **settings,
+        "model": str(Path(settings["model"]).resolve())
+        if Path(settings["model"]).exists()
+        else settings["model"],
+        "image_topics": list(topics),
+        "decision_period_s": LIVE_PERIOD_S,
+    }
+    header = (
+        "# Written by make demo: the cosmos_reason node on the demo's model, watching the\n"
+        "# demo bag's camera. scripts/with-env reason_node --ros-args --params-file THIS\n"
+    )
+    path.write_text(header + yaml.safe_dump({"/**": {"ros__parameters": values}}))
+    return path
+
+
+def fresh_scenario(out: Path, write_scenario: Any) -> Any:
     """Write the scenario bag, replacing the one a previous demo left."""
     for stale in (out / "ball_rolling", out / "ball_rolling.labels.yaml"):
         if stale.is_dir():

@@ -1,28 +1,34 @@
 """What every command line here shares: options derived from the node's parameter table,
-comma-separated lists, help that shows each default, and SIGTERM handled as Ctrl-C."""
+comma-separated lists, help that shows each default, a model folder checked before anything
+loads, ``--no-progress`` for every bar, and SIGTERM handled as Ctrl-C."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import yaml
 
 from cosmos_reason_ros.config import SPEC_BY_NAME, ParamSpec
-from cosmos_reason_ros.core.errors import ConfigError
+from cosmos_reason_ros.core.errors import BackendError, ConfigError, InputError
 
 __all__ = [
     "HelpFormatter",
     "add_action_options",
     "add_param_options",
+    "add_progress_option",
+    "check_model_input",
     "in_option_names",
     "option_name",
     "param_values",
     "parse_sets",
+    "silence_progress_bars",
     "split_list",
     "stop_signals_as_interrupt",
 ]
@@ -190,3 +196,55 @@ def parse_sets(items: Sequence[str]) -> dict[str, Any]:
         except yaml.YAMLError as err:
             raise ConfigError(f"--set {name}: cannot parse {value!r}: {err}") from None
     return params
+
+
+def check_model_input(values: Mapping[str, Any]) -> None:
+    """Refuse a local model folder that is missing or is no checkpoint, before anything is
+    built or loaded (so no architecture guess is logged about it first).
+
+    ``values`` are node parameter values (``param_values``); a hub id and the ``openai``
+    backend (the model is the server's) pass. The transformers backend checks the folder as it
+    will when loading (``resolve_checkpoint``); the others check that it exists.
+
+    Raises:
+        InputError: The folder's problem, in one sentence.
+    """
+    from cosmos_reason_ros.backends.transformers.checkpoint import looks_local, resolve_checkpoint
+
+    def value(name: str) -> Any:
+        return values.get(name, SPEC_BY_NAME[name].default)
+
+    model, backend = str(value("model")), value("backend")
+    if backend == "openai" or not looks_local(model):
+        return
+    if backend != "transformers":
+        if not Path(model).expanduser().exists():
+            raise InputError(f"model folder {model} does not exist")
+        return
+    try:
+        resolve_checkpoint(model, trust_remote_code=bool(value("trust_remote_code")))
+    except BackendError as exc:
+        raise InputError(str(exc)) from None
+
+
+def add_progress_option(parser: argparse.ArgumentParser) -> None:
+    """``--no-progress`` (dest ``no_progress``): see ``silence_progress_bars``."""
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bars at all: neither this tool's nor the model download and "
+        "weights loading bars of huggingface_hub and transformers",
+    )
+
+
+def silence_progress_bars() -> None:
+    """Turn off the progress bars of huggingface_hub (downloads) and transformers (loading
+    the weights) in this process; call it before the model loads."""
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    try:
+        from huggingface_hub.utils.tqdm import disable_progress_bars
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # without transformers there is no bar to silence
+        return
+    disable_progress_bars()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]

@@ -11,6 +11,9 @@ the first shifts stamps (and ``/clock``) forward by the bag's length plus one fr
 time never runs backwards for the subscribers; pass ``restamp_loops=False`` to repeat the
 recorded stamps instead.
 
+With ``progress``, it reports what it plays: the topics, frame counts and length of a pass at
+the start, then a line at the end of every pass and every ``PROGRESS_S`` seconds within one.
+
 Its command line is ``cosmos-reason-replay`` (``replay_cli``)::
 
     cosmos-reason-replay /tmp/ball --rate 0.5 --loop --clock
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +60,10 @@ from cosmos_reason_ros.tools.bags import (
 QOS_CHOICES = ("reliable", "sensor_data")
 _NS = 1_000_000_000
 DRAIN_TIMEOUT_S = 5.0  # longest wait at the end for reliable subscribers to acknowledge
+PROGRESS_S = 5.0
+"""Seconds between progress lines within a pass (``replay``'s ``progress``)."""
+Progress = Callable[[str], None]
+"""Receives one progress line (no newline)."""
 
 
 class ReplayError(CosmosReasonError):
@@ -104,6 +111,7 @@ def replay(
     stop_event: threading.Event | None = None,
     clock_hz: float = 40.0,
     restamp_loops: bool = True,
+    progress: Progress | None = None,
 ) -> ReplayStats:
     """Publish the bag's image topics with their recorded timing. Blocks until done.
 
@@ -125,6 +133,7 @@ def replay(
         stop_event: Set it (from any thread) to stop playback within a few milliseconds.
         clock_hz: Rate of ``/clock`` messages between frames.
         restamp_loops: On passes after the first, shift stamps so time keeps increasing.
+        progress: Called with a line about where playback is (see the module docstring).
 
     Returns:
         What was published.
@@ -141,16 +150,19 @@ def replay(
         raise ReplayError("start_delay_s and min_subscribers must be >= 0 and clock_hz > 0")
     bag = find_bag(bag_path)
     stop = stop_event or threading.Event()
+    start = (start_delay_s, min_subscribers)
+
+    def play(on: Node) -> ReplayStats:
+        player = _Player(bag, on, rate=rate, clock=clock, clock_hz=clock_hz, qos=qos, stop=stop)
+        player.progress = progress
+        return player.run(topics, loop, start, restamp_loops)
+
     if node is not None:
-        return _Player(
-            bag, node, rate=rate, clock=clock, clock_hz=clock_hz, qos=qos, stop=stop
-        ).run(topics, loop, (start_delay_s, min_subscribers), restamp_loops)
+        return play(node)
     process.init()  # without rclpy's signal handlers: Ctrl-C ends in the finally below
     own = Node("cosmos_reason_replay")
     try:
-        return _Player(
-            bag, own, rate=rate, clock=clock, clock_hz=clock_hz, qos=qos, stop=stop
-        ).run(topics, loop, (start_delay_s, min_subscribers), restamp_loops)
+        return play(own)
     finally:
         own.destroy_node()
         rclpy.try_shutdown()
@@ -199,6 +211,8 @@ class _Player:
         stop: threading.Event,
     ) -> None:
         self.bag, self.node, self.rate, self.stop = bag, node, rate, stop
+        self.progress: Progress | None = None
+        self.next_report = 0.0  # monotonic time of the next progress line within a pass
         self.clock_period_s = 1.0 / clock_hz
         self.qos = _qos_profile(qos)
         self.clock_pub: Publisher[Any] | None = (
@@ -224,6 +238,7 @@ class _Player:
             pubs = {c.topic: self._publisher(c) for c in conns}
             self.counts = dict.fromkeys(pubs, 0)
             waited = [*pubs.values(), *([self.clock_pub] if self.clock_pub else [])]
+            self._report_start(reader, conns, loop)
             self._start_delay(waited, *start)
             wall_start = time.monotonic()
             passes, offset, stopped, pass_wall0 = 0, 0, False, wall_start
@@ -232,6 +247,8 @@ class _Player:
                 stopped = self._one_pass(reader, conns, pubs, offset, pass_wall0)
                 if self.first is None:
                     raise ReplayError("the selected topics hold no messages")
+                if not stopped:
+                    self._report(f"pass {passes} done: {self._counted()}")
                 if not loop:
                     break
                 span = self.last - self.first
@@ -247,6 +264,28 @@ class _Player:
             bag_duration_s=(self.last - (self.first or self.last)) / _NS,
             stopped=stopped,
             skipped_topics=skipped,
+        )
+
+    def _report(self, line: str) -> None:
+        if self.progress is not None:
+            self.progress(line)
+        self.next_report = time.monotonic() + PROGRESS_S
+
+    def _counted(self) -> str:
+        return (
+            f"{sum(self.counts.values())} messages published ("
+            + ", ".join(f"{t}={n}" for t, n in self.counts.items())
+            + ")"
+        )
+
+    def _report_start(self, reader: AnyReader, conns: list[Connection], loop: bool) -> None:
+        if self.progress is None:
+            return
+        span_ns = max(0, reader.end_time - reader.start_time)
+        topics = ", ".join(f"{c.topic} ({c.msgcount} frames)" for c in conns)
+        self._report(
+            f"replaying {self.bag}: {topics}, {span_ns / _NS:.1f} s a pass at rate "
+            f"{self.rate:g}" + (", in a loop until Ctrl-C" if loop else "")
         )
 
     def _start_delay(self, pubs: list[Publisher[Any]], delay_s: float, subscribers: int) -> None:
@@ -284,6 +323,8 @@ class _Player:
             self._publish_clock(stamp + offset)
             pubs[conn.topic].publish(msg)
             self.counts[conn.topic] += 1
+            if self.progress is not None and time.monotonic() >= self.next_report:
+                self._report(f"bag time {(stamp - first) / _NS:.1f} s: {self._counted()}")
         return False
 
     def _wait_until(self, wall0: float, first: int, stamp: int, offset: int) -> bool:

@@ -16,6 +16,7 @@ from cosmos_reason_ros.ros.process import StopSignals
 
 __all__ = [
     "Session",
+    "graph_clue",
     "missing_message",
     "qualified",
     "session",
@@ -81,12 +82,18 @@ def qualified(node_name: str, suffix: str) -> str:
     return f"{base}/{suffix}"
 
 
-def missing_message(node: Node, what: str, waited_s: float) -> str:
-    """Why nothing answered on ``what``, with the nodes this tool can see."""
+def graph_clue(node: Node) -> str:
+    """Where to look when nothing of the node is seen: the domain id and the nodes ``node``
+    sees (itself left out), as one clause."""
     seen = sorted(f"{ns.rstrip('/')}/{name}" for name, ns in node.get_node_names_and_namespaces())
     seen = [n for n in seen if n != node.get_fully_qualified_name()]
     domain = os.environ.get("ROS_DOMAIN_ID", "0")
     return (
-        f"nothing answers on {what} after {waited_s:g} s: is reason_node running, with the same "
-        f"ROS_DOMAIN_ID (here {domain})? nodes seen: {', '.join(seen) if seen else 'none'}"
+        f"is reason_node running, with the same ROS_DOMAIN_ID (here {domain})? "
+        f"nodes seen: {', '.join(seen) if seen else 'none'}"
     )
+
+
+def missing_message(node: Node, what: str, waited_s: float) -> str:
+    """Why nothing answered on ``what``, with the nodes this tool can see."""
+    return f"nothing answers on {what} after {waited_s:g} s: {graph_clue(node)}"

@@ -36,6 +36,7 @@ from rosbags.typesys import Stores, get_typestore
 from cosmos_reason_ros.core.errors import CosmosReasonError
 from cosmos_reason_ros.exits import ExitCode, exit_epilog
 from cosmos_reason_ros.tools.bags import COMPRESSED_TYPE, IMAGE_TYPE, bag_dir_for
+from cosmos_reason_ros.tools.options import HelpFormatter
 from cosmos_reason_ros.tools.scenes import RgbImage, SceneRenderer
 
 EVENTS = ("ball_rolling", "object_falling", "person_crossing")
@@ -339,20 +340,25 @@ def _parser() -> argparse.ArgumentParser:
         epilog=exit_epilog(
             {ExitCode.OK: None, ExitCode.INPUT: "bad settings, or the files cannot be written"}
         ),
+        formatter_class=HelpFormatter,
     )
     p.add_argument("out", type=Path, help="OUT.mcap or OUT.db3 (the bag directory is OUT)")
-    p.add_argument("--event", choices=EVENTS, default="ball_rolling")
-    p.add_argument("--duration-s", type=float, default=6.0)
-    p.add_argument("--rate-hz", type=float, default=15.0)
-    p.add_argument("--width", type=int, default=320)
-    p.add_argument("--height", type=int, default=240)
+    p.add_argument(
+        "--event", choices=EVENTS, default="ball_rolling", help="what happens in the scene"
+    )
+    p.add_argument("--duration-s", type=float, default=6.0, help="length of the bag in seconds")
+    p.add_argument("--rate-hz", type=float, default=15.0, help="camera frames per second")
+    p.add_argument("--width", type=int, default=320, help="frame width in pixels")
+    p.add_argument("--height", type=int, default=240, help="frame height in pixels")
     p.add_argument(
         "--compressed",
         action="store_true",
         help="also write <topic>/compressed (JPEG CompressedImage)",
     )
-    p.add_argument("--topic", default="/camera/image_raw")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--topic", default="/camera/image_raw", help="the camera's Image topic")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the sensor noise and floor texture"
+    )
     return p
 
 

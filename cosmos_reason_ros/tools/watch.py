@@ -7,8 +7,11 @@
 What ``ros2 topic echo`` would show, where ``ros2`` is not installed, paired and readable: a
 decision is printed when its ``Reasoning`` (same ``decision_id``) arrived, or a second after its
 ``NextAction`` alone. Its keys are the message fields (``tools.message_dicts``); ``--thinking``
-adds the thinking, answer and raw text. Ctrl-C ends it (exit 0); ``--count`` and ``--timeout``
-end it too (exit 3 when nothing arrived, with what the graph shows; ``tools.exits``).
+adds the thinking, answer and raw text. When nothing publishes what it watches after
+``--notice`` seconds, it says so on stderr, with the domain id and the nodes it sees (the
+classic ``ROS_DOMAIN_ID`` mismatch), and keeps waiting. Ctrl-C ends it (exit 0); ``--count``
+and ``--timeout`` end it too (exit 3 when nothing arrived, with what the graph shows;
+``tools.exits``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from cosmos_reason_ros.tools.message_dicts import decision_dict, stamp_text
 from cosmos_reason_ros.tools.options import HelpFormatter
 
 PAIR_WAIT_S = 1.0  # a NextAction waits this long for its Reasoning before it is printed alone
+NOTICE_S = 5.0
+"""Default seconds without a publisher of the watched topics before saying so (``--notice``)."""
 LEVELS = {0: "OK", 1: "WARN", 2: "ERROR", 3: "STALE"}
 _EXITS = {
     ExitCode.OK: "stopped by Ctrl-C, --count or --timeout after something arrived",
@@ -48,24 +53,35 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="--diagnostics: every node's statuses")
     p.add_argument("--count", type=int, default=0, help="stop after N items (0: never)")
     p.add_argument("--timeout", type=float, default=0.0, help="stop after S seconds (0: never)")
+    p.add_argument(
+        "--notice",
+        type=float,
+        default=NOTICE_S,
+        metavar="S",
+        help="say on stderr when nothing publishes the watched topics after S seconds, "
+        "then keep waiting (0: never)",
+    )
     return p
 
 
 def decision_line(d: dict[str, Any]) -> str:
-    """One readable line (two with the thinking) for ``decision_dict``'s output."""
+    """One readable line (two with the thinking) for ``decision_dict``'s output, each value
+    after its name: ``decision 3  stamp ...  action stop (valid)  confidence 0.80  ...``."""
     parts = [
-        f"#{d['decision_id']} {d['stamp']}",
-        d["action"],
-        "valid" if d["valid"] else "INVALID",
+        f"decision {d['decision_id']}",
+        f"stamp {d['stamp']}",
+        f"action {d['action']} ({'valid' if d['valid'] else 'INVALID'})",
     ]
     if d["confidence"] is not None:
         parts.append(f"confidence {d['confidence']:.2f}")
     if d["target"]:
         parts.append(f"target {d['target']!r}")
-    parts += [f"{k}={v}" for k, v in d["parameters"].items()]
+    if d["parameters"]:
+        parts.append("parameters " + ", ".join(f"{k}={v}" for k, v in d["parameters"].items()))
     parts.append(f"reason {d['reason']!r}")
     if "latency_s" in d:
-        parts.append(f"latency {d['latency_s']:.2f} s, {d['frame_count']} frames")
+        parts.append(f"latency {d['latency_s']:.2f} s")
+    parts.append(f"frames {d['frame_count']}")
     text = "  ".join(parts)
     if d.get("thinking"):
         text += "\n    thinking: " + " ".join(str(d["thinking"]).split())
@@ -85,9 +101,10 @@ def status_dict(status: Any, stamp: Any) -> dict[str, Any]:
 
 
 def status_line(d: dict[str, Any]) -> str:
-    """``[WARN ] name: message  key=value ...`` (empty values left out)."""
-    values = "  ".join(f"{k}={v}" for k, v in d["values"].items() if v != "")
-    return f"[{d['level']:<5}] {d['name']}: {d['message']}" + (f"  {values}" if values else "")
+    """``[WARN ] name: message  values: key=value, ...`` (empty values left out)."""
+    values = ", ".join(f"{k}={v}" for k, v in d["values"].items() if v != "")
+    text = f"[{d['level']:<5}] {d['name']}: {d['message']}"
+    return text + (f"  values: {values}" if values else "")
 
 
 class _Printer:
@@ -145,8 +162,11 @@ class _Printer:
 def main(argv: list[str] | None = None) -> int:
     """Console script ``cosmos-reason-watch``. Returns the exit status (module docstring)."""
     args = _parser().parse_args(argv)
-    if args.count < 0 or args.timeout < 0:
-        print("cosmos-reason-watch: error: --count and --timeout must be >= 0", file=sys.stderr)
+    if args.count < 0 or args.timeout < 0 or args.notice < 0:
+        print(
+            "cosmos-reason-watch: error: --count, --timeout and --notice must be >= 0",
+            file=sys.stderr,
+        )
         return ExitCode.INPUT
     from diagnostic_msgs.msg import DiagnosticArray
 
@@ -163,16 +183,52 @@ def main(argv: list[str] | None = None) -> int:
             s.node.create_subscription(NextAction, topics[0], printer.on_action, 20)
             s.node.create_subscription(Reasoning, topics[1], printer.on_reasoning, 20)
             s.node.create_timer(0.2, printer.flush)
+        notice = _Notice(s, topics, args.notice)
+        s.node.create_timer(0.5, notice.check)
         s.spin_until(printer.done, args.timeout or None)
         if printer.printed or s.stop.is_set() or not args.timeout:
             return ExitCode.OK
         publishers = {t: s.node.count_publishers(t) for t in topics}
+        clue = "" if any(publishers.values()) else f"; {ros_session.graph_clue(s.node)}"
         print(
             f"cosmos-reason-watch: nothing within {args.timeout:g} s; publishers: "
-            + ", ".join(f"{t}: {n}" for t, n in publishers.items()),
+            + ", ".join(f"{t}: {n}" for t, n in publishers.items())
+            + clue,
             file=sys.stderr,
         )
         return ExitCode.NO_NODE
+
+
+class _Notice:
+    """Says once on stderr when nothing publishes the watched topics after ``after_s``
+    seconds (``ros_session.graph_clue``: the domain id and the nodes seen), and once more
+    when a publisher appears after that."""
+
+    def __init__(self, s: Any, topics: list[str], after_s: float) -> None:
+        self.s, self.topics, self.after_s = s, topics, after_s
+        self.start = time.monotonic()
+        self.said = False
+
+    def check(self) -> None:
+        from cosmos_reason_ros.tools.ros_session import graph_clue
+
+        if not self.after_s or time.monotonic() - self.start < self.after_s:
+            return
+        published = any(self.s.node.count_publishers(t) for t in self.topics)
+        if not self.said and not published:
+            self.said = True
+            waited = time.monotonic() - self.start
+            _say(
+                f"nothing publishes on {', '.join(self.topics)} after {waited:.0f} s: "
+                f"{graph_clue(self.s.node)}; still waiting (Ctrl-C to stop)"
+            )
+        elif self.said and published:
+            self.said, self.after_s = False, 0.0  # said both: quiet from now on
+            _say(f"{', '.join(self.topics)} now published: waiting for what comes")
+
+
+def _say(text: str) -> None:
+    print(f"cosmos-reason-watch: {text}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from cosmos_reason_ros.core.errors import ConfigError, InputError
-from cosmos_reason_ros.core.window import FrameWindow, WindowConfig, WindowSet
+from cosmos_reason_ros.core.window import MAX_WINDOW_BYTES, FrameWindow, WindowConfig, WindowSet
 
 T0 = 1_700_000_000_000_000_000  # a realistic epoch stamp, so no test relies on stamps near 0
 SECOND = 1_000_000_000
@@ -314,3 +314,12 @@ def test_window_set_rejects_unknown_duplicate_or_missing_cameras() -> None:
         WindowSet(["front", "front"])
     with pytest.raises(ConfigError, match="non-empty list"):
         WindowSet([])
+
+
+def test_a_window_that_could_outgrow_the_memory_ceiling_is_refused() -> None:
+    """No parameter lifts the per-camera ceiling: a minute at 30 fps would hold 543 MiB."""
+    assert WindowConfig().max_bytes <= MAX_WINDOW_BYTES
+    with pytest.raises(
+        ConfigError, match=r"1801 frames .* the ceiling is 256 MiB: lower window_s"
+    ):
+        WindowConfig(window_s=60.0, sample_fps=30.0)

@@ -149,3 +149,56 @@ def test_ingest_holds_turned_down_frames_only_for_live_cameras(freshest: bool) -
     assert clip is not None
     assert clip.stamps_ns == ((T0 + 4 * HZ30,) if freshest else (T0,))
     assert int(clip.frames[-1][0, 0, 0]) == (4 if freshest else 0)
+
+
+def offer_at(window: FrameWindow, frames: Frames, i: int, stamp: int, arrival: float) -> bool:
+    """``offer`` for a live camera: the frame arrived at ``arrival`` (seconds)."""
+    if window.accept(stamp, f"f{i}", frames.load(i), arrival):
+        return window.push(stamp, f"f{i}", frames.image(i), arrival)
+    return False
+
+
+def test_snapshot_arrival_is_the_arrival_of_the_clips_newest_frame() -> None:
+    window, frames = FrameWindow("cam"), Frames()
+    assert window.snapshot_arrival() == (None, None)
+    for i in range(10):  # 30 Hz: frame 8 is kept (slot 1), frame 9 is held
+        offer_at(window, frames, i, T0 + i * HZ30, 100.0 + i)
+    assert window.usable_arrival_s() == 108.0  # the held frame is not decoded yet
+    clip, arrival = window.snapshot_arrival()
+    assert clip is not None and clip.stamps_ns[-1] == T0 + 9 * HZ30
+    assert arrival == 109.0 == window.usable_arrival_s()  # decoded now, so usable
+
+
+def test_frames_that_fail_to_decode_never_make_the_window_fresh() -> None:
+    window, frames = FrameWindow("cam"), Frames()
+    offer_at(window, frames, 0, T0, 100.0)
+
+    def corrupt() -> np.ndarray:
+        raise InputError("could not decode jpeg image: corrupt")
+
+    for i in range(1, 60):  # two seconds of a camera sending only corrupt frames
+        stamp = T0 + i * HZ30
+        if window.accept(stamp, f"f{i}", corrupt, 100.0 + i):
+            continue  # kept by stamp, then failed to decode: never pushed
+    clip, arrival = window.snapshot_arrival()
+    assert clip is not None and clip.stamps_ns == (T0,)
+    assert arrival == 100.0 == window.usable_arrival_s()
+
+
+def test_a_repeated_stamp_is_never_held_so_a_frozen_camera_ages() -> None:
+    window, frames = FrameWindow("cam"), Frames()
+    offer_at(window, frames, 0, T0, 100.0)
+    offer_at(window, frames, 1, T0 + HZ30, 101.0)  # held: a new stamp in slot 0
+    assert window.snapshot_arrival()[1] == 101.0
+    for i in range(2, 30):  # the driver repeats its last stamp with new pixels
+        offer_at(window, frames, i, T0 + HZ30, 100.0 + i)
+    assert window.stats().duplicate == 28
+    clip, arrival = window.snapshot_arrival()
+    assert clip is not None and clip.frame_id == "f1" and arrival == 101.0
+
+
+def test_recorded_frames_carry_no_arrival() -> None:
+    window, frames = FrameWindow("cam"), Frames()
+    offer(window, frames, 0, T0)
+    clip, arrival = window.snapshot_arrival()
+    assert clip is not None and arrival is None and window.usable_arrival_s() is None

@@ -1,12 +1,14 @@
 """The node and the ROS tools as users run them, each a process of its own, over real DDS:
 ``reason_node --help`` loads nothing; a node that failed to configure says so through
-``cosmos-reason-ask`` and ``cosmos-reason-watch --diagnostics``; a misspelled parameter is
-named with the closest one; the watch tools show a running node's decisions; the node, the
-tools and replay stop on SIGINT/SIGTERM with exit 0 (130 for a cut-short run), no traceback."""
+``cosmos-reason-ask`` and ``cosmos-reason-watch --diagnostics``; an unknown parameter is
+named with the closest one (one letter from it refuses configure: test_typo_params.py); the
+watch tools show a running node's decisions; the node, the tools and replay stop on
+SIGINT/SIGTERM with exit 0 (130 for a cut-short run), no traceback."""
 
 from __future__ import annotations
 
 import json
+import select
 import signal
 import subprocess
 import sys
@@ -79,7 +81,7 @@ def test_an_unconfigured_node_says_its_state_and_error_to_ask_watch_and_its_log(
     tmp_path: Path,
 ) -> None:
     missing = tmp_path / "no_such_model"
-    params = {"model": str(missing), "image_topic": "/typo", "decision_period_s": 0.0}
+    params = {"model": str(missing), "camera_topic": "/typo", "decision_period_s": 0.0}
     with node_process(tmp_path / "node", **params) as child:
         deadline = time.monotonic() + 120  # first "node is up but configuring", then this
         while "unconfigured" not in (asked := run_tool("ask", "what now?", "--wait", "60")).stderr:
@@ -99,7 +101,7 @@ def test_an_unconfigured_node_says_its_state_and_error_to_ask_watch_and_its_log(
     reasoner = json.loads(diagnostics.stdout)
     assert reasoner["name"] == "cosmos_reason: reasoner"
     assert reasoner["level"] == "ERROR" and "does not exist" in reasoner["message"]
-    assert "unknown parameter 'image_topic' ignored" in log
+    assert "unknown parameter 'camera_topic' ignored" in log
     assert "did you mean 'image_topics'?" in log
     assert status == 0 and "Traceback" not in log, log
 
@@ -141,8 +143,11 @@ def test_watch_and_stream_show_a_running_nodes_decisions_and_everything_stops_on
         watcher = subprocess.Popen(
             tool("watch"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
-        time.sleep(3.0)
+        assert watcher.stdout is not None  # a decision, or 30 s, before the SIGINT
+        ready, _, _ = select.select([watcher.stdout], [], [], 30.0)
+        first_line = watcher.stdout.readline() if ready else ""
         watch_status, watch_out, watch_err = interrupt(watcher)  # type: ignore[arg-type]
+        watch_out = first_line + watch_out
         node_status, _, _ = interrupt(node)  # type: ignore[arg-type]
     log = log_tail(tmp_path / "node" / "node.log", 400)
     assert decisions.returncode == 0, decisions.stderr
@@ -156,7 +161,7 @@ def test_watch_and_stream_show_a_running_nodes_decisions_and_everything_stops_on
     assert answer["success"] and answer["question"] == "Is the path clear?"
     assert streamed.stderr.strip(), "the generated text is streamed on stderr"
     assert watch_status == 0 and "Traceback" not in watch_err, watch_err
-    assert "#" in watch_out and "valid" in watch_out.lower()
+    assert "decision " in watch_out and "action " in watch_out and "valid" in watch_out.lower()
     assert node_status == 0, log
     assert "SIGINT: stopping" in log and "Traceback" not in log, log
 

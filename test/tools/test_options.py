@@ -14,7 +14,16 @@ import pytest
 
 from cosmos_reason_ros.bench import soak
 from cosmos_reason_ros.config import FALLBACK_RULE, SPEC_BY_NAME, build_config
-from cosmos_reason_ros.tools import ask, benchmark, cli, demo, eval_cli, replay_cli, watch
+from cosmos_reason_ros.tools import (
+    ask,
+    benchmark,
+    cli,
+    demo,
+    eval_cli,
+    replay_cli,
+    scenario,
+    watch,
+)
 from cosmos_reason_ros.tools.options import (
     add_param_options,
     in_option_names,
@@ -30,6 +39,8 @@ PARSERS = {
     "cosmos-reason-ask": ask._parser,
     "cosmos-reason-watch": watch._parser,
     "cosmos-reason-replay": replay_cli._parser,
+    "cosmos-reason-scenario": scenario._parser,
+    "make demo": demo._parser,
 }
 PARAMETER_OPTIONS: dict[str, tuple[Callable[[], argparse.ArgumentParser], tuple[str, ...]]] = {
     "cosmos-reason": (cli.build_parser, cli.PARAMS),
