@@ -34,26 +34,29 @@ __all__ = ["NodeConfig", "build_config", "check_value"]
 
 def check_value(spec: ParamSpec, value: Any) -> None:
     """Raise ConfigError unless ``value``, as ROS carries it, has the type and range ``spec``
-    asks for (-1 passes for a ``family`` parameter)."""
+    asks for (-1 passes for a ``family`` parameter). The message quotes at most 80 characters
+    of the value (it may be megabytes, sent by anyone on the domain)."""
     expected = type(spec.default)
     if expected is list:
         if value is None:
             return  # an empty list in a ROS params file arrives unset: taken as []
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{spec.name} must be a list of strings, got {value!r}")
+            raise ConfigError(f"{spec.name} must be a list of strings, got {value!r:.80}")
         return
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
         raise ConfigError(
-            f"{spec.name} must be {expected.__name__}, got {type(value).__name__} {value!r}"
+            f"{spec.name} must be {expected.__name__}, got {type(value).__name__} {value!r:.80}"
         )
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{spec.name} must be finite, got {value}")
     if spec.family and value == -1:
         return  # the family's value, resolved by build_config
     if spec.choices and value not in spec.choices:
-        raise ConfigError(f"{spec.name} must be one of {', '.join(spec.choices)}; got {value!r}")
+        raise ConfigError(
+            f"{spec.name} must be one of {', '.join(spec.choices)}; got {value!r:.80}"
+        )
     if expected in (int, float):
         meta = Param("", low=spec.low, high=spec.high, family=spec.family)
         check_number(spec.name, value, meta, integer=expected is int)

@@ -84,7 +84,11 @@ class NodeConfig:
     )
     max_pending: int = param(2, "Requests that may wait while one runs", live=True, low=0, high=64)
     inference_timeout_s: float = param(
-        120.0, "A decision taking longer fails", live=True, low=0.1, high=3600.0
+        120.0,
+        "A request not decided this long after it arrived (queue wait included) fails",
+        live=True,
+        low=0.1,
+        high=3600.0,
     )
     publish_on_failure: bool = param(
         True,

@@ -2,20 +2,29 @@
 
 The node never runs the model in an executor callback. Triggers submit jobs here; a job that
 arrives while the queue is full is refused at once (``QueueFullError``) with a message naming
-the queue. Each job gets its own cancel event and an optional deadline: when the deadline
-passes, the event is set (a well-behaved backend stops within a token or two) and the job's
-future fails with ``GenerationTimeout`` at once, even if the backend ignores the event.
+the queue. Each job gets its own cancel event and an optional deadline, counted from its
+submission, so a job that waits behind others has one too: when the deadline passes, the
+event is set (a well-behaved backend stops within a token or two) and the job's future fails
+with ``GenerationTimeout`` at once, even if the backend ignores the event; a job still waiting
+gives its place back.
 
-Thread-safety: ``submit``, ``cancel_all``, ``stats`` and ``stop`` may be called from any
-thread.
+``close`` (refuse new jobs, fail every pending and running one with "node is stopping") and
+``join`` are the two halves of ``stop``: a caller first answers everyone, then waits as long as
+it can afford for the running job to end.
+
+Thread-safety: ``submit``, ``reserve``, ``cancel_all``, ``stats``, ``close``, ``join`` and
+``stop`` may be called from any thread.
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
@@ -31,9 +40,16 @@ _LOG = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+STOPPING = "node is stopping"
+"""What every job still waiting or running is told when the worker closes."""
+
 
 class QueueFullError(CosmosReasonError):
     """The worker's queue is full; the request was refused."""
+
+
+class WorkerStopped(CosmosReasonError):
+    """The worker is closed (the node is stopping); the request was refused."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +67,7 @@ class Job(Generic[T]):
     def __init__(self, fn: Callable[[threading.Event], T], timeout_s: float | None) -> None:
         self.fn = fn
         self.timeout_s = timeout_s
+        self.submitted = time.monotonic()
         self.cancel_event = threading.Event()
         self.future: Future[T] = Future()
 
@@ -89,6 +106,8 @@ STOP_TIMEOUT_S = 120.0
 class InferenceWorker:
     """Runs submitted jobs on one thread, in order, with at most ``max_pending`` waiting.
 
+    A second thread watches the jobs' deadlines.
+
     Args:
         max_pending: Jobs that may wait while one runs; more are refused.
         name: Thread name.
@@ -98,11 +117,17 @@ class InferenceWorker:
         self._max_pending = max_pending
         self._queue: queue.Queue[object] = queue.Queue()
         self._lock = threading.Lock()
+        self._deadline_changed = threading.Condition(self._lock)
+        self._deadlines: list[tuple[float, int, Job[object]]] = []  # a heap
+        self._order = itertools.count()
         self._pending: list[Job[object]] = []
         self._running: Job[object] | None = None
         self._reserved = 0
+        self._closed = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._watcher = threading.Thread(target=self._watch, name=f"{name}_deadlines", daemon=True)
         self._thread.start()
+        self._watcher.start()
 
     @property
     def max_pending(self) -> int:
@@ -129,6 +154,7 @@ class InferenceWorker:
 
         Raises:
             QueueFullError: No place is free.
+            WorkerStopped: The worker is closed.
         """
         with self._lock:
             self._check_room()
@@ -145,24 +171,37 @@ class InferenceWorker:
 
         Args:
             fn: The work; it receives the job's cancel event.
-            timeout_s: Deadline of the job once it starts; None: none.
+            timeout_s: Deadline of the job, counted from now (its wait in the queue
+                included); None: none.
             reservation: A place held by ``reserve()``; it is used up here.
 
         Raises:
             QueueFullError: ``max_pending`` jobs already wait behind a running one.
+            WorkerStopped: The worker is closed.
         """
         job: Job[T] = Job(fn, timeout_s)
         with self._lock:
+            if self._closed:
+                if reservation is not None and reservation.take():
+                    self._reserved -= 1
+                raise WorkerStopped(STOPPING)
             if reservation is not None and reservation.take():
                 self._reserved -= 1
             else:
                 self._check_room()
-            self._pending.append(job)  # type: ignore[arg-type]
+            queued: Job[object] = job  # type: ignore[assignment]
+            self._pending.append(queued)
+            if timeout_s is not None:
+                entry = (job.submitted + timeout_s, next(self._order), queued)
+                heapq.heappush(self._deadlines, entry)
+                self._deadline_changed.notify()
         self._queue.put(job)
         return job
 
     def _check_room(self) -> None:
-        """Raise ``QueueFullError`` unless one more job fits (call with the lock held)."""
+        """Raise unless one more job fits (call with the lock held)."""
+        if self._closed:
+            raise WorkerStopped(STOPPING)
         waiting = len(self._pending) + self._reserved
         if waiting >= self._max_pending + (0 if self._running is not None else 1):
             running = 1 if self._running is not None else 0
@@ -176,28 +215,42 @@ class InferenceWorker:
             if reservation.take():
                 self._reserved -= 1
 
-    def cancel_all(self) -> None:
-        """Cancel the running job and every pending one."""
+    def cancel_all(self, reason: str = STOPPING) -> None:
+        """Cancel the running job and every pending one; each future fails with
+        ``GenerationCancelled(reason)`` now, whatever the running job does."""
         with self._lock:
             jobs = [*self._pending, *([self._running] if self._running else [])]
+            self._pending.clear()
         for job in jobs:
             job.cancel_event.set()
-            _fail(job.future, GenerationCancelled("cancelled: the node is stopping"))
+            _fail(job.future, GenerationCancelled(reason))
 
-    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> bool:
-        """Cancel everything and end the thread. Returns whether it ended in time.
-
-        The running job ends at its next cancellation check (one model step, a long prefill
-        included), and this waits for it: its model must not be released under it, and a
-        thread still in native code when the process exits aborts the process (Python ends
-        daemon threads with ``pthread_exit``, which unwinds through C++: "terminate called
-        without an active exception": 1 of 10 SIGINTs with 4 cameras on 2 cores, when this
-        waited 5 s; the running decision took up to 7.9 s to end after its cancellation).
-        """
+    def close(self) -> None:
+        """Refuse new jobs (``WorkerStopped``) and cancel every job (``cancel_all``): every
+        caller is answered now. Returns at once; ``join`` waits for the running job."""
+        with self._lock:
+            self._closed = True
+            self._deadline_changed.notify_all()
         self.cancel_all()
         self._queue.put(_STOP)
+
+    def join(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the worker thread to end (after ``close``); returns
+        whether it did. A job still in native code (a long prefill) may outlast any wait: the
+        caller must then neither release the model nor let the interpreter finalize under it
+        (a daemon thread in C++ at exit aborts the process: "terminate called without an
+        active exception")."""
         self._thread.join(timeout_s)
         return not self._thread.is_alive()
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> bool:
+        """``close``, then ``join(timeout_s)``. Returns whether the thread ended in time.
+
+        The running job ends at its next cancellation check (one model step; a prefill is one
+        step, and no cancellation reaches inside it).
+        """
+        self.close()
+        return self.join(timeout_s)
 
     def _run(self) -> None:
         while True:
@@ -206,6 +259,8 @@ class InferenceWorker:
                 return
             job: Job[object] = item  # type: ignore[assignment]
             with self._lock:
+                if job not in self._pending:  # expired or cancelled while it waited
+                    continue
                 self._pending.remove(job)
                 self._running = job
             try:
@@ -220,11 +275,6 @@ class InferenceWorker:
         if job.cancel_event.is_set():
             _fail(job.future, GenerationCancelled("cancelled before it started"))
             return
-        timer = None
-        if job.timeout_s is not None:
-            timer = threading.Timer(job.timeout_s, self._expire, args=(job,))
-            timer.daemon = True
-            timer.start()
         try:
             result = job.fn(job.cancel_event)
         except BaseException as exc:  # handed to the caller through the future
@@ -233,15 +283,40 @@ class InferenceWorker:
             # Already timed out or cancelled: the result is late and dropped.
             with contextlib.suppress(InvalidStateError):
                 job.future.set_result(result)
-        finally:
-            if timer is not None:
-                timer.cancel()
+
+    def _watch(self) -> None:
+        """Fail each job at its deadline (the deadlines thread)."""
+        while True:
+            with self._deadline_changed:
+                while True:
+                    if self._closed:
+                        return
+                    heap = self._deadlines
+                    while heap and heap[0][2].future.done():
+                        heapq.heappop(heap)  # settled: nothing to enforce
+                    now = time.monotonic()
+                    if heap and heap[0][0] <= now:
+                        job = heapq.heappop(heap)[2]
+                        waiting = job in self._pending
+                        if waiting:
+                            self._pending.remove(job)  # its place is free again
+                        break
+                    self._deadline_changed.wait(heap[0][0] - now if heap else None)
+            self._expire(job, waiting)
 
     @staticmethod
-    def _expire(job: Job[object]) -> None:
+    def _expire(job: Job[object], waiting: bool) -> None:
         job.cancel_event.set()
-        if _fail(job.future, GenerationTimeout(f"inference timed out after {job.timeout_s:g} s")):
-            _LOG.warning("inference timed out after timeout_s=%.1f", job.timeout_s)
+        timeout_s = job.timeout_s or 0.0
+        if waiting:
+            exc = GenerationTimeout(
+                f"no decision within {timeout_s:g} s: the request waited that long behind "
+                "others without starting"
+            )
+        else:
+            exc = GenerationTimeout(f"inference timed out after {timeout_s:g} s")
+        if _fail(job.future, exc):
+            _LOG.warning("inference timed out after timeout_s=%.1f waiting=%s", timeout_s, waiting)
 
 
 def _fail(future: Future[T], exc: BaseException) -> bool:

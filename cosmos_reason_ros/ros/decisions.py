@@ -19,7 +19,14 @@ from cosmos_reason_ros.core.errors import GenerationCancelled
 from cosmos_reason_ros.core.generation import TextCallback
 from cosmos_reason_ros.core.reasoner import CheckedRequest, Reasoner
 from cosmos_reason_ros.core.window import WindowSet
-from cosmos_reason_ros.core.worker import InferenceWorker, Job, QueueFullError, Reservation
+from cosmos_reason_ros.core.worker import (
+    STOP_TIMEOUT_S,
+    InferenceWorker,
+    Job,
+    QueueFullError,
+    Reservation,
+    WorkerStopped,
+)
 from cosmos_reason_ros.ros.cameras import Camera, fresh_snapshot
 from cosmos_reason_ros.ros.diagnostics import DecisionCounters
 from cosmos_reason_ros.ros.memory import release_free_memory
@@ -70,19 +77,32 @@ class Decisions:
         self._config = config
         self.worker.max_pending = config.max_pending
 
-    def stop(self) -> None:
-        """Cancel every job (queued requests are answered with the cancellation) and wait for
-        the running one to end."""
+    def close(self) -> None:
+        """Refuse new requests and answer every queued and running one now ("node is
+        stopping"); the running decision is cancelled. Returns at once (``join`` waits)."""
+        self.worker.close()
+
+    def join(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the running decision to end (after ``close``); returns
+        whether it did."""
+        return self.worker.join(timeout_s)
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> bool:
+        """``close``, then wait up to ``timeout_s`` for the running decision to end; returns
+        whether it did (if not, its model must not be released under it)."""
         started = time.monotonic()
-        if not self.worker.stop():
+        self.close()
+        ended = self.join(timeout_s)
+        if not ended:
             self._node.get_logger().error(
-                "the decision in progress did not end after its cancellation; "
-                "releasing the model anyway"
+                f"the decision in progress did not end within {timeout_s:g} s of its "
+                "cancellation (a prefill cannot be interrupted)"
             )
         elif time.monotonic() - started > 1.0:
             self._node.get_logger().info(
                 f"waited {time.monotonic() - started:.1f} s for the decision in progress to end"
             )
+        return ended
 
     # ----- the Submitter of the servers ------------------------------------------------
     def submit(
@@ -117,7 +137,7 @@ class Decisions:
                     lambda cancel: self._decide(CheckedRequest(), None, cancel),
                     timeout_s=self._config.inference_timeout_s,
                 )
-            except QueueFullError:  # a request took the place between the check and now
+            except (QueueFullError, WorkerStopped):  # a request took the place, or stopping
                 job = None
         if job is None:
             with self._lock:

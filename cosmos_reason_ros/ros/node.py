@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import os
 import sys
 import threading
 import time
 import traceback
-from typing import Any
+from typing import Any, NoReturn
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
@@ -32,7 +33,7 @@ from cosmos_reason_ros.core.errors import ConfigError, CosmosReasonError
 from cosmos_reason_ros.core.generation import Backend, TextCallback
 from cosmos_reason_ros.core.reasoner import Reasoner
 from cosmos_reason_ros.core.window import WindowSet
-from cosmos_reason_ros.core.worker import Job, Reservation
+from cosmos_reason_ros.core.worker import STOPPING, Job, Reservation
 from cosmos_reason_ros.exits import ExitCode
 from cosmos_reason_ros.ros import process
 from cosmos_reason_ros.ros.cameras import Camera, create_cameras
@@ -42,11 +43,12 @@ from cosmos_reason_ros.ros.guard import guarded, nothing
 from cosmos_reason_ros.ros.memory import freeze_long_lived, thaw, tune_allocator
 from cosmos_reason_ros.ros.node_help import node_help, wants_help
 from cosmos_reason_ros.ros.outputs import Outputs
-from cosmos_reason_ros.ros.param_hints import warn_unknown_overrides
+from cosmos_reason_ros.ros.param_hints import check_overrides
 from cosmos_reason_ros.ros.params_ros import declare_all, rejection
 from cosmos_reason_ros.ros.rclpy_adapter import lifecycle_state
 from cosmos_reason_ros.ros.requests import Outcome, Refused
 from cosmos_reason_ros.ros.servers import Request, RequestServers
+from cosmos_reason_ros.ros.shm_segments import remove_owned_segments
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 
@@ -57,12 +59,12 @@ class ReasonNode(LifecycleNode):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("cosmos_reason", **kwargs)
         log = self.get_logger()
-        self._param_errors = declare_all(self)
-        warn_unknown_overrides(self)
+        self._param_errors = declare_all(self) | check_overrides(self)
         self.add_on_set_parameters_callback(
             guarded(log, "parameter change", _refused_change)(self._on_set_parameters)
         )
         self._lock = threading.Lock()
+        self._stopping = False
         self._last_error = ""
         self._config: params.NodeConfig | None = None
         self._backend: Backend | None = None
@@ -93,7 +95,9 @@ class ReasonNode(LifecycleNode):
             if self._param_errors:
                 raise ConfigError("; ".join(self._param_errors.values()))
             values = self._values()
-            self.get_logger().info(f"loading {values['backend']} model {values['model']}")
+            model = str(values["model"])  # quoted in part: a bad value may be megabytes
+            model = model if len(model) <= 200 else f"{model[:200]}... ({len(model)} characters)"
+            self.get_logger().info(f"loading {values['backend']} model {model}")
             t0 = time.monotonic()
             config, backend = load_configured(values)
         except CosmosReasonError as exc:
@@ -146,6 +150,29 @@ class ReasonNode(LifecycleNode):
         self.close()
         return SUCCESS
 
+    def begin_stop(self) -> None:
+        """The process is stopping: refuse every new request ("node is stopping"), end the
+        periodic decisions and answer every queued and running request now. The servers stay
+        up, so requests still arriving are answered too (while the executor spins)."""
+        self._stopping = True
+        self._servers.touch()
+        if self._timer is not None:
+            self.destroy_timer(self._timer)
+            self._timer = None
+        decisions = self._decisions
+        if decisions is not None:
+            decisions.close()
+
+    def wait_decisions(self, timeout_s: float) -> bool:
+        """After ``begin_stop``: wait up to ``timeout_s`` for the running decision to end;
+        returns whether none runs any more."""
+        decisions = self._decisions
+        return decisions is None or decisions.join(timeout_s)
+
+    def requests_quiet_for(self) -> float:
+        """Seconds since a request last arrived or was answered."""
+        return self._servers.quiet_for()
+
     def close(self) -> None:
         """Stop triggering and release the model, whatever the state. Idempotent."""
         self._stop_triggers()
@@ -194,6 +221,8 @@ class ReasonNode(LifecycleNode):
             self._counters.failed += 1
 
     def _active(self) -> Decisions:
+        if self._stopping:
+            raise Refused(STOPPING)
         decisions = self._decisions
         if decisions is None or self.state != "active":
             error = f": {self._last_error}" if self._last_error else ""
@@ -263,11 +292,25 @@ def _refused_change(_changes: Any) -> SetParametersResult:
     return SetParametersResult(successful=False, reason="internal error: see the node's log")
 
 
+STOP_GRACE_S = 10.0
+"""Longest a stopping process waits for the running decision to notice its cancellation (a
+decision ends at its next token; a prefill cannot be interrupted). Past it the process exits
+without releasing the model under the decision (``_exit_now``)."""
+
+DRAIN_QUIET_S = 0.5
+"""A stopping process keeps answering requests ("node is stopping") until none has arrived or
+been answered for this long, so callers whose requests were still in flight hear it too."""
+
+DRAIN_MAX_S = STOP_GRACE_S + 5.0
+"""Longest a stopping process keeps answering, even if requests keep coming."""
+
+
 def main(args: list[str] | None = None) -> int:
     """Entry point of ``reason_node``: ``--help`` initialises nothing; otherwise spin until
-    SIGINT/SIGTERM, close the node, return ``ExitCode.OK``. Autostart runs on a thread while the
-    node spins: ``~/ask`` answers during a long load ("node is up but configuring"), signals act
-    at once."""
+    SIGINT/SIGTERM, answer every caller, close the node, return ``ExitCode.OK``. Autostart runs
+    on a thread while the node spins: ``~/ask`` answers during a long load ("node is up but
+    configuring"), signals act at once. The process never aborts, whatever runs when the signal
+    comes (``_stop``); a second SIGINT skips the waits."""
     if wants_help(sys.argv[1:] if args is None else args):
         print(node_help())
         return ExitCode.OK
@@ -278,8 +321,10 @@ def main(args: list[str] | None = None) -> int:
         node.get_logger().info(f"allocator: {allocator}")
         executor = MultiThreadedExecutor(num_threads=8)
         executor.add_node(node)
+        loader = None
         if node.get_parameter("autostart").value:
-            threading.Thread(target=_autostart, args=(node, stop), daemon=True).start()
+            loader = threading.Thread(target=_autostart, args=(node, stop), daemon=True)
+            loader.start()
         try:
             while not stop.is_set() and rclpy.ok():
                 executor.spin_once(timeout_sec=process.SPIN_PERIOD_S)
@@ -288,11 +333,58 @@ def main(args: list[str] | None = None) -> int:
         finally:
             if stop.is_set():
                 node.get_logger().info(f"{stop.name}: stopping")
-            executor.shutdown(timeout_sec=5.0)
-            node.close()
-            node.destroy_node()
-            rclpy.try_shutdown()
+            _shut_down(node, executor, loader)
     return ExitCode.OK
+
+
+def _shut_down(
+    node: ReasonNode, executor: MultiThreadedExecutor, loader: threading.Thread | None
+) -> None:
+    """Answer every caller, then release everything; or, where a thread is still inside the
+    model (a prefill, a load) after ``STOP_GRACE_S``, or a second SIGINT comes, exit at once
+    (``_exit_now``)."""
+    try:
+        if not (_stop(node, executor) and (loader is None or not loader.is_alive())):
+            _exit_now(
+                node,
+                f"a thread still runs the model {STOP_GRACE_S:g} s after the stop (a "
+                "decision's prefill or the model's load, which cannot be interrupted)",
+            )
+        executor.shutdown(timeout_sec=5.0)
+        node.close()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    except KeyboardInterrupt:
+        _exit_now(node, "a second SIGINT")
+
+
+def _stop(node: ReasonNode, executor: MultiThreadedExecutor) -> bool:
+    """Answer every caller ("node is stopping"), those whose requests still arrive included,
+    and wait up to ``STOP_GRACE_S`` for the running decision; returns whether it ended."""
+    node.begin_stop()
+    started = time.monotonic()
+    ended = False
+    while rclpy.ok():
+        elapsed = time.monotonic() - started
+        ended = ended or node.wait_decisions(0.0)
+        quiet = node.requests_quiet_for() >= DRAIN_QUIET_S
+        if (quiet and (ended or elapsed > STOP_GRACE_S)) or elapsed > DRAIN_MAX_S:
+            break
+        executor.spin_once(timeout_sec=0.05)
+    return ended or node.wait_decisions(0.0)
+
+
+def _exit_now(node: ReasonNode, why: str) -> NoReturn:
+    """End the process at once with ``ExitCode.OK``: every caller has been answered, and a
+    thread may still be inside the model, which must not be released under it. Python's
+    normal exit would end that thread with ``pthread_exit``, which unwinds through C++ and
+    aborts ("terminate called without an active exception")."""
+    node.get_logger().warning(f"{why}; every caller was answered: exiting now")
+    # The DDS participant is never destroyed: unlink its shared-memory files (shm_segments).
+    remove_owned_segments()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(ExitCode.OK)
 
 
 def _autostart(node: ReasonNode, stop: process.StopSignals) -> None:

@@ -68,13 +68,18 @@ def declare_all(node: Node) -> dict[str, str]:
             ParameterException,
             CosmosReasonError,
         ) as exc:
-            errors[spec.name] = f"parameter {spec.name}: {exc}"
+            errors[spec.name] = f"parameter {spec.name}: {str(exc)[:MAX_REFUSAL_CHARS]}"
             if spec.launch_only:
                 errors[spec.name] += " (launch-time only: fix it where the node is launched)"
-            node.get_logger().error(f"invalid parameter {spec.name}: {exc}")
+            node.get_logger().error(f"invalid {errors[spec.name]}")
             if not node.has_parameter(spec.name):
                 node.declare_parameter(spec.name, spec.default, d, ignore_override=True)
     return errors
+
+
+MAX_REFUSAL_CHARS = 500
+"""The longest refusal sent back to a caller: a value anyone on the domain may send is quoted
+in part only, whatever message quotes it."""
 
 
 def rejection(
@@ -83,7 +88,18 @@ def rejection(
     config: params.NodeConfig | None,
     state: str,
 ) -> str:
-    """Why ``changes`` (to the values ``current``) must be refused, or "" if none."""
+    """Why ``changes`` (to the values ``current``) must be refused, or "" if none (at most
+    ``MAX_REFUSAL_CHARS``)."""
+    reason = _rejection(changes, current, config, state)
+    return reason if len(reason) <= MAX_REFUSAL_CHARS else reason[: MAX_REFUSAL_CHARS - 3] + "..."
+
+
+def _rejection(
+    changes: Sequence[Any],
+    current: Mapping[str, Any],
+    config: params.NodeConfig | None,
+    state: str,
+) -> str:
     values = {**current, **{p.name: p.value for p in changes}}
     for p in changes:
         spec = params.SPEC_BY_NAME.get(p.name)

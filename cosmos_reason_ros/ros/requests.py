@@ -16,7 +16,7 @@ from cosmos_reason_ros.core.errors import (
     GenerationTimeout,
     InputError,
 )
-from cosmos_reason_ros.core.worker import QueueFullError
+from cosmos_reason_ros.core.worker import QueueFullError, WorkerStopped
 
 _LOG = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def failure_message(exc: BaseException) -> str:
         return f"inference timed out: {exc}"
     if isinstance(exc, GenerationCancelled):
         return f"cancelled: {exc}" if str(exc) else "cancelled"
-    if isinstance(exc, (QueueFullError, Refused)):
+    if isinstance(exc, (QueueFullError, Refused, WorkerStopped)):
         return str(exc)
     if isinstance(exc, (InputError, ConfigError)):
         return f"bad request: {exc}"

@@ -84,6 +84,7 @@ class RequestServers:
         self._lock = threading.Lock()
         self._reservations: list[tuple[float, Reservation]] = []  # (taken at, place)
         self._jobs: dict[bytes, Job[Decision]] = {}
+        self._last_activity = time.monotonic()
         log = node.get_logger()
         self._service = node.create_service(
             AskNextAction,
@@ -106,6 +107,17 @@ class RequestServers:
             result_service_qos_profile=KEEP_ALL,
             cancel_service_qos_profile=KEEP_ALL,
         )
+
+    def quiet_for(self) -> float:
+        """Seconds since the last request arrived or was answered (a node that is stopping
+        keeps answering until its servers have been quiet for a while)."""
+        with self._lock:
+            return time.monotonic() - self._last_activity
+
+    def touch(self) -> None:
+        """Count now as activity (the stop begins: answer what arrives from here on)."""
+        with self._lock:
+            self._last_activity = time.monotonic()
 
     def destroy(self) -> None:
         self._action.destroy()
@@ -133,6 +145,7 @@ class RequestServers:
     # ----- ~/ask -----------------------------------------------------------------------
     def _on_ask(self, req: AskNextAction.Request, res: AskNextAction.Response) -> Any:
         request = Request(req.question, tuple(req.choices), req.goal)
+        self.touch()
         self._release_stale()
         try:
             job = self._submitter.submit(request)
@@ -145,6 +158,7 @@ class RequestServers:
         return deferred
 
     def _response(self, future: Future[Decision], res: AskNextAction.Response) -> Any:
+        self.touch()
         outcome = outcome_of(future)
         if not outcome.success:
             self._submitter.failed(outcome)
@@ -152,6 +166,7 @@ class RequestServers:
 
     # ----- ~/reason --------------------------------------------------------------------
     def _on_goal(self, goal: Reason.Goal) -> GoalResponse:
+        self.touch()
         self._release_stale()
         try:
             reservation = self._submitter.reserve()
@@ -198,6 +213,7 @@ class RequestServers:
     ) -> None:
         with self._lock:
             self._jobs.pop(key, None)
+            self._last_activity = time.monotonic()
         if not outcome.success:
             self._submitter.failed(outcome)
         handle.execute(lambda h: _result(h, outcome))

@@ -1,9 +1,11 @@
 """Why a camera topic is silent, read from the ROS graph: does anything publish on it, with
-which type, and which image topics do exist (the closest name first)."""
+which type, and which image topics do exist (the closest name first). Topics the asking node
+publishes itself (its ``~/debug_image``) are never offered as a camera."""
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Collection
 
 from rclpy.exceptions import NameValidationException
 from rclpy.node import Node
@@ -19,17 +21,25 @@ def expected_type(topic: str) -> str:
     return IMAGE_TYPES[1] if topic.endswith("/compressed") else IMAGE_TYPES[0]
 
 
-def silence_hint(topic: str, graph: list[tuple[str, list[str]]], publishers: int) -> str:
+def silence_hint(
+    topic: str,
+    graph: list[tuple[str, list[str]]],
+    publishers: int,
+    own: Collection[str] = (),
+) -> str:
     """What the graph says about silent ``topic`` (fully qualified), as one clause.
 
     Args:
         topic: The camera topic, fully qualified.
         graph: ``Node.get_topic_names_and_types()``.
         publishers: ``Node.count_publishers(topic)``.
+        own: Topics the asking node publishes itself: never offered as a camera.
     """
     types = dict(graph)
     want = expected_type(topic)
-    images = sorted(name for name, kinds in graph if any(k in IMAGE_TYPES for k in kinds))
+    images = sorted(
+        name for name, kinds in graph if name not in own and any(k in IMAGE_TYPES for k in kinds)
+    )
     if publishers and want not in types.get(topic, [want]):
         found = ", ".join(types[topic])
         return (
@@ -55,6 +65,11 @@ def silent_camera_hint(node: Node, topic: str) -> str:
     """``silence_hint`` for ``topic`` as ``node`` sees the graph now; "" if it cannot be read."""
     try:
         name = node.resolve_topic_name(topic)
-        return silence_hint(name, node.get_topic_names_and_types(), node.count_publishers(name))
+        own = node.get_publisher_names_and_types_by_node(node.get_name(), node.get_namespace())
+        # The topic's types as its publishers send them: the graph's list also holds the
+        # node's own subscription type, which would hide a mismatch.
+        sent = sorted({info.topic_type for info in node.get_publishers_info_by_topic(name)})
+        graph = [(t, sent if t == name else k) for t, k in node.get_topic_names_and_types()]
+        return silence_hint(name, graph, node.count_publishers(name), {t for t, _ in own})
     except _UNREADABLE:  # shutting down: the hint is an extra
         return ""

@@ -1,6 +1,8 @@
 """Opening bags and choosing their image topics: the one place replay, eval and scenario use.
 
-Any rosbag2 (mcap or sqlite3) or ROS 1 bag that rosbags reads, with no ROS install.
+Any bag the rosbags library reads, with no ROS install: a rosbag2 folder (mcap or sqlite3,
+every metadata version rosbags knows), a bare ``.mcap`` file with no ``metadata.yaml`` (as
+Foxglove's ``mcap-ros2-support`` and other MCAP writers make them), or a ROS 1 ``.bag`` file.
 """
 
 from __future__ import annotations
@@ -50,21 +52,35 @@ def find_bag(path: str | Path) -> Path:
     """Find the bag ``path`` names.
 
     ``path`` may be a rosbag2 directory, a file inside one, ``OUT.mcap``/``OUT.db3`` as given to
-    ``cosmos-reason-scenario`` (the directory is ``OUT``), or a ROS 1 ``.bag`` file.
+    ``cosmos-reason-scenario`` (the directory is ``OUT``), a bare ``.mcap`` file (no
+    ``metadata.yaml`` beside it), or a ROS 1 ``.bag`` file.
 
     Raises:
         BagError: Nothing readable is there.
     """
     p = Path(path)
+    try:
+        found = _bag_at(p)
+    except OSError as err:  # e.g. a name too long to be a path
+        raise BagError(f"cannot look for a bag at {_excerpt(str(p))!r}: {err.strerror}") from None
+    if found is None:
+        raise BagError(
+            f"no rosbag2 directory, .mcap file or ROS 1 .bag file at {_excerpt(str(p))!r}"
+        )
+    return found
+
+
+def _bag_at(p: Path) -> Path | None:
     if p.is_dir():
         return p
-    if p.is_file() and p.suffix == ".bag":
-        return p
-    if p.is_file() and (p.parent / "metadata.yaml").is_file():
-        return p.parent
+    if p.is_file():
+        if (p.parent / "metadata.yaml").is_file():
+            return p.parent
+        if p.suffix.lower() in (".bag", ".mcap"):
+            return p
     if p.suffix.lower() in STORAGE_BY_SUFFIX and p.with_suffix("").is_dir():
         return p.with_suffix("")
-    raise BagError(f"no rosbag2 directory or bag file at {str(p)!r}")
+    return None
 
 
 @contextmanager
@@ -79,7 +95,7 @@ def open_bag(path: str | Path) -> Iterator[AnyReader]:
         reader = AnyReader([bag], default_typestore=get_typestore(Stores.ROS2_HUMBLE))
         reader.open()
     except (AnyReaderError, OSError) as err:
-        raise BagError(f"cannot read bag {str(bag)!r}: {err}") from None
+        raise BagError(f"cannot read bag {_excerpt(str(bag))!r}: {err}") from None
     try:
         yield reader
     finally:
@@ -138,3 +154,8 @@ def stamp_ns(msg: Any, fallback_ns: int = 0) -> int:
 
 def _has_raw_twin(topic: str, names: set[str]) -> bool:
     return topic.endswith("/compressed") and topic.removesuffix("/compressed") in names
+
+
+def _excerpt(text: str, limit: int = 200) -> str:
+    """``text``, or its first ``limit`` characters and how long it was."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"

@@ -25,9 +25,11 @@ from cosmos_reason_ros.tools.options import (
     HelpFormatter,
     add_action_options,
     add_param_options,
+    add_progress_option,
     in_option_names,
     param_values,
     parse_sets,
+    silence_progress_bars,
     split_list,
     stop_signals_as_interrupt,
 )
@@ -83,7 +85,11 @@ def _parser() -> argparse.ArgumentParser:
         f"after it a miss. Fallback rule: {FALLBACK_RULE}. {exit_epilog(_EXITS)}",
         formatter_class=HelpFormatter,
     )
-    p.add_argument("bag", type=Path, help="rosbag2 directory (or a file in it, or OUT.mcap)")
+    p.add_argument(
+        "bag",
+        type=Path,
+        help="rosbag2 directory (or a file in it, or OUT.mcap), bare .mcap file or ROS 1 .bag",
+    )
     add_param_options(p, ["model"], required=["model"])
     p.add_argument(
         "--questions",
@@ -105,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="any node parameter, value parsed as YAML (repeatable)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_option(p)
     return p
 
 
@@ -113,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console script ``cosmos-reason-eval``. Returns the exit status (``tools.exits``)."""
     args = _parser().parse_args(argv)
     try:
+        if args.no_progress:
+            silence_progress_bars()
         params = {**param_values(args, PARAMS), **parse_sets(args.set)}
         questions = load_questions(args.questions) if args.questions else ()
         with stop_signals_as_interrupt():

@@ -20,7 +20,7 @@ from rclpy.node import Node
 from cosmos_reason_ros.exits import ExitCode, exit_epilog
 from cosmos_reason_ros.ros import process
 from cosmos_reason_ros.tools.bags import BagError
-from cosmos_reason_ros.tools.options import HelpFormatter, split_list
+from cosmos_reason_ros.tools.options import HelpFormatter, add_progress_option, split_list
 from cosmos_reason_ros.tools.replay import QOS_CHOICES, ReplayError, replay
 
 
@@ -28,7 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cosmos-reason-replay",
         description="Publish a bag's sensor_msgs/Image and CompressedImage topics with their "
-        "recorded timing (rosbag2 mcap/sqlite3 or ROS 1; no ros2 bag needed). Ctrl-C or SIGTERM "
+        "recorded timing (rosbag2 mcap/sqlite3, a bare .mcap file or ROS 1; no ros2 bag needed). "
+        "Ctrl-C or SIGTERM "
         "stops it cleanly: reliable subscribers still get what was published.",
         epilog=exit_epilog(
             {
@@ -39,7 +40,11 @@ def _parser() -> argparse.ArgumentParser:
         ),
         formatter_class=HelpFormatter,
     )
-    p.add_argument("bag", type=Path, help="rosbag2 directory (or a file in it, or OUT.mcap)")
+    p.add_argument(
+        "bag",
+        type=Path,
+        help="rosbag2 directory (or a file in it, or OUT.mcap), bare .mcap file or ROS 1 .bag",
+    )
     p.add_argument("--rate", type=float, default=1.0, help="playback speed factor")
     p.add_argument("--loop", action="store_true", help="start over at the end, until Ctrl-C")
     p.add_argument("--clock", action="store_true", help="publish /clock (for use_sim_time)")
@@ -67,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --loop, repeat the recorded stamps instead of shifting them",
     )
+    add_progress_option(p)
     return p
 
 
@@ -90,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stop_event=stop.event,
                 clock_hz=args.clock_hz,
                 restamp_loops=not args.loop_keep_stamps,
+                progress=None if args.no_progress else _progress,
             )
         except (ReplayError, BagError) as err:
             print(f"cosmos-reason-replay: error: {err}", file=sys.stderr)
@@ -111,6 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if stop.is_set() and not args.loop:
         return ExitCode.INTERRUPTED
     return ExitCode.OK
+
+
+def _progress(line: str) -> None:
+    print(f"cosmos-reason-replay: {line}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Keeping the openai backend's API key out of every text the node hands on.
 
-The key is read from the environment variable ``api_key_env`` names and goes in the
-``Authorization`` header to ``base_url`` only. A server may echo it back (in an error body,
+The key is read from the environment variable ``api_key_env`` names (``read_api_key``: the
+whitespace around it, such as the trailing newline of a key file or a secret, stripped) and goes
+in the ``Authorization`` header to ``base_url`` only. A server may echo it back (in an error body,
 or in generated text); these helpers blank it out (``BLANK``) before any text reaches a log,
 a message or an exception.
 """
@@ -10,13 +11,43 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import logging
+import os
 from urllib.parse import urlparse
 
+from cosmos_reason_ros.core.errors import ConfigError
 from cosmos_reason_ros.core.generation import GenerationResult, TextCallback
 
-__all__ = ["BLANK", "KeyFilter", "blank_result", "sent_in_clear"]
+__all__ = ["BLANK", "KeyFilter", "blank_result", "read_api_key", "sent_in_clear"]
+
+_LOG = logging.getLogger(__name__)
 
 BLANK = "***"
+
+
+def read_api_key(env_name: str) -> str:
+    """The API key in the environment variable ``env_name`` ("" for no name or no variable).
+
+    Whitespace around the key (a key file's or a secret's trailing newline) is stripped: no key
+    holds it, and an HTTP header cannot carry a newline, so the request would fail before it
+    left (as "cannot reach the server"). The key itself is never quoted.
+
+    Raises:
+        ConfigError: What is left holds characters an HTTP header cannot carry.
+    """
+    raw = os.environ.get(env_name, "") if env_name else ""
+    key = raw.strip()
+    if key != raw:
+        _LOG.warning(
+            "the API key in %s has whitespace around it (a trailing newline?); it was stripped",
+            env_name,
+        )
+    if any(not (" " < c <= "~") for c in key):
+        raise ConfigError(
+            f"the API key in {env_name} holds whitespace, control or non-ASCII characters, "
+            "which an HTTP header cannot carry; check how the variable is set"
+        )
+    return key
 
 
 def blank_result(result: GenerationResult, key: str) -> GenerationResult:

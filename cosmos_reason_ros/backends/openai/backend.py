@@ -35,14 +35,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import threading
 import time
 from typing import Any
 from urllib.parse import urlparse
 
 from cosmos_reason_ros.backends.config import STRUCTURED_OUTPUT_MODES, BackendConfig
-from cosmos_reason_ros.backends.openai.api_key import KeyFilter, blank_result, sent_in_clear
+from cosmos_reason_ros.backends.openai.api_key import (
+    KeyFilter,
+    blank_result,
+    read_api_key,
+    sent_in_clear,
+)
 from cosmos_reason_ros.backends.openai.calls import RetryableError, ServerCalls
 from cosmos_reason_ros.backends.openai.chat import build_chat_kwargs, continuation, with_schema
 from cosmos_reason_ros.backends.openai.stream import AnswerReader, GenerationRun, ThinkingWatch
@@ -106,7 +110,7 @@ class OpenAIBackend:
             raise ConfigError(f"base_url must be an http(s) URL, got {config.base_url!r}")
         # host[:port] only: never user:password from the URL.
         self._host = url.hostname + (f":{url.port}" if url.port else "")
-        self._api_key = os.environ.get(config.api_key_env, "") if config.api_key_env else ""
+        self._api_key = read_api_key(config.api_key_env)
         self._calls = ServerCalls(
             self._host,
             self._api_key,

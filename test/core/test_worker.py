@@ -1,0 +1,52 @@
+"""The inference worker with real threads: deadlines count from submission, so a job waiting
+behind a stuck one fails in time and gives its place back; closing answers every job at once."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from cosmos_reason_ros.core.errors import GenerationCancelled, GenerationTimeout
+from cosmos_reason_ros.core.worker import InferenceWorker, QueueFullError, WorkerStopped
+
+
+def test_a_job_waiting_past_its_deadline_fails_then_and_gives_its_place_back() -> None:
+    worker = InferenceWorker(max_pending=1)
+    release = threading.Event()
+    stuck = worker.submit(lambda cancel: release.wait(10.0), timeout_s=10.0)
+    t0 = time.monotonic()
+    waiting = worker.submit(lambda cancel: "never runs", timeout_s=0.3)
+    with pytest.raises(QueueFullError):
+        worker.submit(lambda cancel: "no place")
+    with pytest.raises(GenerationTimeout, match="waited that long behind others") as caught:
+        waiting.future.result(timeout=5.0)
+    waited_s = time.monotonic() - t0
+    assert worker.stats().pending == 0
+    later = worker.submit(lambda cancel: "ran", timeout_s=10.0)  # the place is free again
+    release.set()
+    assert stuck.future.result(timeout=5.0) is True
+    assert later.future.result(timeout=5.0) == "ran"
+    assert 0.3 <= waited_s < 2.0, waited_s
+    assert "0.3 s" in str(caught.value)
+    assert worker.stop(5.0)
+
+
+def test_close_answers_every_job_now_refuses_new_ones_and_join_waits_for_the_running_one() -> None:
+    worker = InferenceWorker(max_pending=4)
+    release = threading.Event()
+    running = worker.submit(lambda cancel: release.wait(10.0))
+    queued = [worker.submit(lambda cancel: "queued") for _ in range(4)]
+    time.sleep(0.1)
+    worker.close()
+    for job in (running, *queued):
+        with pytest.raises(GenerationCancelled, match="node is stopping"):
+            job.future.result(timeout=1.0)
+    with pytest.raises(WorkerStopped, match="node is stopping"):
+        worker.submit(lambda cancel: "late")
+    with pytest.raises(WorkerStopped):
+        worker.reserve()
+    assert not worker.join(0.2), "the running job ignores its cancel event"
+    release.set()
+    assert worker.join(5.0)
