@@ -41,6 +41,27 @@ def tiny_model_dirs(tiny_model_dir: Path, tiny_reason2_dir: Path) -> dict[str, P
     return {"qwen2_5_vl": tiny_model_dir, "qwen3_vl": tiny_reason2_dir}
 
 
+@pytest.fixture(scope="session")
+def tiny_cosmos3_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The tiny random-weight Cosmos 3 checkpoints: ``cosmos3_omni`` (Cosmos3-Nano / Super's
+    Qwen3-VL reasoner) and ``cosmos3_edge`` (Cosmos3-Edge), built once per session."""
+    pytest.importorskip("torch", reason="the tiny model needs torch: run `make setup`")
+    from cosmos_reason_ros.testing.tiny_model import build_tiny_model
+
+    return {
+        arch: build_tiny_model(tmp_path_factory.mktemp(f"tiny_{arch}"), arch=arch)
+        for arch in ("cosmos3_omni", "cosmos3_edge")
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_all_dirs(
+    tiny_model_dirs: dict[str, Path], tiny_cosmos3_dirs: dict[str, Path]
+) -> dict[str, Path]:
+    """Every tiny checkpoint by architecture: Reason1, Reason2 and both Cosmos 3."""
+    return {**tiny_model_dirs, **tiny_cosmos3_dirs}
+
+
 @pytest.fixture
 def ros_context() -> Iterator[object]:
     """A fresh rclpy context for one test, shut down afterwards."""

@@ -30,7 +30,7 @@ class BackendConfig:
     """
 
     model: str = param(
-        "nvidia/Cosmos-Reason1-7B",
+        "nvidia/Cosmos3-Nano",
         "Hub id or local folder of the checkpoint (openai backend: the served model name); "
         "fixed at launch while trust_remote_code is true",
     )

@@ -225,7 +225,20 @@ def _split(text: str, profile: PromptProfile) -> tuple[str, str, str]:
         return thinking, "", f"unclosed {profile.think_start}: no answer"
     if not rest.strip() and end >= 0:
         return thinking, "", f"no answer after {profile.think_end}"
-    return thinking, rest, ""
+    return thinking, _unwrapped(rest, profile), ""
+
+
+def _unwrapped(answer: str, profile: PromptProfile) -> str:
+    """``answer`` without the optional wrapper the profile accepts (Cosmos 3 served by NIM:
+    ``<answer>…</answer>`` after ``</think>``); as it is when the wrapper is absent."""
+    if not profile.optional_answer_tags:
+        return answer
+    open_tag, close_tag = profile.optional_answer_tags
+    _, found, inner = answer.partition(open_tag)
+    if not found:
+        return answer
+    inner, _, _ = inner.partition(close_tag)
+    return inner
 
 
 def _first_object(answer: str) -> dict[str, Any] | None:

@@ -8,12 +8,18 @@ decoding (transformers) and ``max_num_tokens`` (TensorRT-LLM, which refuses long
   16 px (Qwen3-VL) over pairs of frames, one token per 28x28 or 32x32 pixels per two frames).
   The Hugging Face video processors enlarge frames below 128 such tokens (their default
   ``min_pixels``), so a pair counts at least 128. Qwen3-VL adds a timestamp and vision markers
-  to every pair of frames (counted as 12 tokens).
+  to every pair of frames (counted as 12 tokens). Cosmos3-Edge's temporal patch is one frame:
+  every frame costs its own tokens, and its processor wraps every frame in a timestamp
+  (``<12.5 seconds>``) and vision markers (counted as 18 tokens).
 - text tokens: the UTF-8 bytes of the system and user text with the configured question and
   actions (a byte-level BPE never spends more than one token per byte), one token per
   character of the longest question a request may bring beyond that, and 64 tokens of chat
   template markup plus 4 per camera.
 - generated tokens: ``max_new_tokens`` (a two-phase answer prefills the thinking again).
+
+A request's own prompt is checked where a backend tokenizes it, before any prefill:
+``check_context`` refuses a prompt that, with ``max_new_tokens``, does not fit in the model's
+context (``context_tokens`` of its config: ``max_position_embeddings``).
 """
 
 from __future__ import annotations
@@ -21,16 +27,19 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from cosmos_reason_ros.core.errors import InputError
 from cosmos_reason_ros.core.prompts import profile_for, render_text
 from cosmos_reason_ros.core.reasoner import ReasonerConfig
 from cosmos_reason_ros.core.types import Clip
 from cosmos_reason_ros.core.window import WindowConfig
 
-__all__ = ["PromptBound", "prompt_bound"]
+__all__ = ["PromptBound", "check_context", "context_tokens", "prompt_bound"]
 
 MIN_TOKENS_PER_FRAME_PAIR = 128
 QWEN3_PAIR_MARKUP_TOKENS = 12
+EDGE_FRAME_MARKUP_TOKENS = 18
 TEMPLATE_TOKENS = 64
 TEMPLATE_TOKENS_PER_CAMERA = 4
 
@@ -78,13 +87,19 @@ def prompt_bound(
     Args:
         window: The frame window of every camera.
         reasoner: What is asked (question, actions, profile, limits, ``max_new_tokens``).
-        model_type: The checkpoint's architecture (``qwen2_5_vl``, ``qwen3_vl``).
+        model_type: The checkpoint's architecture (``qwen2_5_vl``, ``qwen3_vl``, ``cosmos3_omni``,
+            ``cosmos3_edge``).
         cameras: The camera names (topics), which label the clips in the prompt.
     """
-    qwen3 = model_type.lower().replace("-", "_").startswith("qwen3")
+    kind = model_type.lower().replace("-", "_")
     pairs = math.ceil(window.capacity / 2)
-    visual = max(window.max_video_tokens, pairs * MIN_TOKENS_PER_FRAME_PAIR)
-    per_clip = visual + (pairs * QWEN3_PAIR_MARKUP_TOKENS if qwen3 else 0)
+    if kind.startswith("cosmos3_edge"):  # one frame per temporal patch, markup on each frame
+        frame_tokens = window.frame_pixel_budget // window.patch_multiple**2
+        per_clip = window.capacity * (frame_tokens + EDGE_FRAME_MARKUP_TOKENS)
+    else:  # Qwen-VL (Cosmos3-Nano / Super included): frames in pairs
+        visual = max(window.max_video_tokens, pairs * MIN_TOKENS_PER_FRAME_PAIR)
+        qwen3 = kind.startswith(("qwen3", "cosmos3"))
+        per_clip = visual + (pairs * QWEN3_PAIR_MARKUP_TOKENS if qwen3 else 0)
     clips = tuple(Clip(c, "", (), (), window.sample_fps) for c in cameras)
     profile = profile_for(reasoner.profile, model_type)
     messages = profile.build_messages(reasoner.question, clips, reasoner.action_space)
@@ -98,4 +113,43 @@ def prompt_bound(
         visual_tokens=per_clip * len(clips),
         text_tokens=text,
         generated_tokens=reasoner.sampling.max_new_tokens,
+    )
+
+
+def context_tokens(model_config: Any) -> int | None:
+    """The context of a model, in tokens: ``max_position_embeddings`` of a Hugging Face config
+    (its text model's, for a vision-language model), or None where it names none.
+
+    Args:
+        model_config: A ``transformers`` config object (read by attribute; no import here).
+    """
+    get_text_config = getattr(model_config, "get_text_config", None)
+    for config in (get_text_config() if callable(get_text_config) else None, model_config):
+        value = getattr(config, "max_position_embeddings", None)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+def check_context(prompt_tokens: int, max_new_tokens: int, context: int | None) -> None:
+    """Refuse a prompt that, with the tokens it may generate, does not fit in the context.
+
+    Called where a backend has tokenized the prompt and before it prefills: a prompt past the
+    context would only fail (or degrade) after a prefill that nothing can interrupt.
+
+    Args:
+        prompt_tokens: The prompt's tokens, visual tokens included.
+        max_new_tokens: Tokens the answer may generate.
+        context: The model's context (``context_tokens``); None: unknown, nothing is checked.
+
+    Raises:
+        InputError: The prompt and ``max_new_tokens`` need more than ``context`` tokens.
+    """
+    if context is None or prompt_tokens + max_new_tokens <= context:
+        return
+    raise InputError(
+        f"the prompt is {prompt_tokens} tokens, which with max_new_tokens={max_new_tokens} "
+        f"is past the model's context of {context} tokens (max_position_embeddings): ask a "
+        "shorter question or goal, or lower max_new_tokens, the cameras, window_s or the "
+        "frame size"
     )

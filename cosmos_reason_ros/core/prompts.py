@@ -4,7 +4,11 @@
 ``<think>…</think>`` then ``<answer>…</answer>``, videos before the question. ``Reason2Profile``
 follows Cosmos-Reason2 (Qwen3-VL): the plain system prompt, media then the question with the
 reasoning instruction appended (left out when the model is to answer at once), and the final
-answer right after ``</think>`` with no tag.
+answer right after ``</think>`` with no tag. ``Cosmos3Profile`` follows the Cosmos 3 reasoner
+prompt guide (NVIDIA/cosmos ``cookbooks/cosmos3/reasoner/reasoner_prompt_guide.md``, commit
+3d56c91), the same layout as Reason2 for both Cosmos 3 architectures (Nano / Super and Edge),
+and also accepts the ``<answer>…</answer>`` wrapper NIM's documentation shows after
+``</think>``.
 
 Both ask for the same JSON answer object (see ``ActionSpace.answer_schema``). A multiple-choice
 question uses the Cosmos benchmark layout: the question, then one ``(A) option`` line per option.
@@ -29,7 +33,7 @@ from cosmos_reason_ros.core.types import Clip
 
 _LOG = logging.getLogger(__name__)
 
-PROFILES = ("auto", "reason1", "reason2")
+PROFILES = ("auto", "reason1", "reason2", "cosmos3")
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 
@@ -60,6 +64,17 @@ REASON2_REASONING_PROMPT = (
 )
 """The Cosmos-Reason2 reasoning add-on, appended to the user prompt (cosmos_reason2_utils)."""
 
+COSMOS3_SYSTEM_PROMPT = "You are a helpful assistant."
+"""The system prompt of the Cosmos 3 reasoner prompt guide ("System Prompt")."""
+
+COSMOS3_REASONING_PROMPT = (
+    "Answer the question using the following format:\n\n"
+    "<think>\nYour reasoning.\n</think>\n\n"
+    "Write your final answer immediately after the </think> tag."
+)
+"""The Cosmos 3 reasoner prompt guide's instruction, appended after the task text when reasoning
+is required ("Turn Reasoning On Or Off"); left out otherwise."""
+
 _ANSWER_KEYS = (
     '"action": {action_rule}, '
     '"target": what the action applies to ("" if nothing), '
@@ -87,7 +102,7 @@ class PromptProfile:
     Stateless and thread-safe. Subclasses set the class attributes and ``_messages``.
 
     Attributes:
-        name: ``reason1`` or ``reason2``.
+        name: ``reason1``, ``reason2`` or ``cosmos3``.
         patch_multiple: Frames are resized to multiples of this many pixels (one visual token
             covers ``patch_multiple``² pixels).
         think_end: The marker that ends the thinking.
@@ -95,6 +110,8 @@ class PromptProfile:
         answer_close: The tag that closes the final answer ("" when there is none).
         answer_prefix: Text forced between the thinking and the JSON answer.
         answer_suffix: Text after the JSON answer.
+        optional_answer_tags: (open, close) of a wrapper the answer may come in although the
+            prompt does not ask for one (empty: none accepted).
     """
 
     name = ""
@@ -105,6 +122,7 @@ class PromptProfile:
     answer_close = ""
     answer_prefix = "</think>\n\n"
     answer_suffix = ""
+    optional_answer_tags: tuple[str, ...] = ()
 
     def build_messages(
         self,
@@ -202,20 +220,52 @@ class Reason2Profile(PromptProfile):
         )
 
 
+class Cosmos3Profile(PromptProfile):
+    """Cosmos 3 reasoners (Nano / Super and Edge), as the reasoner prompt guide asks them.
+
+    System prompt ``You are a helpful assistant.``, media before the text, the guide's
+    reasoning instruction after the task text (left out when the model answers at once), the
+    final answer right after ``</think>``; a NIM-style ``<answer>`` wrapper is also accepted.
+    Both architectures use 32 px per visual token: Nano / Super's Qwen3-VL encoder (16 px
+    patches merged 2x2) and Edge's SigLIP2 encoder (16 px patches merged 2x2, transformers 5.25
+    ``Cosmos3EdgeVideoProcessor``), whose processor also puts a timestamp before each frame.
+    """
+
+    name = "cosmos3"
+    patch_multiple = 32
+    optional_answer_tags = ("<answer>", "</answer>")
+
+    def _messages(
+        self, media: tuple[Part, ...], question: str, reasoning: bool
+    ) -> tuple[ChatMessage, ...]:
+        text = question + "\n\n" + COSMOS3_REASONING_PROMPT if reasoning else question
+        return (
+            ChatMessage("system", (TextPart(COSMOS3_SYSTEM_PROMPT),)),
+            ChatMessage("user", (*media, TextPart(text))),
+        )
+
+
 REASON1 = Reason1Profile()
 REASON2 = Reason2Profile()
-PROFILE_OBJECTS: tuple[PromptProfile, ...] = (REASON1, REASON2)
+COSMOS3 = Cosmos3Profile()
+PROFILE_OBJECTS: tuple[PromptProfile, ...] = (REASON1, REASON2, COSMOS3)
 
-_BY_ARCHITECTURE = {"qwen2_5_vl": REASON1, "qwen2_vl": REASON1, "qwen3_vl": REASON2}
+_BY_ARCHITECTURE = {
+    "qwen2_5_vl": REASON1,
+    "qwen2_vl": REASON1,
+    "qwen3_vl": REASON2,
+    "cosmos3": COSMOS3,
+}
 
 
 def profile_for(name: str, architecture: str) -> PromptProfile:
     """The prompt profile ``name`` selects for a model of ``architecture``.
 
     Args:
-        name: ``auto``, ``reason1`` or ``reason2``.
-        architecture: The model's architecture, e.g. ``qwen2_5_vl`` (a config ``model_type``)
-            or ``Qwen3VLForConditionalGeneration``; only used when ``name`` is ``auto``.
+        name: ``auto``, ``reason1``, ``reason2`` or ``cosmos3``.
+        architecture: The model's architecture, e.g. ``qwen2_5_vl`` or ``cosmos3_edge`` (a
+            config ``model_type``) or ``Qwen3VLForConditionalGeneration``; only used when
+            ``name`` is ``auto``.
 
     Returns:
         The profile. ``auto`` with an unknown architecture gives ``reason1`` and logs a warning.
@@ -227,6 +277,8 @@ def profile_for(name: str, architecture: str) -> PromptProfile:
         return REASON1
     if name == "reason2":
         return REASON2
+    if name == "cosmos3":
+        return COSMOS3
     if name != "auto":
         raise ConfigError(f"prompt profile must be one of {', '.join(PROFILES)}; got {name!r}")
     key = architecture.lower().replace(".", "_").replace("-", "_")

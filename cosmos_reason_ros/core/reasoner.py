@@ -53,7 +53,22 @@ from cosmos_reason_ros.core.types import WindowSnapshot
 
 _LOG = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_QUESTION", "CheckedRequest", "Reasoner", "ReasonerConfig", "answer_schema"]
+__all__ = [
+    "DEFAULT_QUESTION",
+    "MAX_QUESTION_CHARS",
+    "CheckedRequest",
+    "Reasoner",
+    "ReasonerConfig",
+    "answer_schema",
+]
+
+MAX_QUESTION_CHARS = 16_384
+"""The ceiling of ``max_question_chars``, whatever sets it. A question is prefilled in one step
+that no cancellation reaches, so its length bounds how long the worker is deaf to everything
+else: 16k characters (4k to 16k tokens) prefill in seconds on the GPUs we run on, and fit far
+inside the context of every supported model (128k tokens and more). A 1 MB question (323k
+tokens, past the context) once held the worker in prefill for minutes. The prompt as a whole
+is checked against the model's context where it is tokenized (``prompt_bound.check_context``)."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +93,8 @@ class ReasonerConfig:
     profile: str = param(
         "auto",
         "Prompt profile; auto picks it from the checkpoint's "
-        "architecture (qwen2_5_vl: reason1, qwen3_vl: reason2)",
+        "architecture (qwen2_5_vl: reason1, qwen3_vl: reason2, cosmos3_omni and cosmos3_edge: "
+        "cosmos3)",
         choices=PROFILES,
     )
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
@@ -105,7 +121,12 @@ class ReasonerConfig:
         name="constrained_decoding",
     )
     max_question_chars: int = param(
-        4000, "Longer questions are refused", live=True, low=1, high=1_000_000
+        4000,
+        "Longer questions (and goals) are refused; a prompt past the model's context is "
+        "refused too",
+        live=True,
+        low=1,
+        high=MAX_QUESTION_CHARS,
     )
     max_choices: int = param(
         32, "More choices are refused (two-letter labels: A … ZZ)", live=True, low=1, high=702

@@ -10,6 +10,17 @@ Sources (docs/fidelity.md has the table and where we differ on purpose):
   commit f180ea7 (reasoning: temperature 0.6, top_p 0.95, top_k 20, repetition 1.0, presence
   0.0, seed 1234; without: temperature 0.7, top_p 0.8, top_k 20, repetition 1.0, presence 1.5,
   seed 3407; max_tokens 4096), fps 4 (``scripts/inference_sample.py``).
+- Cosmos 3 (Nano / Super: Qwen3-VL reasoner; Edge: SigLIP2 encoder; both 32 px per visual
+  token): NVIDIA/cosmos ``cookbooks/cosmos3/reasoner/reasoner_prompt_guide.md`` (commit
+  3d56c91): reasoning on: temperature 0.6, top_p 0.95, top_k 20, repetition 1.0, presence 0.0;
+  off: temperature 0.7, top_p 0.8, top_k 20, repetition 1.0, presence 1.5; no seed;
+  ``max_tokens`` 4096 and video at 4 fps (``run_with_vllm.ipynb``). The video pixel budget is
+  the processors' own: Qwen3-VL's (Nano / Super) and Cosmos3-Edge's video processors both bound
+  a clip's frames x height x width by ``size.longest_edge`` = 24 Mi px (transformers 5.25
+  ``video_processing_cosmos3_edge.py``; Qwen3-VL's published ``video_preprocessor_config.json``).
+  Expressed as qwen-vl-utils counts (two frames per token: ``max_total_pixels``) that is
+  12 Mi px = 12288 tokens of 32² px, so a frame's share is 24 Mi px / frames for both, and
+  Edge, whose temporal patch is one frame, spends one token per 32² px of every frame.
 - The per-frame pixel cap is qwen-vl-utils' ``fetch_video``: ``max(min(VIDEO_MAX_PIXELS,
   total_pixels / frames * 2), int(VIDEO_MIN_PIXELS * 1.05))`` with VIDEO_MAX = 768 and
   VIDEO_MIN = 128 tokens of the family's factor (qwen-vl-utils 0.0.11 for 28 px, 0.0.14 with
@@ -24,6 +35,7 @@ from dataclasses import dataclass
 from cosmos_reason_ros.core.generation import SamplingSettings
 
 __all__ = [
+    "COSMOS3_RECIPE",
     "REASON1_RECIPE",
     "REASON2_RECIPE",
     "FamilyRecipe",
@@ -51,7 +63,7 @@ class FamilyRecipe:
     """One family's upstream settings.
 
     Attributes:
-        name: The prompt profile it belongs to: ``reason1`` or ``reason2``.
+        name: The prompt profile it belongs to: ``reason1``, ``reason2`` or ``cosmos3``.
         patch_multiple: Pixels per visual token side (patch size x spatial merge).
         sampling_reasoning: Sampling when the model thinks first.
         sampling_plain: Sampling when it answers at once (thinking budget 0).
@@ -133,11 +145,38 @@ REASON2_RECIPE = FamilyRecipe(
     ),
 )
 
-_BY_NAME = {r.name: r for r in (REASON1_RECIPE, REASON2_RECIPE)}
+COSMOS3_TOTAL_TOKENS = 24 * 1024 * 1024 // (2 * 32 * 32)
+"""12288: the processors' ``longest_edge`` (24 Mi px over frames x height x width) as
+qwen-vl-utils counts a clip (two frames per token of 32² px)."""
+COSMOS3_RECIPE = FamilyRecipe(
+    name="cosmos3",
+    patch_multiple=32,
+    sampling_reasoning=SamplingSettings(
+        temperature=0.6,
+        top_p=0.95,
+        top_k=20,
+        repetition_penalty=1.0,
+        presence_penalty=0.0,
+        max_new_tokens=4096,
+        seed=None,
+    ),
+    sampling_plain=SamplingSettings(
+        temperature=0.7,
+        top_p=0.8,
+        top_k=20,
+        repetition_penalty=1.0,
+        presence_penalty=1.5,
+        max_new_tokens=4096,
+        seed=None,
+    ),
+    total_tokens=COSMOS3_TOTAL_TOKENS,
+)
+
+_BY_NAME = {r.name: r for r in (REASON1_RECIPE, REASON2_RECIPE, COSMOS3_RECIPE)}
 
 
 def recipe_for(profile: str) -> FamilyRecipe:
-    """The recipe of prompt profile ``profile`` (``reason1`` or ``reason2``).
+    """The recipe of prompt profile ``profile`` (``reason1``, ``reason2`` or ``cosmos3``).
 
     Raises:
         KeyError: ``profile`` is not a resolved profile name.

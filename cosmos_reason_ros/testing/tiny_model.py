@@ -1,10 +1,13 @@
 """A tiny, random-weight checkpoint of the real Cosmos-Reason architectures, for tests.
 
-``build_tiny_model`` writes a folder that loads like ``nvidia/Cosmos-Reason1-7B`` (Qwen2.5-VL)
-or a Cosmos-Reason2 checkpoint (Qwen3-VL) through ``AutoProcessor`` and
-``AutoModelForImageTextToText``: the real model classes with tiny widths (>= 64, so
-bitsandbytes 4-bit works), image and video processor configs, and a tokenizer and chat template
-as the published ones are:
+``build_tiny_model`` writes a folder that loads like ``nvidia/Cosmos-Reason1-7B`` (Qwen2.5-VL),
+a Cosmos-Reason2 checkpoint (Qwen3-VL), ``nvidia/Cosmos3-Nano`` / ``Cosmos3-Super``
+(``cosmos3_omni``: ``Cosmos3OmniConfig`` with Qwen3-VL sub-configs, loaded by
+``Cosmos3OmniForConditionalGeneration``, which ``AutoModelForImageTextToText`` also resolves
+to) or ``nvidia/Cosmos3-Edge`` (``cosmos3_edge``: ``Cosmos3EdgeForConditionalGeneration`` with
+its own processor) through ``AutoProcessor`` and ``AutoModelForImageTextToText``: the real
+model classes with tiny widths (>= 64, so bitsandbytes 4-bit works), image and video processor
+configs, and a tokenizer and chat template as the published ones are:
 
 - a byte-level BPE vocabulary trained here on a few sentences (it covers every byte, so a
   grammar can spell any JSON string), followed by the published added tokens in the published
@@ -14,25 +17,35 @@ as the published ones are:
   Qwen2.5-VL's 13 additional special tokens; constrained decoding (xgrammar) therefore sees the
   same special/added roles as with the real checkpoints;
 - the published chat template, byte for byte (``chat_templates/``, provenance in
-  ``chat_templates/PROVENANCE.md``).
+  ``chat_templates/PROVENANCE.md``);
+- Cosmos 3 (transformers 5.25 ``models/cosmos3_omni``, ``models/cosmos3_edge``): Nano / Super
+  keep the Qwen3-VL tokenizer layout and token ids (``Cosmos3OmniConfig`` defaults 151652-151656
+  are Qwen's); Edge's tokenizer puts its special tokens at the ids ``Cosmos3EdgeConfig``
+  declares (pad 0, bos 1, eos 11, ``<|video_pad|>`` 18, ``<|image_pad|>`` 19,
+  ``<|vision_start|>`` 20, ``<|vision_end|>`` 21) and its processor writes a timestamp before
+  every frame. Neither published Cosmos 3 chat template could be read here: both ship the
+  Qwen3-VL Instruct template, whose video placeholder is the one TensorRT-LLM
+  (``modeling_cosmos3.py``) and vLLM (``cosmos3_edge.py``) expect (PROVENANCE.md).
 
 Its output is noise; that is what parsing and fallback code must survive.
 
 Command line::
 
-    python -m cosmos_reason_ros.testing.tiny_model OUT_DIR [--arch qwen2_5_vl|qwen3_vl] [--seed N]
+    python -m cosmos_reason_ros.testing.tiny_model OUT_DIR \
+        [--arch qwen2_5_vl|qwen3_vl|cosmos3_omni|cosmos3_edge] [--seed N]
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import time
 from pathlib import Path
 from typing import Any
 
-ARCHS = ("qwen2_5_vl", "qwen3_vl")
+ARCHS = ("qwen2_5_vl", "qwen3_vl", "cosmos3_omni", "cosmos3_edge")
 
 _LOG = logging.getLogger(__name__)
 
@@ -67,9 +80,37 @@ ADDED_TOKENS = (
 QWEN3_ADDED_TOKENS = ("<tool_response>", "</tool_response>", "<think>", "</think>")
 """Qwen3-VL's further added tokens, not special: the reasoning markers are text."""
 
+EDGE_SPECIAL_IDS = {
+    "<unk>": 0,
+    "<s>": 1,
+    "</s>": 2,
+    "<|im_start|>": 10,
+    "<|im_end|>": 11,
+    "<|video_pad|>": 18,
+    "<|image_pad|>": 19,
+    "<|vision_start|>": 20,
+    "<|vision_end|>": 21,
+}
+"""Cosmos3-Edge's special tokens by id: pad 0, bos 1, eos 11 and the four vision ids are
+``Cosmos3EdgeConfig``'s defaults (transformers 5.25); the names of 0, 1, 2, 10 and 11 follow
+the Nemotron-H tokenizer its text model comes from (inferred, not read from the checkpoint).
+The other ids below ``EDGE_SPECIAL_COUNT`` are reserved ``<SPECIAL_n>`` tokens."""
+EDGE_SPECIAL_COUNT = 32
+
 TEMPLATES = Path(__file__).with_name("chat_templates")
-"""The vendored published chat templates (``<arch>.jinja``; see PROVENANCE.md there)."""
-_MODEL_MAX_LENGTH = {"qwen2_5_vl": 131072, "qwen3_vl": 262144}
+"""The vendored published chat templates (``<name>.jinja``; see PROVENANCE.md there)."""
+_TEMPLATE_OF = {
+    "qwen2_5_vl": "qwen2_5_vl",
+    "qwen3_vl": "qwen3_vl",
+    "cosmos3_omni": "qwen3_vl",
+    "cosmos3_edge": "qwen3_vl",
+}
+_MODEL_MAX_LENGTH = {
+    "qwen2_5_vl": 131072,
+    "qwen3_vl": 262144,
+    "cosmos3_omni": 262144,
+    "cosmos3_edge": 131072,
+}
 
 _CORPUS = (
     "<think>\nThe robot sees an open corridor ahead, so it should move forward.\n</think>\n\n"
@@ -94,10 +135,13 @@ def published_chat_template(arch: str) -> str:
     """
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {', '.join(ARCHS)}; got {arch!r}")
-    return (TEMPLATES / f"{arch}.jinja").read_bytes().decode("utf-8")
+    return (TEMPLATES / f"{_TEMPLATE_OF[arch]}.jinja").read_bytes().decode("utf-8")
 
 
 _TEXT_WIDTH = 128
+_COSMOS3_POSITIONS = 32768
+"""Cosmos 3 tiny models' context: the family's default answer budget (4096 new tokens) and a
+full default window fit, as they do in the published 128k / 256k contexts."""
 _VOCAB_TARGET = 512
 
 
@@ -108,7 +152,8 @@ def build_tiny_model(out_dir: str | Path, arch: str = "qwen2_5_vl", seed: int = 
 
     Args:
         out_dir: Folder to write (created if missing; existing files are overwritten).
-        arch: ``qwen2_5_vl`` (Cosmos-Reason1 layout) or ``qwen3_vl`` (Cosmos-Reason2 layout).
+        arch: ``qwen2_5_vl`` (Cosmos-Reason1 layout), ``qwen3_vl`` (Cosmos-Reason2 layout),
+            ``cosmos3_omni`` (Cosmos3-Nano / Super reasoner) or ``cosmos3_edge`` (Cosmos3-Edge).
         seed: Seed of the random weights.
 
     Returns:
@@ -124,17 +169,25 @@ def build_tiny_model(out_dir: str | Path, arch: str = "qwen2_5_vl", seed: int = 
     start = time.monotonic()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = _train_tokenizer(arch)
-    ids = {tok: tokenizer.convert_tokens_to_ids(tok) for tok in SPECIAL_TOKENS}
+    tokenizer = _edge_tokenizer() if arch == "cosmos3_edge" else _train_tokenizer(arch)
     # Real checkpoints pad the embedding past the tokenizer; so does this one.
     vocab_size = (len(tokenizer) // 64 + 1) * 64
-    config = _model_config(arch, vocab_size, ids)
     torch.manual_seed(seed)
-    model = _model_class(arch)(config).to(torch.bfloat16).eval()
-    model.generation_config.eos_token_id = [ids["<|im_end|>"], ids["<|endoftext|>"]]
-    model.generation_config.pad_token_id = ids["<|endoftext|>"]
-    model.generation_config.bos_token_id = ids["<|endoftext|>"]
+    if arch == "cosmos3_edge":
+        model = _edge_model(vocab_size).to(torch.bfloat16).eval()
+        model.generation_config.eos_token_id = [EDGE_SPECIAL_IDS["<|im_end|>"]]
+        model.generation_config.pad_token_id = EDGE_SPECIAL_IDS["<unk>"]
+        model.generation_config.bos_token_id = EDGE_SPECIAL_IDS["<s>"]
+    else:
+        ids = {tok: tokenizer.convert_tokens_to_ids(tok) for tok in SPECIAL_TOKENS}
+        config = _model_config(arch, vocab_size, ids)
+        model = _model_class(arch)(config).to(torch.bfloat16).eval()
+        model.generation_config.eos_token_id = [ids["<|im_end|>"], ids["<|endoftext|>"]]
+        model.generation_config.pad_token_id = ids["<|endoftext|>"]
+        model.generation_config.bos_token_id = ids["<|endoftext|>"]
     model.save_pretrained(out, safe_serialization=True)
+    if arch == "cosmos3_omni":
+        _name_architecture(out / "config.json", "Cosmos3ForConditionalGeneration")
     _processor(arch, tokenizer).save_pretrained(out)
     _LOG.info(
         "built tiny %s model: folder=%s params=%d seconds=%.2f",
@@ -144,6 +197,14 @@ def build_tiny_model(out_dir: str | Path, arch: str = "qwen2_5_vl", seed: int = 
         time.monotonic() - start,
     )
     return out
+
+
+def _name_architecture(config_path: Path, name: str) -> None:
+    """Write ``architectures`` as the published checkpoint names it (``save_pretrained`` writes
+    the class it saved: ``Cosmos3OmniForConditionalGeneration``)."""
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config["architectures"] = [name]
+    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _train_tokenizer(arch: str) -> Any:
@@ -172,7 +233,7 @@ def _train_tokenizer(arch: str) -> Any:
     core.add_special_tokens(
         [AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS]
     )
-    added = ADDED_TOKENS + (QWEN3_ADDED_TOKENS if arch == "qwen3_vl" else ())
+    added = ADDED_TOKENS + (QWEN3_ADDED_TOKENS if arch != "qwen2_5_vl" else ())
     core.add_tokens([AddedToken(t, special=False, normalized=False) for t in added])
     hf: Any = importlib.import_module("transformers")
     # Qwen2.5-VL lists the special tokens after <|endoftext|> as additional special tokens;
@@ -200,6 +261,7 @@ def _major(version: str) -> int:
 
 
 def _model_config(arch: str, vocab_size: int, ids: dict[str, int]) -> Any:
+    """Qwen-VL configs: Qwen2.5-VL, Qwen3-VL, and Cosmos3-Nano's Qwen3-VL reasoner."""
     text: dict[str, Any] = {
         "vocab_size": vocab_size,
         "hidden_size": _TEXT_WIDTH,
@@ -207,7 +269,7 @@ def _model_config(arch: str, vocab_size: int, ids: dict[str, int]) -> Any:
         "num_hidden_layers": 2,
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
-        "max_position_embeddings": 4096,
+        "max_position_embeddings": 65536,  # no test budget reaches it (published: 128k+)
         "bos_token_id": ids["<|endoftext|>"],
         "eos_token_id": ids["<|im_end|>"],
         "pad_token_id": ids["<|endoftext|>"],
@@ -242,8 +304,6 @@ def _model_config(arch: str, vocab_size: int, ids: dict[str, int]) -> Any:
             architectures=["Qwen2_5_VLForConditionalGeneration"],
             **tokens,
         )
-    from transformers import Qwen3VLConfig
-
     text["head_dim"] = 32
     text["rope_scaling"] = {
         "rope_type": "default",
@@ -251,6 +311,20 @@ def _model_config(arch: str, vocab_size: int, ids: dict[str, int]) -> Any:
         "mrope_interleaved": True,
     }
     vision.update(patch_size=16, num_position_embeddings=256, deepstack_visual_indexes=[1])
+    if arch == "cosmos3_omni":
+        from transformers import Cosmos3OmniConfig
+
+        text["max_position_embeddings"] = _COSMOS3_POSITIONS
+        # As published: ``Cosmos3ForConditionalGeneration`` (TensorRT-LLM and vLLM register
+        # that name), model_type cosmos3_omni, Qwen3-VL text and vision sub-configs.
+        return Cosmos3OmniConfig(
+            text_config={**text, "model_type": "qwen3_vl_text"},
+            vision_config={**vision, "model_type": "qwen3_vl_vision"},
+            architectures=["Cosmos3ForConditionalGeneration"],
+            **tokens,
+        )
+    from transformers import Qwen3VLConfig
+
     return Qwen3VLConfig(text_config=text, vision_config=vision, **tokens)
 
 
@@ -259,9 +333,102 @@ def _model_class(arch: str) -> Any:
         from transformers import Qwen2_5_VLForConditionalGeneration
 
         return Qwen2_5_VLForConditionalGeneration
+    if arch == "cosmos3_omni":
+        from transformers import Cosmos3OmniForConditionalGeneration
+
+        return Cosmos3OmniForConditionalGeneration
     from transformers import Qwen3VLForConditionalGeneration
 
     return Qwen3VLForConditionalGeneration
+
+
+def _edge_model(vocab_size: int) -> Any:
+    """A tiny ``Cosmos3EdgeForConditionalGeneration``: relu2 MLP text model with 3-section
+    mrope, a SigLIP2-style encoder (16 px patches, 2x2 merge) and the config's token ids."""
+    from transformers import Cosmos3EdgeConfig, Cosmos3EdgeForConditionalGeneration
+
+    ids = EDGE_SPECIAL_IDS
+    config = Cosmos3EdgeConfig(
+        text_config={
+            "vocab_size": vocab_size,
+            "hidden_size": _TEXT_WIDTH,
+            "intermediate_size": 2 * _TEXT_WIDTH,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "head_dim": 32,
+            "max_position_embeddings": _COSMOS3_POSITIONS,
+            # mrope_section sums to head_dim / 2, as the config requires
+            "rope_parameters": {
+                "rope_type": "default",
+                "rope_theta": 100_000_000.0,
+                "mrope_section": [4, 6, 6],
+            },
+            "pad_token_id": ids["<unk>"],
+            "bos_token_id": ids["<s>"],
+            "eos_token_id": ids["<|im_end|>"],
+        },
+        vision_config={
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "patch_size": 16,
+            "num_patches": 256,
+            "spatial_merge_size": 2,
+        },
+        projector_hidden_size=_TEXT_WIDTH,
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+        architectures=["Cosmos3EdgeForConditionalGeneration"],
+    )
+    return Cosmos3EdgeForConditionalGeneration(config)
+
+
+def _edge_tokenizer() -> Any:
+    """A byte-level BPE whose first ``EDGE_SPECIAL_COUNT`` ids are Edge's special tokens.
+
+    ``<think>`` and ``</think>`` stay plain text (spelled by the BPE), so decoding with
+    ``skip_special_tokens`` keeps them, as a reasoning model's output must.
+    """
+    from tokenizers import (
+        AddedToken,
+        Tokenizer,
+        decoders,
+        models,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
+
+    by_id = {i: t for t, i in EDGE_SPECIAL_IDS.items()}
+    specials = [by_id.get(i, f"<SPECIAL_{i}>") for i in range(EDGE_SPECIAL_COUNT)]
+    core = Tokenizer(models.BPE())
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    core.decoder = decoders.ByteLevel()
+    core.post_processor = processors.ByteLevel(trim_offsets=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=_VOCAB_TARGET,
+        min_frequency=1,
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        special_tokens=[AddedToken(t, special=True, normalized=False) for t in specials],
+    )
+    core.train_from_iterator(list(_CORPUS), trainer=trainer)
+    hf: Any = importlib.import_module("transformers")
+    tokenizer = hf.PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        eos_token="<|im_end|>",
+        pad_token="<unk>",
+        unk_token="<unk>",
+        bos_token="<s>",
+        clean_up_tokenization_spaces=False,
+        model_max_length=_MODEL_MAX_LENGTH["cosmos3_edge"],
+    )
+    tokenizer.chat_template = published_chat_template("cosmos3_edge")
+    return tokenizer
 
 
 def _processor(arch: str, tokenizer: Any) -> Any:
@@ -289,6 +456,8 @@ def _processor(arch: str, tokenizer: Any) -> Any:
             video_processor=video,
             chat_template=published_chat_template(arch),
         )
+    if arch == "cosmos3_edge":
+        return _edge_processor(hf, tokenizer)
     factor = 32
     image = hf.Qwen2VLImageProcessor(
         patch_size=16,
@@ -312,6 +481,20 @@ def _processor(arch: str, tokenizer: Any) -> Any:
         tokenizer=tokenizer,
         video_processor=video,
         chat_template=published_chat_template(arch),
+    )
+
+
+def _edge_processor(hf: Any, tokenizer: Any) -> Any:
+    """``Cosmos3EdgeProcessor`` with the transformers 5.25 processors' own geometry: 16 px
+    patches merged 2x2, one frame per temporal patch, frames x height x width at most 24 Mi px
+    (``size.longest_edge``), and a timestamp before every frame."""
+    image = hf.Cosmos3EdgeImageProcessor(patch_size=16, merge_size=2)
+    video = hf.Cosmos3EdgeVideoProcessor(patch_size=16, merge_size=2, temporal_patch_size=1)
+    return hf.Cosmos3EdgeProcessor(
+        image_processor=image,
+        tokenizer=tokenizer,
+        video_processor=video,
+        chat_template=published_chat_template("cosmos3_edge"),
     )
 
 

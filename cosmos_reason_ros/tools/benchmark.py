@@ -48,7 +48,6 @@ from cosmos_reason_ros.core.types import Clip
 from cosmos_reason_ros.exits import ExitCode, exit_epilog
 from cosmos_reason_ros.tools.benchmark_items import (
     ANSWER_TYPES,
-    SYSTEM_PROMPT,
     BenchmarkError,
     BenchmarkSettings,
     Item,
@@ -56,12 +55,16 @@ from cosmos_reason_ros.tools.benchmark_items import (
     load_items,
     load_video,
     prompt_text,
+    system_prompt,
 )
 from cosmos_reason_ros.tools.benchmark_report import ResultsWriter, summarize, write_outputs
 from cosmos_reason_ros.tools.options import (
+    HelpFormatter,
     add_param_options,
+    add_progress_option,
     param_values,
     parse_sets,
+    silence_progress_bars,
     stop_signals_as_interrupt,
 )
 
@@ -96,20 +99,50 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run upstream's Cosmos-Reason1 benchmark items (JSON lines) through a "
         "backend; write results.jsonl, summary.json and report.html.",
         epilog=exit_epilog(_EXITS),
+        formatter_class=HelpFormatter,
     )
     p.add_argument("items", type=Path, help="ITEMS.jsonl in upstream's fields")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     add_param_options(p, BACKEND_PARAMS, required=["model"])
-    p.add_argument("--answer-type", default="reasoning", choices=ANSWER_TYPES)
+    p.add_argument(
+        "--answer-type",
+        default="reasoning",
+        choices=ANSWER_TYPES,
+        help="reasoning: think, then answer; letter: answer with the option's letter at once",
+    )
     d = BenchmarkSettings()
-    p.add_argument("--fps", type=float, help=f"frames per second given (upstream {d.fps:g})")
-    p.add_argument("--max-tokens", type=int, help=f"upstream {d.max_tokens}")
-    p.add_argument("--temperature", type=float, help=f"upstream {d.temperature}")
-    p.add_argument("--top-p", type=float, help=f"upstream {d.top_p}")
-    p.add_argument("--repetition-penalty", type=float, help=f"upstream {d.repetition_penalty}")
-    p.add_argument("--presence-penalty", type=float, help=f"upstream {d.presence_penalty}")
-    p.add_argument("--seed", type=int, help=f"upstream {d.seed}")
-    p.add_argument("--max-retries", type=int, help=f"empty-answer retries (upstream {10})")
+    p.add_argument(
+        "--fps", type=float, help=f"frames per second given (default: upstream's, {d.fps:g})"
+    )
+    p.add_argument(
+        "--max-tokens",
+        type=int,
+        help=f"generated tokens at most (default: upstream's, {d.max_tokens})",
+    )
+    p.add_argument(
+        "--temperature",
+        type=float,
+        help=f"sampling temperature (default: upstream's, {d.temperature})",
+    )
+    p.add_argument(
+        "--top-p", type=float, help=f"nucleus sampling mass (default: upstream's, {d.top_p})"
+    )
+    p.add_argument(
+        "--repetition-penalty",
+        type=float,
+        help=f"repetition penalty (default: upstream's, {d.repetition_penalty})",
+    )
+    p.add_argument(
+        "--presence-penalty",
+        type=float,
+        help=f"presence penalty (default: upstream's, {d.presence_penalty})",
+    )
+    p.add_argument("--seed", type=int, help=f"sampling seed (default: upstream's, {d.seed})")
+    p.add_argument(
+        "--max-retries",
+        type=int,
+        help="asks again after an empty answer, at most this often (default: upstream's, 10)",
+    )
     p.add_argument("--limit", type=int, help="ask only the first N items")
     p.add_argument(
         "--set",
@@ -118,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="any node parameter for the backend (e.g. timeout_s=120), value parsed as YAML",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_option(p)
     return p
 
 
@@ -130,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else ExitCode.INPUT
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        if args.no_progress:
+            silence_progress_bars()
         overrides = {f: getattr(args, k) for k, f in _SETTINGS.items()}
         settings = BenchmarkSettings(**{k: v for k, v in overrides.items() if v is not None})
         values = {**parse_sets(args.set), **param_values(args, BACKEND_PARAMS)}
@@ -199,15 +234,24 @@ def run_benchmark(
         config, backend = load_configured(values)
         try:
             patch = config.window.patch_multiple
+            family = config.reasoner.profile
             run = {
                 "model": str(values.get("model", "")),
                 "backend": config.backend.backend,
                 "architecture": config.architecture.model_type,
+                "profile": family,
                 "items": str(items_path),
                 "settings": asdict(settings),
             }
             _ask_all(
-                backend, items, settings, patch, writer=writer, results=results, progress=progress
+                backend,
+                items,
+                settings,
+                patch,
+                family=family,
+                writer=writer,
+                results=results,
+                progress=progress,
             )
         finally:
             backend.close()
@@ -224,6 +268,7 @@ def _ask_all(
     settings: BenchmarkSettings,
     patch: int,
     *,
+    family: str = "",
     writer: ResultsWriter,
     results: list[dict[str, Any]],
     progress: bool,
@@ -231,7 +276,7 @@ def _ask_all(
     bar = tqdm(total=len(items), desc="benchmark", unit="item", disable=not progress)
     try:
         for item in items:
-            result = ask(backend, item, settings, patch)
+            result = ask(backend, item, settings, patch, family)
             results.append(result)
             writer.write(result)
             correct = sum(1 for r in results if r["correct"])
@@ -242,13 +287,14 @@ def _ask_all(
 
 
 def request_for(
-    item: Item, clip: Clip, settings: BenchmarkSettings, retry: int = 0
+    item: Item, clip: Clip, settings: BenchmarkSettings, retry: int = 0, family: str = ""
 ) -> GenerationRequest:
     """The request of ``item`` as upstream's benchmark asks it: its system prompt, the video
-    before the text, free text (no schema), attempt ``retry``'s sampling."""
-    text = prompt_text(item.question, item.index2ans, settings.answer_type)
+    before the text, free text (no schema), attempt ``retry``'s sampling (``family``
+    ``cosmos3``: the Cosmos 3 guide's system prompt and reasoning instruction)."""
+    text = prompt_text(item.question, item.index2ans, settings.answer_type, family)
     messages = (
-        ChatMessage("system", (TextPart(SYSTEM_PROMPT),)),
+        ChatMessage("system", (TextPart(system_prompt(family)),)),
         ChatMessage("user", (VideoPart(0), TextPart(text))),
     )
     return GenerationRequest(
@@ -260,9 +306,11 @@ def request_for(
     )
 
 
-def ask(backend: Backend, item: Item, settings: BenchmarkSettings, patch: int) -> dict[str, Any]:
+def ask(
+    backend: Backend, item: Item, settings: BenchmarkSettings, patch: int, family: str = ""
+) -> dict[str, Any]:
     """Ask ``item``, retrying empty answers as upstream does; the result record."""
-    text = prompt_text(item.question, item.index2ans, settings.answer_type)
+    text = prompt_text(item.question, item.index2ans, settings.answer_type, family)
     record: dict[str, Any] = {
         "index": item.index,
         "line": item.line,
@@ -278,7 +326,7 @@ def ask(backend: Backend, item: Item, settings: BenchmarkSettings, patch: int) -
         "attempts": 0,
         "error": "",
         "prompt": [
-            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "system", "content": system_prompt(family)},
             {
                 "role": "user",
                 "content": [
@@ -294,8 +342,8 @@ def ask(backend: Backend, item: Item, settings: BenchmarkSettings, patch: int) -
         record.update(frames=len(clip.frames), sample_fps=clip.fps)
         record["frame_size"] = list(clip.frames[0].shape[:2])
         for retry in range(settings.max_retries + 1):
-            result = backend.generate(request_for(item, clip, settings, retry))
-            predicted, reasoning = letter_of(result.text, settings.answer_type)
+            result = backend.generate(request_for(item, clip, settings, retry, family))
+            predicted, reasoning = letter_of(result.text, settings.answer_type, family)
             record.update(attempts=retry + 1, full_response=result.text)
             record.update(prompt_tokens=result.prompt_tokens)
             record.update(generated_tokens=result.generated_tokens)

@@ -19,6 +19,14 @@ Source: ``nvidia-cosmos/cosmos-reason1`` @ 3e7f1cb, ``examples/benchmark``:
 - video: qwen-vl-utils ``fetch_video`` with only ``fps`` set (frames picked by
   ``smart_nframes`` and ``linspace``, resized bicubic by ``smart_resize`` within its default
   budget); 0.0.11 (28 px) for Reason1, 0.0.14 with the 16 px patch (32 px) for Reason2.
+
+Cosmos 3 models (profile ``cosmos3``) get the same items, options, letter instruction,
+settings and video, asked as the Cosmos 3 reasoner prompt guide asks (NVIDIA/cosmos
+``cookbooks/cosmos3/reasoner/reasoner_prompt_guide.md`` @ 3d56c91): its system prompt ("You are
+a helpful assistant.") and, answering with reasoning, its instruction in place of Reason1's
+``<answer>`` format line; the answer is read after ``</think>`` (inside ``<answer>`` when the
+model adds one), the first capital letter that stands alone (a guide-style answer is prose, so
+"The answer is C" must give C, not Reason1's T).
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from cosmos_reason_ros.core.generation import SamplingSettings
+from cosmos_reason_ros.core.prompts import COSMOS3_REASONING_PROMPT, COSMOS3_SYSTEM_PROMPT
 from cosmos_reason_ros.core.recipes import (
     FRAME_FACTOR,
     VIDEO_MAX_TOKENS,
@@ -53,6 +62,7 @@ __all__ = [
     "load_items",
     "load_video",
     "prompt_text",
+    "system_prompt",
 ]
 
 ANSWER_TYPES = ("reasoning", "letter")
@@ -93,14 +103,22 @@ class Item:
     datasource: str = DEFAULT_DATASOURCE
 
 
-def prompt_text(question: str, index2ans: Mapping[str, str], answer_type: str) -> str:
-    """The user text upstream builds (``get_prompt``), byte for byte."""
+def prompt_text(
+    question: str, index2ans: Mapping[str, str], answer_type: str, family: str = ""
+) -> str:
+    """The user text upstream builds (``get_prompt``), byte for byte; for ``family``
+    ``cosmos3``, with the Cosmos 3 prompt guide's reasoning instruction instead."""
     text = question + "\n"
     text += "\n".join(f"({key}) {choice}" for key, choice in index2ans.items())
     text += LETTER_LINE
     if answer_type == "reasoning":
-        text += REASONING_LINE
+        text += "\n\n" + COSMOS3_REASONING_PROMPT if family == "cosmos3" else REASONING_LINE
     return text
+
+
+def system_prompt(family: str = "") -> str:
+    """The benchmark's system prompt: upstream's, or the Cosmos 3 guide's for ``cosmos3``."""
+    return COSMOS3_SYSTEM_PROMPT if family == "cosmos3" else SYSTEM_PROMPT
 
 
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
@@ -108,8 +126,11 @@ _THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 _LETTER = re.compile(r"[A-Z]")
 
 
-def letter_of(text: str, answer_type: str) -> tuple[str, str]:
-    """(answer letter, reasoning) by upstream's rule; "" when none is found."""
+def letter_of(text: str, answer_type: str, family: str = "") -> tuple[str, str]:
+    """(answer letter, reasoning) by upstream's rule (``cosmos3``: the module docstring's);
+    "" when none is found."""
+    if family == "cosmos3" and answer_type == "reasoning":
+        return _cosmos3_letter(text)
     if answer_type == "letter":
         found = _LETTER.search(text)
         return (found.group(0) if found else ""), ""
@@ -120,6 +141,21 @@ def letter_of(text: str, answer_type: str) -> tuple[str, str]:
         answer = found.group(0) if found else ""
     thought = _THINK.search(text)
     return answer, (thought.group(1).strip() if thought else "")
+
+
+_LONE_LETTER = re.compile(r"(?<![A-Za-z])([A-Z])(?![A-Za-z])")
+
+
+def _cosmos3_letter(text: str) -> tuple[str, str]:
+    """The lone capital letter of the answer after ``</think>`` (inside ``<answer>`` if any)."""
+    thinking, found, rest = text.partition("</think>")
+    answer = rest if found else text
+    tagged = _ANSWER.search(answer)
+    if tagged:
+        answer = tagged.group(1)
+    letter = _LONE_LETTER.search(answer)
+    thought = thinking.replace("<think>", "", 1).strip() if found else ""
+    return (letter.group(1) if letter else ""), thought
 
 
 @dataclass(frozen=True)

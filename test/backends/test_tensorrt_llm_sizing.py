@@ -47,7 +47,14 @@ def test_max_num_tokens_0_is_computed_to_fit_the_cameras_and_window(model: str) 
 
 
 def test_worst_case_counts_full_windows_at_the_frame_budget() -> None:
-    config = build_config(_trt(image_topics=CAMERAS[:2], window_s=4.0, sample_fps=4.0))
+    config = build_config(
+        _trt(
+            image_topics=CAMERAS[:2],
+            window_s=4.0,
+            sample_fps=4.0,
+            model="nvidia/Cosmos-Reason1-7B",
+        )
+    )
     bound = prompt_bound(config.window, config.reasoner, "qwen2_5_vl", config.image_topics)
     budget = config.window.frame_pixel_budget  # qwen-vl-utils' 768 tokens of 28x28 px
     assert (bound.cameras, bound.frames, bound.frame_pixels) == (2, 17, budget)

@@ -353,3 +353,44 @@ def test_standin_one_call_deadline_mid_marker_completes_it_without_repeating_it(
     assert (result.thinking, result.thinking_ended_by) == ("a", "deadline")
     assert second.prompt == first.prompt + "<think>a" + REASON1_PREFIX
     assert first.aborted
+
+
+@pytest.mark.parametrize("release", ["1.2", "main"])
+def test_standin_knows_cosmos3_nano_from_the_release_that_added_it(
+    tiny_cosmos3_dirs: dict[str, Path], runtime: Runtime, release: str
+) -> None:
+    """``Cosmos3ForConditionalGeneration`` (the Nano / Super reasoner) entered TensorRT-LLM's
+    registry after 1.2 (first released in the 1.3.0 release candidates): main loads it and
+    times its video as Qwen3-VL's; 1.2 refuses it with upstream's message."""
+    folder = tiny_cosmos3_dirs["cosmos3_omni"]
+    if release == "1.2":
+        with (
+            pytest.raises(
+                BackendError,
+                match="Unknown architecture for AutoModelForCausalLM: "
+                "Cosmos3ForConditionalGeneration",
+            ),
+            loaded(folder, runtime, release),
+        ):
+            pass
+        return
+    runtime.respond = decision_replies({"action": "stop"})
+    with loaded(folder, runtime, release) as backend:
+        backend.generate(make_request(clips=(make_clip(n=4, fps=2.0, side=64),), budget=64))
+        assert backend.describe().architecture == "cosmos3_omni"
+    assert runtime.calls[0].videos[0].fps == 2.0
+
+
+def test_cosmos3_edge_is_refused_by_the_tensorrt_llm_backend_in_one_sentence(
+    tiny_cosmos3_dirs: dict[str, Path], runtime: Runtime
+) -> None:
+    with (
+        pytest.raises(
+            BackendError,
+            match=r"is Cosmos3-Edge, which TensorRT-LLM does not run: "
+            r"use backend transformers, or serve it with TensorRT Edge-LLM",
+        ),
+        loaded(tiny_cosmos3_dirs["cosmos3_edge"], runtime, "main"),
+    ):
+        pass
+    assert not runtime.log  # refused before TensorRT-LLM was asked

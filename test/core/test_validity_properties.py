@@ -1,8 +1,11 @@
 """Every decision is valid, whatever the weights emit: properties over many seeds, at the
-node's default parameters, on both tiny checkpoints (Qwen2.5-VL = Cosmos-Reason1, Qwen3-VL =
-Cosmos-Reason2), in full precision and 8-bit and 4-bit (bitsandbytes on the CPU), and against
-an adversary that prefers whatever breaks answers. Random weights are the hardest case: they
-want anything. Each checkpoint is loaded once and decides in bulk.
+node's default parameters, on every tiny checkpoint (Qwen2.5-VL = Cosmos-Reason1, Qwen3-VL =
+Cosmos-Reason2, ``cosmos3_omni`` = Cosmos3-Nano / Super, ``cosmos3_edge`` = Cosmos3-Edge), in
+full precision and 8-bit and 4-bit (bitsandbytes on the CPU), and against an adversary that
+prefers whatever breaks answers. Random weights are the hardest case: they want anything. Each
+checkpoint is loaded once and decides in bulk. The Cosmos 3 checkpoints run fewer seeds, in full
+precision and 4-bit, to keep the suite within its time budget (their decoding, grammar and
+quantization paths are the ones the Qwen checkpoints exercise over every seed).
 """
 
 from __future__ import annotations
@@ -30,9 +33,12 @@ from cosmos_reason_ros.testing.adversary import AdversarialTransformersBackend
 
 pytestmark = pytest.mark.compute
 
-ARCHS = ("qwen2_5_vl", "qwen3_vl")
+ARCHS = ("qwen2_5_vl", "qwen3_vl", "cosmos3_omni", "cosmos3_edge")
+COSMOS3 = ("cosmos3_omni", "cosmos3_edge")
 QUANTIZATIONS = ("none", "8bit", "4bit")
 SEEDS = range(20)
+COSMOS3_SEEDS = range(3)
+DEFAULT_CASES = [(a, q) for a in ARCHS for q in QUANTIZATIONS if a not in COSMOS3 or q != "8bit"]
 CAMERA = (160, 120)  # a small camera keeps the prompt short; the window is the default one
 
 
@@ -60,6 +66,11 @@ def decide_over_seeds(backend: Any, config: NodeConfig, seeds: range = SEEDS) ->
     return decisions
 
 
+def seeds_for(arch: str, seeds: range = SEEDS, cosmos3: range = COSMOS3_SEEDS) -> range:
+    """``seeds``, or ``cosmos3`` for a Cosmos 3 checkpoint (the time budget)."""
+    return cosmos3 if arch in COSMOS3 else seeds
+
+
 def invalid(decisions: list[Any]) -> list[str]:
     return [f"seed {d.decision_id}: {d.action} {d.reason}" for d in decisions if not d.valid]
 
@@ -70,14 +81,14 @@ def arch(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("quantization", QUANTIZATIONS)
+@pytest.mark.parametrize(("arch", "quantization"), DEFAULT_CASES)
 def test_every_decision_at_the_node_defaults_is_valid(
-    tiny_model_dirs: dict[str, Path], arch: str, quantization: str
+    tiny_all_dirs: dict[str, Path], arch: str, quantization: str
 ) -> None:
-    values = {"model": str(tiny_model_dirs[arch]), "device": "cpu", "quantization": quantization}
+    values = {"model": str(tiny_all_dirs[arch]), "device": "cpu", "quantization": quantization}
     config, backend = load_configured(values)
     try:
-        decisions = decide_over_seeds(backend, config)
+        decisions = decide_over_seeds(backend, config, seeds_for(arch))
     finally:
         backend.close()
     assert not invalid(decisions), invalid(decisions)
@@ -86,9 +97,9 @@ def test_every_decision_at_the_node_defaults_is_valid(
 
 
 @pytest.fixture
-def adversarial(tiny_model_dirs: dict[str, Path], arch: str) -> Iterator[tuple[Any, Any]]:
+def adversarial(tiny_all_dirs: dict[str, Path], arch: str) -> Iterator[tuple[Any, Any]]:
     """The real transformers backend with the adversary in front of the constraint."""
-    values = {"model": str(tiny_model_dirs[arch]), "device": "cpu"}
+    values = {"model": str(tiny_all_dirs[arch]), "device": "cpu"}
     config = build_config(values)
     backend = AdversarialTransformersBackend(BackendConfig(model=values["model"], device="cpu"))
     backend.load()
@@ -98,10 +109,10 @@ def adversarial(tiny_model_dirs: dict[str, Path], arch: str) -> Iterator[tuple[A
 
 @pytest.mark.slow
 def test_the_adversary_never_gets_an_invalid_decision_at_the_defaults(
-    adversarial: tuple[Any, Any],
+    adversarial: tuple[Any, Any], arch: str
 ) -> None:
     config, backend = adversarial
-    decisions = decide_over_seeds(backend, config)
+    decisions = decide_over_seeds(backend, config, seeds_for(arch))
     assert not invalid(decisions), invalid(decisions)
 
 
@@ -117,10 +128,10 @@ def smallest_budget(values: dict[str, Any]) -> int:
 
 
 def test_budgets_at_their_smallest_accepted_values_decide_validly_or_are_refused(
-    adversarial: tuple[Any, Any], tiny_model_dirs: dict[str, Path], arch: str
+    adversarial: tuple[Any, Any], tiny_all_dirs: dict[str, Path], arch: str
 ) -> None:
     _, backend = adversarial
-    values = {"model": str(tiny_model_dirs[arch]), "device": "cpu"}
+    values = {"model": str(tiny_all_dirs[arch]), "device": "cpu"}
     smallest = smallest_budget(values)
     with pytest.raises(ConfigError, match=r"max_new_tokens \(\d+\) minus max_thinking_tokens"):
         build_config({**values, "max_new_tokens": smallest - 1, "max_thinking_tokens": 0})
@@ -129,7 +140,7 @@ def test_budgets_at_their_smallest_accepted_values_decide_validly_or_are_refused
         config = build_config(
             {**values, "max_new_tokens": smallest + thinking, "max_thinking_tokens": thinking}
         )
-        decisions = decide_over_seeds(backend, config, range(5))
+        decisions = decide_over_seeds(backend, config, seeds_for(arch, range(5), range(2)))
         assert not invalid(decisions), invalid(decisions)
         assert all(d.generated_tokens <= smallest + thinking for d in decisions)
     with pytest.raises(ConfigError, match="max_thinking_tokens"):
@@ -138,16 +149,16 @@ def test_budgets_at_their_smallest_accepted_values_decide_validly_or_are_refused
 
 @pytest.mark.slow
 def test_the_stream_joins_to_the_raw_text_with_no_control_characters(
-    tiny_model_dirs: dict[str, Path], arch: str
+    tiny_all_dirs: dict[str, Path], arch: str
 ) -> None:
     """What a planner reads from ~/reason feedback is the decision's ``raw_text``, piece by
     piece. Random weights emit NUL and other control characters (every seed here did), which a
     ROS string cannot carry whole; they were streamed raw, and a NUL cut a feedback delta."""
-    config, backend = load_configured({"model": str(tiny_model_dirs[arch]), "device": "cpu"})
+    config, backend = load_configured({"model": str(tiny_all_dirs[arch]), "device": "cpu"})
     snapshot = window_snapshot(config)
     deltas: list[str] = []
     try:
-        for seed in range(3):
+        for seed in seeds_for(arch, range(3), range(2)):
             sampling = dataclasses.replace(config.reasoner.sampling, seed=seed)
             reasoner = Reasoner(backend, dataclasses.replace(config.reasoner, sampling=sampling))
             deltas.clear()

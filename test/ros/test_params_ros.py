@@ -231,7 +231,7 @@ def test_model_changes_over_dds_only_while_no_remote_code_may_run(
             "model cannot change at run time while trust_remote_code is true: the new "
             "checkpoint's own Python code would run; set model where the node is launched"
         )
-        assert model == "nvidia/Cosmos-Reason1-7B"
+        assert model == "nvidia/Cosmos3-Nano"
     else:
         assert result.successful, result.reason
         assert model == "someone/remote-code-model"

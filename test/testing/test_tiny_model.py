@@ -22,8 +22,15 @@ from cosmos_reason_ros.testing.tiny_model import ARCHS, build_tiny_model, main
 REAL_CLASSES = {
     "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
     "qwen3_vl": "Qwen3VLForConditionalGeneration",
+    "cosmos3_omni": "Cosmos3ForConditionalGeneration",  # as published (TensorRT-LLM, vLLM)
+    "cosmos3_edge": "Cosmos3EdgeForConditionalGeneration",
 }
-FRAME_SIDE = {"qwen2_5_vl": 56, "qwen3_vl": 64}  # one merged patch is 28 / 32 pixels
+FRAME_SIDE = {  # one merged patch is 28 / 32 pixels
+    "qwen2_5_vl": 56,
+    "qwen3_vl": 64,
+    "cosmos3_omni": 64,
+    "cosmos3_edge": 64,
+}
 
 
 @pytest.fixture(scope="module")
@@ -164,5 +171,26 @@ def test_command_line_writes_a_checkpoint_and_prints_its_folder(
 
 
 def test_unknown_architecture_is_refused_with_the_choices(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="arch must be one of qwen2_5_vl, qwen3_vl; got 'llama'"):
+    with pytest.raises(
+        ValueError,
+        match="arch must be one of qwen2_5_vl, qwen3_vl, cosmos3_omni, cosmos3_edge; got 'llama'",
+    ):
         build_tiny_model(tmp_path, arch="llama")
+
+
+def test_edge_tokenizer_has_the_special_tokens_at_the_ids_its_config_names(
+    built: dict[str, Path],
+) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(built["cosmos3_edge"])
+    config = json.loads((built["cosmos3_edge"] / "config.json").read_text())
+    for key, token in (
+        ("image_token_id", "<|image_pad|>"),
+        ("video_token_id", "<|video_pad|>"),
+        ("vision_start_token_id", "<|vision_start|>"),
+        ("vision_end_token_id", "<|vision_end|>"),
+    ):
+        assert tokenizer.convert_tokens_to_ids(token) == config[key]
+    assert tokenizer.eos_token_id == config["text_config"]["eos_token_id"] == 11
+    assert tokenizer.pad_token_id == config["text_config"]["pad_token_id"] == 0

@@ -289,3 +289,53 @@ def test_transformers_backend_runs_the_benchmark_on_the_tiny_model(
     summary = json.loads((out / "summary.json").read_text())
     assert summary["total"] == 3 and summary["architecture"] == "qwen2_5_vl"
     assert summary["correct"] == sum(r["correct"] for r in results)
+
+
+COSMOS3_REASONING = (
+    "Answer the question using the following format:\n\n<think>\nYour reasoning.\n</think>\n\n"
+    "Write your final answer immediately after the </think> tag."
+)
+
+
+@pytest.mark.parametrize("model", ["nvidia/Cosmos3-Nano", "nvidia/Cosmos3-Edge"])
+def test_a_served_cosmos3_is_benchmarked_with_the_prompt_guide_and_upstream_items(
+    items_file: Path, tmp_path: Path, model: str
+) -> None:
+    """Upstream's items, options, letter line and settings; the Cosmos 3 guide's system prompt
+    and reasoning instruction; the letter read after ``</think>`` (prose or ``<answer>``)."""
+    golds = [str(raw.get("answer") or raw["correct_answer"]).upper() for raw in ITEMS]
+
+    def respond(body: dict[str, Any]) -> Reply:
+        text = body["messages"][1]["content"][-1]["text"]
+        index = next(i for i, raw in enumerate(ITEMS) if text.startswith(raw["question"]))
+        if index == 0:
+            return Reply.answer(f"<think>\nlooking\n</think>\n\nThe answer is {golds[0]}.")
+        return Reply.answer(f"<think>looking</think><answer>({golds[index]})</answer>")
+
+    out = tmp_path / "out"
+    with ChatCompletionsServer(responder=respond, models=(model,)) as srv:
+        argv = [str(items_file), "--model", model, "--out", str(out), "--max-retries", "0"]
+        options = ["--backend", "openai", "--base-url", srv.base_url, "--set", "timeout_s=30"]
+        assert main([*argv, *options]) == 0
+        first = srv.chat_requests[0].body
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["accuracy"], summary["profile"]) == (1.0, "cosmos3")
+    assert first["messages"][0]["content"] == "You are a helpful assistant."
+    assert [p["type"] for p in first["messages"][1]["content"]] == ["video_url", "text"]
+    text = first["messages"][1]["content"][1]["text"]
+    upstream = up.get_prompt(ITEMS[0]["question"], ITEMS[0]["index2ans"], "letter")
+    assert text == upstream[1]["content"] + "\n\n" + COSMOS3_REASONING
+    assert (first["temperature"], first["top_p"], first["seed"]) == (0.6, 0.95, 1)
+    assert first["mm_processor_kwargs"]["fps"] == 4.0
+
+
+def test_cosmos3_letter_rule_reads_the_answer_after_think_end() -> None:
+    assert letter_of("<think>A or B?</think>\n\nThe answer is C.", "reasoning", "cosmos3") == (
+        "C",
+        "A or B?",
+    )
+    assert (
+        letter_of("<think>x</think><answer>(B) a box</answer>", "reasoning", "cosmos3")[0] == "B"
+    )
+    assert letter_of("<think>only thinking, A", "reasoning", "cosmos3")[0] == "A"
+    assert letter_of("<think>x</think>I cannot tell.", "reasoning", "cosmos3")[0] == "I"

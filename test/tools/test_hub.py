@@ -127,3 +127,22 @@ def test_resolution_keeps_folders_uses_complete_snapshots_and_refuses_bad_ids(
         locate_checkpoint("org/partial")
     with pytest.raises(BackendError, match="neither an existing folder nor a valid hub id"):
         locate_checkpoint("org//bad name")
+
+
+def test_a_gated_checkpoint_fails_in_one_sentence_that_says_what_to_do() -> None:
+    from cosmos_reason_ros.backends.transformers.hub import gated_sentence
+
+    try:  # transformers' wording when the hub refuses a gated download
+        try:
+            raise PermissionError("403 Forbidden")
+        except PermissionError as inner:
+            raise OSError(
+                "You are trying to access a gated repo.\nMake sure to have access to it."
+            ) from inner
+    except OSError as err:
+        sentence = gated_sentence("nvidia/Cosmos3-Nano", err)
+    assert sentence is not None and "\n" not in sentence
+    assert sentence.replace("e.g. ", "").count(". ") == 0  # one sentence
+    assert sentence.startswith("model nvidia/Cosmos3-Nano is gated on the Hugging Face Hub: ")
+    assert "https://huggingface.co/nvidia/Cosmos3-Nano" in sentence and "HF_TOKEN" in sentence
+    assert gated_sentence("nvidia/Cosmos3-Nano", ValueError("shape mismatch")) is None

@@ -68,8 +68,10 @@ def server_processor_kwargs(clips: list[Clip], architecture: str = "") -> dict[s
 
     Args:
         clips: The clips, in the order their videos appear.
-        architecture: ``qwen2_5_vl`` or ``qwen3_vl`` adds that processor's size bounds; other
-            values send only the rate and the no-resampling, no-resizing switches.
+        architecture: ``qwen2_5_vl``, ``qwen3_vl``, ``cosmos3_omni`` (Qwen3-VL's processor)
+            or ``cosmos3_edge`` (its own, one frame per temporal patch) adds that processor's
+            size bounds; other values send only the rate and the no-resampling, no-resizing
+            switches.
     """
     if not clips:
         return {}
@@ -82,10 +84,15 @@ def server_processor_kwargs(clips: list[Clip], architecture: str = "") -> dict[s
     frame_px = [c.frames[0].shape[0] * c.frames[0].shape[1] for c in clips]
     if architecture.startswith("qwen2"):
         kwargs.update(min_pixels=min(frame_px), max_pixels=max(frame_px))
-    elif architecture.startswith("qwen3"):
+    elif architecture.startswith(("qwen3", "cosmos3_omni")):
         # Qwen3-VL's video processor bounds the clip's total T x H x W, frames padded to pairs.
         pairs = [math.ceil(len(c.frames) / 2) for c in clips]
         totals = [2 * n * px for n, px in zip(pairs, frame_px, strict=True)]
+        kwargs["size"] = {"shortest_edge": min(totals), "longest_edge": max(totals)}
+    elif architecture.startswith("cosmos3_edge"):
+        # Cosmos3-Edge's video processor bounds T x H x W too, one frame per temporal patch
+        # (transformers 5.25 video_processing_cosmos3_edge.py).
+        totals = [len(c.frames) * px for c, px in zip(clips, frame_px, strict=True)]
         kwargs["size"] = {"shortest_edge": min(totals), "longest_edge": max(totals)}
     return kwargs
 

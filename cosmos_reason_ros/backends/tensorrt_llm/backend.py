@@ -85,7 +85,7 @@ from cosmos_reason_ros.backends.tensorrt_llm.stream import (
     Run,
     stream_call,
 )
-from cosmos_reason_ros.core.architecture import detect_architecture
+from cosmos_reason_ros.core.architecture import COSMOS3_EDGE, detect_architecture
 from cosmos_reason_ros.core.errors import BackendError, CosmosReasonError
 from cosmos_reason_ros.core.generation import (
     AnswerFormat,
@@ -156,6 +156,12 @@ class TensorRTLLMBackend:
         """
         if self._llm is not None:
             return
+        if self._architecture.model_type == COSMOS3_EDGE:
+            raise BackendError(
+                f"{self._config.model} is Cosmos3-Edge, which TensorRT-LLM does not run: use "
+                "backend transformers, or serve it with TensorRT Edge-LLM or vLLM and use "
+                "backend openai (docs/serving.md)"
+            )
         trtllm = import_tensorrt_llm()
         video_data, home = find_video_data()
         one_call = has_one_call(trtllm)
@@ -335,7 +341,8 @@ class TensorRTLLMBackend:
         if not clips:
             return {}
         kwargs = processor_kwargs(clips)
-        qwen3 = self._architecture.model_type.startswith("qwen3")
+        # Cosmos3-Nano / Super's reasoner takes Qwen3-VL's input processor (modeling_cosmos3.py)
+        qwen3 = self._architecture.model_type.startswith(("qwen3", "cosmos3_omni"))
         if qwen3 and self._video_home == "tensorrt_llm.inputs.utils":
             kwargs["video_metadata"] = [video_metadata(c) for c in clips]
         videos = [self._video(c) for c in clips]

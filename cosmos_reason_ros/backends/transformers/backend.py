@@ -27,7 +27,7 @@ from cosmos_reason_ros.backends.messages import hf_messages, video_clips, video_
 from cosmos_reason_ros.backends.transformers.checkpoint import looks_local, resolve_checkpoint
 from cosmos_reason_ros.backends.transformers.compile import CompiledDecoding, warm_up
 from cosmos_reason_ros.backends.transformers.generate import DeltaStreamer, plan_generation
-from cosmos_reason_ros.backends.transformers.hub import locate_checkpoint
+from cosmos_reason_ros.backends.transformers.hub import gated_sentence, locate_checkpoint
 from cosmos_reason_ros.backends.transformers.quantization import quantization_config
 from cosmos_reason_ros.core.architecture import Architecture, detect_architecture
 from cosmos_reason_ros.core.errors import (
@@ -42,6 +42,7 @@ from cosmos_reason_ros.core.generation import (
     GenerationRequest,
     GenerationResult,
 )
+from cosmos_reason_ros.core.prompt_bound import check_context, context_tokens
 
 _LOG = logging.getLogger(__name__)
 
@@ -117,6 +118,9 @@ class TransformersBackend:
                 f"quantization={cfg.quantization}; try quantization 4bit or a smaller model"
             ) from exc
         except Exception as exc:  # any loader failure becomes one clear BackendError
+            gated = gated_sentence(cfg.model, exc)
+            if gated is not None:
+                raise BackendError(gated) from exc
             what = "model folder" if looks_local(cfg.model) else "model"
             raise BackendError(f"{what} {cfg.model} could not be loaded: {_brief(exc)}") from exc
         architecture = Architecture(
@@ -151,6 +155,9 @@ class TransformersBackend:
             inputs = _build_inputs(processor, request, self._device)
             preprocess_s = time.monotonic() - start
             prompt_tokens = int(inputs["input_ids"].shape[1])
+            check_context(
+                prompt_tokens, request.sampling.max_new_tokens, context_tokens(model.config)
+            )
             streamer = DeltaStreamer(processor.tokenizer, request.on_text)
             plan = plan_generation(
                 model,
@@ -329,11 +336,24 @@ def _build_inputs(processor: Any, request: GenerationRequest, device: str) -> An
         }
         if hasattr(video_processor, "cap_pixels_per_frame"):
             kwargs["cap_pixels_per_frame"] = False
+        if _timestamps_each_frame(processor):
+            # Cosmos3-Edge's processor writes each frame's timestamp from the metadata the
+            # video processor returns only when asked (transformers 5.25
+            # processing_cosmos3_edge.py ``replace_video_token``); Qwen3-VL's asks itself.
+            kwargs["return_metadata"] = True
+            # and its model places M-RoPE positions by token type, which it must be given
+            kwargs["return_mm_token_type_ids"] = True
         if _major_version(importlib.import_module("transformers").__version__) < 5:
             # 4.x Qwen2.5-VL times video patches from the ``fps`` argument, not the metadata.
             kwargs["fps"] = [m["fps"] for m in kwargs["video_metadata"]]
     inputs = processor(text=[prompt], return_tensors="pt", **kwargs)
+    inputs.pop("video_metadata", None)  # for the prompt only; generate() does not take it
     return inputs.to(device)
+
+
+def _timestamps_each_frame(processor: Any) -> bool:
+    """Whether ``processor`` is Cosmos3-Edge's, which puts a timestamp before every frame."""
+    return type(processor).__name__.startswith("Cosmos3Edge")
 
 
 def _model_frames(frames: tuple[Any, ...], factor: int, temporal: int) -> Any:

@@ -28,8 +28,17 @@ _LOG = logging.getLogger(__name__)
 PROBE_TIMEOUT_S = 5.0
 """Longest wait for the hub's answer about an id that is not cached."""
 
-WEIGHT_PATTERNS = ("*.safetensors", "*.safetensors.index.json", "*.bin", "*.bin.index.json")
-LOCAL_HINT = "or pass a local checkpoint folder instead (e.g. -p model:=/models/Cosmos-Reason1-7B)"
+WEIGHT_PATTERNS = (
+    "*.safetensors",
+    "*.safetensors.index.json",
+    "*.bin",
+    "*.bin.index.json",
+    # Cosmos 3's unified checkpoints keep the reasoner's weights in subfolders (TensorRT-LLM
+    # modeling_cosmos3.py: ``transformer/``, ``vision_encoder/``)
+    "*/*.safetensors",
+    "*/*.safetensors.index.json",
+)
+LOCAL_HINT = "or pass a local checkpoint folder instead (e.g. -p model:=/models/Cosmos3-Nano)"
 
 
 def locate_checkpoint(model: str, probe_timeout_s: float = PROBE_TIMEOUT_S) -> str:
@@ -131,3 +140,18 @@ def _cache_dir() -> str:
 def _first_line(err: BaseException) -> str:
     lines = str(err).strip().splitlines()
     return lines[0][:200] if lines else "no message"
+
+
+def gated_sentence(model: str, err: BaseException) -> str | None:
+    """One sentence saying what to do when ``err`` (anywhere in its chain) says the hub refused
+    ``model`` because it is gated; None for any other error."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if type(seen).__name__ == "GatedRepoError" or "gated repo" in str(seen).lower():
+            return (
+                f"model {model} is gated on the Hugging Face Hub: accept its license at "
+                f"https://huggingface.co/{model} with your account, then log in (hf auth login) "
+                f"or set HF_TOKEN, {LOCAL_HINT}"
+            )
+        seen = seen.__cause__ or seen.__context__
+    return None

@@ -72,7 +72,8 @@ def process_videos(
         TypeError: A ``VideoData`` where the release indexes frame lists, or (main, Qwen3-VL)
             ``video_metadata`` passed in ``mm_processor_kwargs`` as well.
     """
-    qwen3 = model_type.startswith("qwen3")
+    # Cosmos3-Nano / Super register Qwen3VLInputProcessorBase (modeling_cosmos3.py)
+    qwen3 = model_type.startswith(("qwen3", "cosmos3_omni"))
     if release.video_data_homes:
         frame_lists = [video_data.frames for video_data in videos]
     else:

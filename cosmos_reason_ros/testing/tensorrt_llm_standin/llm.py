@@ -41,6 +41,14 @@ _NO_GUIDED_DECODER = (
 )
 
 
+def _architecture_name(model_type: str) -> str:
+    """The ``architectures[0]`` a checkpoint of ``model_type`` names in its config.json."""
+    return {
+        "cosmos3_omni": "Cosmos3ForConditionalGeneration",
+        "cosmos3_edge": "Cosmos3EdgeForConditionalGeneration",
+    }.get(model_type, model_type)
+
+
 class LLM:
     """A scripted ``tensorrt_llm.LLM``; ``installed()`` binds a release and a ``Runtime``."""
 
@@ -79,6 +87,12 @@ class LLM:
             **kwargs,
         )
         self._model_type = detect_architecture(str(model)).model_type or "qwen2_5_vl"
+        if self._model_type not in self._release.architectures:
+            # upstream: _torch/models/modeling_auto.py, AutoModelForCausalLM.from_config
+            raise ValueError(
+                "Unknown architecture for AutoModelForCausalLM: "
+                f"{_architecture_name(self._model_type)}"
+            )
         self._executor = self._runtime
         given = ", ".join(f"{k}={v!r}" for k, v in sorted(kwargs.items()))
         self._runtime.note(f"LLM(model={str(model)!r}, dtype={dtype!r}, {given})")

@@ -14,14 +14,21 @@ Sources (the research notes cite index ids and commits; see the package docstrin
   ``tensorrt_llm.inputs.VideoData``); Qwen3-VL takes timing from ``VideoData.metadata``;
   ``thinking_token_budget`` with a ``reasoning_parser`` (``llmapi/thinking_budget.py``, commit
   17c14473); ``RequestError`` for a prompt over ``max_num_tokens``; a text-level stop string
-  trims the text and ends the iteration but does not stop the runtime.
+  trims the text and ends the iteration but does not stop the runtime. Cosmos 3: the model
+  registry knows ``Cosmos3ForConditionalGeneration`` (``model_type`` ``cosmos3_omni``, the
+  Nano / Super reasoner tower only: ``_torch/models/modeling_cosmos3.py`` and
+  ``checkpoints/hf/cosmos3_weight_mapper.py``, PR "Cosmos3 reasoner only support", June 2026),
+  first released in the 1.3.0 release candidates (NVIDIA/cosmos
+  ``cookbooks/cosmos3/reasoner/run_with_tensorrt_llm.ipynb`` uses one); 1.0 and 1.2 refuse the
+  architecture. Cosmos3-Edge (``cosmos3_edge``) is in no TensorRT-LLM release (NVIDIA serves
+  it with TensorRT Edge-LLM on Jetson).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["RELEASES", "Release"]
+__all__ = ["COSMOS3_FIRST_RELEASE", "RELEASES", "Release"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class Release:
         long_prompt_error: Class name raised for a prompt over ``max_num_tokens``.
         client_stop_aborts: A stop string found in the text makes the client call ``abort()``.
         video_metadata_reaches_qwen3: Qwen3-VL's processor gets ``VideoData.metadata``.
+        architectures: ``model_type`` values its model registry loads.
     """
 
     name: str
@@ -43,12 +51,22 @@ class Release:
     long_prompt_error: str
     client_stop_aborts: bool
     video_metadata_reaches_qwen3: bool
+    architectures: tuple[str, ...] = ("qwen2_5_vl", "qwen2_vl", "qwen3_vl")
 
+
+COSMOS3_FIRST_RELEASE = "1.3.0rc"
+"""The first TensorRT-LLM release line whose registry has ``Cosmos3ForConditionalGeneration``."""
 
 RELEASES = {
     "1.0": Release("1.0", (), False, "ValueError", True, False),
     "1.2": Release("1.2", ("inputs.utils",), False, "ValueError", True, False),
     "main": Release(
-        "main", ("inputs.multimodal_data", "inputs"), True, "RequestError", False, True
+        "main",
+        ("inputs.multimodal_data", "inputs"),
+        True,
+        "RequestError",
+        False,
+        True,
+        ("qwen2_5_vl", "qwen2_vl", "qwen3_vl", "cosmos3_omni"),
     ),
 }
