@@ -29,6 +29,7 @@ Sources (docs/fidelity.md has the table and where we differ on purpose):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -151,24 +152,9 @@ qwen-vl-utils counts a clip (two frames per token of 32² px)."""
 COSMOS3_RECIPE = FamilyRecipe(
     name="cosmos3",
     patch_multiple=32,
-    sampling_reasoning=SamplingSettings(
-        temperature=0.6,
-        top_p=0.95,
-        top_k=20,
-        repetition_penalty=1.0,
-        presence_penalty=0.0,
-        max_new_tokens=4096,
-        seed=None,
-    ),
-    sampling_plain=SamplingSettings(
-        temperature=0.7,
-        top_p=0.8,
-        top_k=20,
-        repetition_penalty=1.0,
-        presence_penalty=1.5,
-        max_new_tokens=4096,
-        seed=None,
-    ),
+    # The guide's sampling is Reason2's, with and without reasoning, but it fixes no seed.
+    sampling_reasoning=dataclasses.replace(REASON2_RECIPE.sampling_reasoning, seed=None),
+    sampling_plain=dataclasses.replace(REASON2_RECIPE.sampling_plain, seed=None),
     total_tokens=COSMOS3_TOTAL_TOKENS,
 )
 

@@ -42,6 +42,7 @@ import importlib
 import json
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +208,9 @@ def _name_architecture(config_path: Path, name: str) -> None:
     config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def _train_tokenizer(arch: str) -> Any:
+def _byte_level_bpe(special_tokens: Sequence[str] = ()) -> Any:
+    """A byte-level BPE as Qwen's and Edge's tokenizers are, trained on the tiny corpus; the
+    ``special_tokens`` (if any) take its first ids, in order."""
     from tokenizers import (
         AddedToken,
         Tokenizer,
@@ -227,8 +230,16 @@ def _train_tokenizer(arch: str) -> Any:
         min_frequency=1,
         show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        special_tokens=[AddedToken(t, special=True, normalized=False) for t in special_tokens],
     )
     core.train_from_iterator(list(_CORPUS), trainer=trainer)
+    return core
+
+
+def _train_tokenizer(arch: str) -> Any:
+    from tokenizers import AddedToken
+
+    core = _byte_level_bpe()
     # As published: the added tokens follow the vocabulary, special ones first.
     core.add_special_tokens(
         [AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS]
@@ -393,30 +404,8 @@ def _edge_tokenizer() -> Any:
     ``<think>`` and ``</think>`` stay plain text (spelled by the BPE), so decoding with
     ``skip_special_tokens`` keeps them, as a reasoning model's output must.
     """
-    from tokenizers import (
-        AddedToken,
-        Tokenizer,
-        decoders,
-        models,
-        pre_tokenizers,
-        processors,
-        trainers,
-    )
-
     by_id = {i: t for t, i in EDGE_SPECIAL_IDS.items()}
-    specials = [by_id.get(i, f"<SPECIAL_{i}>") for i in range(EDGE_SPECIAL_COUNT)]
-    core = Tokenizer(models.BPE())
-    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    core.decoder = decoders.ByteLevel()
-    core.post_processor = processors.ByteLevel(trim_offsets=False)
-    trainer = trainers.BpeTrainer(
-        vocab_size=_VOCAB_TARGET,
-        min_frequency=1,
-        show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        special_tokens=[AddedToken(t, special=True, normalized=False) for t in specials],
-    )
-    core.train_from_iterator(list(_CORPUS), trainer=trainer)
+    core = _byte_level_bpe([by_id.get(i, f"<SPECIAL_{i}>") for i in range(EDGE_SPECIAL_COUNT)])
     hf: Any = importlib.import_module("transformers")
     tokenizer = hf.PreTrainedTokenizerFast(
         tokenizer_object=core,

@@ -111,38 +111,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="reasoning: think, then answer; letter: answer with the option's letter at once",
     )
     d = BenchmarkSettings()
-    p.add_argument(
-        "--fps", type=float, help=f"frames per second given (default: upstream's, {d.fps:g})"
+    upstream: tuple[tuple[str, type, str, object], ...] = (
+        ("--fps", float, "frames per second given", f"{d.fps:g}"),
+        ("--max-tokens", int, "generated tokens at most", d.max_tokens),
+        ("--temperature", float, "sampling temperature", d.temperature),
+        ("--top-p", float, "nucleus sampling mass", d.top_p),
+        ("--repetition-penalty", float, "repetition penalty", d.repetition_penalty),
+        ("--presence-penalty", float, "presence penalty", d.presence_penalty),
+        ("--seed", int, "sampling seed", d.seed),
+        ("--max-retries", int, "asks again after an empty answer, at most this often", 10),
     )
-    p.add_argument(
-        "--max-tokens",
-        type=int,
-        help=f"generated tokens at most (default: upstream's, {d.max_tokens})",
-    )
-    p.add_argument(
-        "--temperature",
-        type=float,
-        help=f"sampling temperature (default: upstream's, {d.temperature})",
-    )
-    p.add_argument(
-        "--top-p", type=float, help=f"nucleus sampling mass (default: upstream's, {d.top_p})"
-    )
-    p.add_argument(
-        "--repetition-penalty",
-        type=float,
-        help=f"repetition penalty (default: upstream's, {d.repetition_penalty})",
-    )
-    p.add_argument(
-        "--presence-penalty",
-        type=float,
-        help=f"presence penalty (default: upstream's, {d.presence_penalty})",
-    )
-    p.add_argument("--seed", type=int, help=f"sampling seed (default: upstream's, {d.seed})")
-    p.add_argument(
-        "--max-retries",
-        type=int,
-        help="asks again after an empty answer, at most this often (default: upstream's, 10)",
-    )
+    for flag, kind, text, value in upstream:
+        p.add_argument(flag, type=kind, help=f"{text} (default: upstream's, {value})")
     p.add_argument("--limit", type=int, help="ask only the first N items")
     p.add_argument(
         "--set",
