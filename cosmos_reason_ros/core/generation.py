@@ -73,7 +73,8 @@ class SamplingSettings:
     )
     seed: int | None = param(
         None,
-        "Sampling seed; -1 = the family's (reason2: fixed, reason1: none); -2 = none (random)",
+        "Sampling seed; -1 = the family's (reason2: fixed; reason1, cosmos3: none); -2 = none "
+        "(random)",
         live=True,
         low=-2,
         high=2**31 - 1,

@@ -11,10 +11,12 @@ decoding (transformers) and ``max_num_tokens`` (TensorRT-LLM, which refuses long
   to every pair of frames (counted as 12 tokens). Cosmos3-Edge's temporal patch is one frame:
   every frame costs its own tokens, and its processor wraps every frame in a timestamp
   (``<12.5 seconds>``) and vision markers (counted as 18 tokens).
-- text tokens: the UTF-8 bytes of the system and user text with the configured question and
-  actions (a byte-level BPE never spends more than one token per byte), one token per
-  character of the longest question a request may bring beyond that, and 64 tokens of chat
-  template markup plus 4 per camera.
+- text tokens: the UTF-8 bytes of the system and user text with the configured question, goal
+  and actions (a byte-level BPE never spends more than one token per byte), one token per
+  character of the longest question and goal a request may bring beyond those, and 64 tokens
+  of chat template markup plus 4 per camera. Text of several bytes per character (CJK) may
+  cost more than one token per character: such a prompt past the bound is refused before
+  prefill (``check_context``; TensorRT-LLM: its ``max_num_tokens``) with a clear message.
 - generated tokens: ``max_new_tokens`` (a two-phase answer prefills the thinking again).
 
 A request's own prompt is checked where a backend tokenizes it, before any prefill:
@@ -102,10 +104,13 @@ def prompt_bound(
         per_clip = visual + (pairs * QWEN3_PAIR_MARKUP_TOKENS if qwen3 else 0)
     clips = tuple(Clip(c, "", (), (), window.sample_fps) for c in cameras)
     profile = profile_for(reasoner.profile, model_type)
-    messages = profile.build_messages(reasoner.question, clips, reasoner.action_space)
+    goal = reasoner.goal or "g"  # a request may bring a goal: its wording counts too
+    messages = profile.build_messages(reasoner.question, clips, reasoner.action_space, goal=goal)
     text_bytes = len(render_text(messages).encode("utf-8"))
     longer_question = max(0, reasoner.max_question_chars - len(reasoner.question))
-    text = text_bytes + longer_question + TEMPLATE_TOKENS + TEMPLATE_TOKENS_PER_CAMERA * len(clips)
+    longer_goal = max(0, reasoner.max_question_chars - len(goal))
+    markup = TEMPLATE_TOKENS + TEMPLATE_TOKENS_PER_CAMERA * len(clips)
+    text = text_bytes + longer_question + longer_goal + markup
     return PromptBound(
         cameras=len(clips),
         frames=window.capacity,

@@ -188,21 +188,15 @@ class ReasonerConfig:
         ``Reasoner.decide`` trusts.
 
         Args:
-            question: The question; empty or blank means the configured default.
+            question: The question; empty or blank means the configured default (resolved when
+                the decision is made, so a live change of ``question`` applies to it).
             choices: Optional multiple-choice options: allowed actions, unique, non-empty.
-            goal: The task's overall goal; empty means the configured one.
+            goal: The task's overall goal; empty means the configured one (likewise).
 
         Raises:
             InputError: The question or goal is too long, not text or holds NUL characters;
                 the choices are too many, empty strings, duplicates or not allowed actions.
         """
-        if not isinstance(question, str):
-            raise InputError(f"question must be a string, got {type(question).__name__}")
-        if len(question) > self.max_question_chars:  # before any work on a huge string
-            raise InputError(
-                f"question is {len(question)} characters; max_question_chars is "
-                f"{self.max_question_chars}"
-            )
         question = _checked_text("question", question, self.max_question_chars, InputError)
         goal = _checked_text("goal", goal, self.max_question_chars, InputError)
         if isinstance(choices, str):
@@ -213,7 +207,7 @@ class ReasonerConfig:
         if choices:
             space = self.action_space.restricted_to(choices, self.max_choices)
             names = tuple(a.name for a in space.actions)
-        return CheckedRequest(question or self.question, names, goal or self.goal)
+        return CheckedRequest(question, names, goal)
 
 
 @dataclass(frozen=True)
@@ -363,8 +357,8 @@ class Reasoner:
         question = request.question or config.question
         choices, goal = request.choices, request.goal or config.goal
         space = config.action_space
-        if choices:
-            space = space.restricted_to(choices, config.max_choices)
+        if choices:  # counted at entry; the actions may have changed live since
+            space = space.restricted_to(choices, len(choices))
         info = self._backend.describe()
         profile = profile_for(config.profile, info.architecture)
         generation = GenerationRequest(

@@ -85,7 +85,7 @@ class WindowConfig:
     max_frame_pixels: int = param(
         REASON1_RECIPE.frame_max_pixels,
         "Pixel cap per kept frame; -1 = the family's (768 visual tokens: 768 * 28 * 28 for "
-        "reason1, 768 * 32 * 32 for reason2)",
+        "reason1, 768 * 32 * 32 for reason2 and cosmos3)",
         low=28 * 28,
         high=4096 * 4096,
         family=True,
@@ -93,7 +93,7 @@ class WindowConfig:
     max_total_pixels: int = param(
         REASON1_RECIPE.total_pixels,
         "Pixels per clip as qwen-vl-utils counts them (two frames share a token); -1 = the "
-        "family's (8192 visual tokens: 8192 * 28 * 28 or 8192 * 32 * 32)",
+        "family's (reason1: 8192 * 28 * 28, reason2: 8192 * 32 * 32, cosmos3: 12288 * 32 * 32)",
         low=28 * 28,
         high=2**31 - 1,
         family=True,

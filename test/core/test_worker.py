@@ -35,10 +35,15 @@ def test_a_job_waiting_past_its_deadline_fails_then_and_gives_its_place_back() -
 
 def test_close_answers_every_job_now_refuses_new_ones_and_join_waits_for_the_running_one() -> None:
     worker = InferenceWorker(max_pending=4)
-    release = threading.Event()
-    running = worker.submit(lambda cancel: release.wait(10.0))
+    release, started = threading.Event(), threading.Event()
+
+    def run(cancel: threading.Event) -> bool:
+        started.set()
+        return release.wait(10.0)
+
+    running = worker.submit(run)
     queued = [worker.submit(lambda cancel: "queued") for _ in range(4)]
-    time.sleep(0.1)
+    assert started.wait(10.0), "the worker never started the first job"
     worker.close()
     for job in (running, *queued):
         with pytest.raises(GenerationCancelled, match="node is stopping"):

@@ -168,16 +168,21 @@ def test_cameras_sending_only_unusable_frames_go_stale_and_every_decision_says_w
         switched = time.monotonic()
         time.sleep(MAX_AGE_S + 1.0)  # the last good frames are now older than max_frame_age_s
         stale_from = time.monotonic()
+        # A decision in flight now took its frames while they were fresh: skip it.
+        seen = [m.decision_id for at, m in rig.actions if at <= stale_from]
+        in_flight = max(seen, default=0) + 1
         asked = rig.call_ask()
         acted = rig.call_action()
         wait_for(
-            lambda: any(at > stale_from for at, _ in rig.actions), 30, what="a periodic decision"
+            lambda: any(m.decision_id > in_flight for _, m in rig.actions),
+            30,
+            what="a periodic decision begun after the frames went stale",
         )
         wait_for(
             lambda: len(rig.camera_statuses(stale_from)) == 3, 10, what="diagnostics when stale"
         )
         statuses = rig.camera_statuses(stale_from)
-        periodic = [msg for at, msg in rig.actions if at > stale_from]
+        periodic = [msg for _, msg in rig.actions if msg.decision_id > in_flight]
     assert before.success and before.action.valid, before.message
     assert stale_from - switched >= MAX_AGE_S
     assert not asked.success
