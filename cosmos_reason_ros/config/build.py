@@ -16,6 +16,7 @@ from typing import Any
 
 from cosmos_reason_ros.backends.config import BackendConfig
 from cosmos_reason_ros.backends.tensorrt_llm.sizing import size_for_window
+from cosmos_reason_ros.config.alert_rules import build_rules
 from cosmos_reason_ros.config.node_config import NodeConfig
 from cosmos_reason_ros.config.specs import SPECS, ParamSpec
 from cosmos_reason_ros.core.action_space import ActionSpace
@@ -68,7 +69,7 @@ def build_config(
     """Validate ``values`` (name -> value; defaults for missing names) into a NodeConfig.
 
     Args:
-        values: Parameter values by name.
+        values: Parameter values by name (the rules' ``alerts.<name>.*`` included).
         architecture: The checkpoint's architecture; None: ``detect_architecture`` of the
             ``model`` value (its ``config.json`` or the hub cache, else its name).
 
@@ -76,7 +77,9 @@ def build_config(
         ConfigError: The first problem found, naming the parameter.
     """
     merged = {s.name: values.get(s.name, s.default) for s in SPECS}
-    merged.update({s.name: [] for s in SPECS if merged[s.name] is None and s.default == []})
+    merged.update(
+        {s.name: [] for s in SPECS if merged[s.name] is None and isinstance(s.default, list)}
+    )
     for spec in SPECS:
         check_value(spec, merged[spec.name])
     if architecture is None:
@@ -89,6 +92,7 @@ def build_config(
     fields = _by_section(merged)
     node = fields[""]
     node["image_topics"] = tuple(t.strip() for t in node["image_topics"])
+    node["alert_rules"] = build_rules(node["alerts"], values)  # alerts.<name>.* in values
     reasoner = fields["reasoner."]
     reasoner["sampling"] = SamplingSettings(**fields["reasoner.sampling."])
     reasoner["action_space"] = ActionSpace.parse(list(node["actions"]), node["fallback_action"])

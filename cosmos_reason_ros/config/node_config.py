@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from cosmos_reason_ros.backends.config import BackendConfig
 from cosmos_reason_ros.core.action_space import DEFAULT_ACTIONS, FALLBACK_RULE
+from cosmos_reason_ros.core.alerts import AlertRule, check_rule_names
 from cosmos_reason_ros.core.architecture import Architecture
 from cosmos_reason_ros.core.decoding import MAX_SOURCE_PIXELS
 from cosmos_reason_ros.core.errors import ConfigError
@@ -33,6 +34,8 @@ class NodeConfig:
         window: Frame windows; ``patch_multiple`` is the profile's.
         reasoner: What is asked and how; ``profile`` is resolved (never ``auto``), and
             ``action_space`` is parsed from ``actions`` and ``fallback_action``.
+        alert_rules: The rules named by ``alerts``, in order, from their
+            ``alerts.<name>.*`` parameters (``config.alert_rules``).
     """
 
     architecture: Architecture
@@ -101,12 +104,24 @@ class NodeConfig:
     diagnostics_period_s: float = param(
         1.0, "Seconds between /diagnostics messages", low=0.1, high=60.0
     )
+    alerts: tuple[str, ...] = param(
+        (),
+        "Alert rule names, each set by alerts.<name>.condition|severity|cooldown_s|"
+        "min_consecutive|clear_after; empty = no alerts",
+    )
+    alert_period_s: float = param(
+        1.0, "Seconds between judgments of the alert rules", low=0.05, high=3600.0
+    )
+    alert_rules: tuple[AlertRule, ...] = ()
     autostart: bool = param(
         True, "Configure and activate on start; false: a lifecycle manager drives the node"
     )
 
     def __post_init__(self) -> None:
         check_fields(self)
+        check_rule_names(self.alerts)
+        if tuple(r.name for r in self.alert_rules) != self.alerts:
+            raise ConfigError("alert_rules must hold one rule per name in alerts, in order")
         topics = self.image_topics
         if not topics or any(not t.strip() for t in topics):
             raise ConfigError(f"image_topics must name at least one topic, got {list(topics)!r}")

@@ -150,13 +150,25 @@ class PromptProfile:
         Returns:
             The system and user messages.
         """
+        text = question_text(question, action_space, choices, goal)
+        return self.build_text_messages(text, clips, labels=labels, reasoning=reasoning)
+
+    def build_text_messages(
+        self,
+        text: str,
+        clips: Sequence[Clip],
+        *,
+        labels: Mapping[str, str] | None = None,
+        reasoning: bool = True,
+    ) -> tuple[ChatMessage, ...]:
+        """The chat for any task ``text`` about ``clips`` (a decision's question, an alert
+        judgment), in this profile's layout; see ``build_messages`` for the arguments."""
         media: list[Part] = []
         for index, clip in enumerate(clips):
             if len(clips) > 1:
                 label = (labels or {}).get(clip.camera) or camera_label(clip.camera)
                 media.append(TextPart(f"Camera {index + 1}: {label}"))
             media.append(VideoPart(index))
-        text = question_text(question, action_space, choices, goal)
         return self._messages(tuple(media), text, reasoning)
 
     def answer_format(

@@ -72,6 +72,10 @@ class Decisions:
         self._ids = itertools.count(1)
         self.worker = InferenceWorker(config.max_pending)
 
+    def next_id(self) -> int:
+        """The next ``decision_id``: judgments of alert rules share the sequence."""
+        return next(self._ids)
+
     def update(self, config: NodeConfig) -> None:
         """Take the live parameters of ``config`` (the reasoner is reconfigured by the node)."""
         self._config = config

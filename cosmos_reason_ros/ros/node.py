@@ -28,6 +28,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 
 from cosmos_reason_ros import config as params
 from cosmos_reason_ros.config.loading import load_configured
+from cosmos_reason_ros.core.alert_judge import AlertJudge
 from cosmos_reason_ros.core.decision import Decision
 from cosmos_reason_ros.core.errors import ConfigError, CosmosReasonError
 from cosmos_reason_ros.core.generation import Backend, TextCallback
@@ -36,6 +37,7 @@ from cosmos_reason_ros.core.window import WindowSet
 from cosmos_reason_ros.core.worker import STOPPING, Job, Reservation
 from cosmos_reason_ros.exits import ExitCode
 from cosmos_reason_ros.ros import process
+from cosmos_reason_ros.ros.alerts import Alerts, declare_rules, rule_values
 from cosmos_reason_ros.ros.cameras import Camera, create_cameras
 from cosmos_reason_ros.ros.decisions import Decisions
 from cosmos_reason_ros.ros.diagnostics import DecisionCounters, DiagnosticsReport
@@ -59,12 +61,13 @@ class ReasonNode(LifecycleNode):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("cosmos_reason", **kwargs)
         log = self.get_logger()
-        self._param_errors = declare_all(self) | check_overrides(self)
+        self._param_errors = declare_all(self) | declare_rules(self) | check_overrides(self)
         self.add_on_set_parameters_callback(
             guarded(log, "parameter change", _refused_change)(self._on_set_parameters)
         )
         self._lock = threading.Lock()
         self._stopping = False
+        self._still_running: Decisions | None = None
         self._last_error = ""
         self._config: params.NodeConfig | None = None
         self._backend: Backend | None = None
@@ -73,6 +76,7 @@ class ReasonNode(LifecycleNode):
         self._windows: WindowSet | None = None
         self._cameras: list[Camera] = []
         self._decisions: Decisions | None = None
+        self._alerts: Alerts | None = None
         self._timer: Any = None
         self._counters = DecisionCounters()
         self._group = ReentrantCallbackGroup()
@@ -92,6 +96,7 @@ class ReasonNode(LifecycleNode):
     # ----- lifecycle -------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
+            self._param_errors |= declare_rules(self)  # rules named since the start
             if self._param_errors:
                 raise ConfigError("; ".join(self._param_errors.values()))
             values = self._values()
@@ -120,6 +125,8 @@ class ReasonNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         cfg, reasoner, outputs = self._config, self._reasoner, self._outputs
+        if self._stopping:  # a stop that came between autostart's configure and activate
+            return self._fail("activate refused: the node is stopping")
         if cfg is None or reasoner is None or outputs is None:
             return self._fail("activate failed: the node is not configured")
         self._windows = WindowSet(cfg.image_topics, cfg.window)
@@ -135,6 +142,18 @@ class ReasonNode(LifecycleNode):
             lock=self._lock,
         )
         self._timer = self._make_timer(cfg.decision_period_s)
+        if cfg.alert_rules and self._backend is not None:
+            self._alerts = Alerts(
+                self,
+                judge=AlertJudge(self._backend, lambda: reasoner.config),
+                worker=self._decisions.worker,
+                cameras=self._cameras,
+                windows=self._windows,
+                config=cfg,
+                next_id=self._decisions.next_id,
+                outputs=outputs,
+                group=self._group,
+            )
         self.get_logger().info(f"active: watching {', '.join(cfg.image_topics)}")
         return super().on_activate(state)
 
@@ -143,7 +162,11 @@ class ReasonNode(LifecycleNode):
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._release()
+        if not self._release():
+            return self._fail(
+                "cleanup failed: a decision still runs in the model (a prefill cannot be "
+                "interrupted), so the model stays loaded; clean up again once it ends"
+            )
         return SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -174,7 +197,9 @@ class ReasonNode(LifecycleNode):
         return self._servers.quiet_for()
 
     def close(self) -> None:
-        """Stop triggering and release the model, whatever the state. Idempotent."""
+        """Stop triggering and release the model, whatever the state (not while a decision
+        that outlived its cancellation still runs in it: then the process exit frees it).
+        Idempotent."""
         self._stop_triggers()
         self._release()
 
@@ -187,14 +212,23 @@ class ReasonNode(LifecycleNode):
         if self._timer is not None:
             self.destroy_timer(self._timer)
             self._timer = None
+        alerts, self._alerts = self._alerts, None
         decisions, self._decisions = self._decisions, None
-        if decisions is not None:
-            decisions.stop()
+        if decisions is not None and not decisions.stop():
+            self._still_running = decisions  # its model must not be released under it
+        if alerts is not None:  # after the worker: no judgment runs any more
+            alerts.stop()
         for cam in self._cameras:
             cam.destroy()
         self._cameras = []
 
-    def _release(self) -> None:
+    def _release(self) -> bool:
+        """Release the model and the outputs; returns False (releasing nothing) while a
+        decision that did not end at its cancellation still runs in the model."""
+        running = self._still_running
+        if running is not None and not running.join(0):
+            return False
+        self._still_running = None
         if self._outputs is not None:
             self._outputs.destroy()
             self._outputs = None
@@ -203,6 +237,7 @@ class ReasonNode(LifecycleNode):
         self._backend = self._reasoner = self._config = None
         thaw()
         gc.collect()
+        return True
 
     # ----- requests (the servers' Submitter) -------------------------------------------
     def submit(
@@ -230,7 +265,7 @@ class ReasonNode(LifecycleNode):
         return decisions
 
     def _make_timer(self, period_s: float) -> Any:
-        if period_s <= 0:
+        if period_s <= 0 or self._stopping:  # no periodic decisions once the stop began
             return None
         tick = guarded(self.get_logger(), "periodic decision", nothing)(self._tick)
         return self.create_timer(period_s, tick, callback_group=self._group)
@@ -241,7 +276,8 @@ class ReasonNode(LifecycleNode):
 
     # ----- parameters and diagnostics --------------------------------------------------
     def _values(self) -> dict[str, Any]:
-        return {s.name: self.get_parameter(s.name).value for s in params.SPECS}
+        values = {s.name: self.get_parameter(s.name).value for s in params.SPECS}
+        return values | rule_values(self)
 
     def _on_set_parameters(self, changes: list[Any]) -> SetParametersResult:
         current = self._values()
@@ -283,6 +319,9 @@ class ReasonNode(LifecycleNode):
             backend=self._backend.describe() if self._backend else None,
             last_error=self._last_error,
         )
+        alerts = self._alerts
+        if alerts is not None:
+            statuses.append(alerts.status(self.get_name()))
         msg = DiagnosticArray(status=statuses)
         msg.header.stamp = self.get_clock().now().to_msg()
         self._diag_pub.publish(msg)
@@ -344,11 +383,14 @@ def _shut_down(
     model (a prefill, a load) after ``STOP_GRACE_S``, or a second SIGINT comes, exit at once
     (``_exit_now``)."""
     try:
-        if not (_stop(node, executor) and (loader is None or not loader.is_alive())):
+        decided = _stop(node, executor)
+        if loader is not None and loader.is_alive():
+            _exit_now(node, "the model is still loading (a load cannot be interrupted)")
+        if not decided:
             _exit_now(
                 node,
-                f"a thread still runs the model {STOP_GRACE_S:g} s after the stop (a "
-                "decision's prefill or the model's load, which cannot be interrupted)",
+                f"a decision still runs in the model {STOP_GRACE_S:g} s after the stop (a "
+                "prefill cannot be interrupted)",
             )
         executor.shutdown(timeout_sec=5.0)
         node.close()

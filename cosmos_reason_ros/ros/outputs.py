@@ -40,6 +40,11 @@ class Outputs:
                 annotated = annotate(frame, decision)
                 self._debug.publish(image_msg(annotated, decision.stamp_ns, decision.frame_id))
 
+    def publish_reasoning(self, decision: Decision) -> None:
+        """Publish only the reasoning of ``decision`` (an alert judgment chooses no action)."""
+        if self._node.context.ok():
+            self._reasoning.publish(reasoning_msg(decision))
+
     def destroy(self) -> None:
         for pub in (self._action, self._reasoning, self._debug):
             self._node.destroy_lifecycle_publisher(pub)

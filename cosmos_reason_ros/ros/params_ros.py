@@ -21,6 +21,7 @@ from rclpy.exceptions import (
 from rclpy.node import Node
 
 from cosmos_reason_ros import config as params
+from cosmos_reason_ros.config.alert_rules import rule_spec
 from cosmos_reason_ros.core.errors import CosmosReasonError
 
 LAUNCH_ONLY = (
@@ -52,12 +53,13 @@ def descriptor(spec: params.ParamSpec) -> ParameterDescriptor:
     return d
 
 
-def declare_all(node: Node) -> dict[str, str]:
-    """Declare every parameter. An override of the wrong type or out of range does not raise:
-    the default is declared instead and the problem returned (name -> message), so that
-    configure can fail with it until the parameter is set again (the process stays up)."""
+def declare_all(node: Node, specs: Sequence[params.ParamSpec] = params.SPECS) -> dict[str, str]:
+    """Declare every parameter of ``specs`` (all of the node's; the alert rules' keys are
+    declared apart, ``ros.alerts.declare_rules``). An override of the wrong type or out of range
+    does not raise: the default is declared instead and the problem returned (name -> message),
+    so that configure can fail with it until the parameter is set again (the process stays up)."""
     errors: dict[str, str] = {}
-    for spec in params.SPECS:
+    for spec in specs:
         d = descriptor(spec)
         try:
             node.declare_parameter(spec.name, spec.default, d)
@@ -102,7 +104,7 @@ def _rejection(
 ) -> str:
     values = {**current, **{p.name: p.value for p in changes}}
     for p in changes:
-        spec = params.SPEC_BY_NAME.get(p.name)
+        spec = params.SPEC_BY_NAME.get(p.name) or rule_spec(p.name)
         if spec is None:
             continue  # e.g. use_sim_time: rclpy's own
         try:
@@ -122,6 +124,10 @@ def _rejection(
                 f"{p.name} cannot change while the node is {state}: deactivate, cleanup, "
                 f"set it, then configure"
             )
+    if config is None and any(p.name == "alerts" or rule_spec(p.name) for p in changes):
+        # A rule's keys are declared (one by one) at configure, after alerts names it; configure
+        # checks the whole config then, so a rule is not refused for a key not declared yet.
+        return ""
     try:
         params.build_config(values, config.architecture if config else None)
     except CosmosReasonError as exc:
