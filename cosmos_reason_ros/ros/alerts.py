@@ -38,6 +38,7 @@ from cosmos_reason_ros.ros.conversions import time_from_ns
 from cosmos_reason_ros.ros.guard import guarded, nothing
 from cosmos_reason_ros.ros.outputs import Outputs
 from cosmos_reason_ros.ros.params_ros import declare_all
+from cosmos_reason_ros.ros.rclpy_adapter import parameter_overrides
 from cosmos_reason_ros.ros.requests import failure_message
 
 ALERTS_QOS = QoSProfile(
@@ -66,7 +67,7 @@ def declare_rules(node: LifecycleNode) -> dict[str, str]:
         return {}  # configure refuses the alerts value itself, naming it
     specs = [s for rule in names for s in rule_specs(rule) if not node.has_parameter(s.name)]
     errors = declare_all(node, specs)
-    overrides = getattr(node, "_parameter_overrides", {}) or {}  # see param_hints
+    overrides = parameter_overrides(node)
     for name in overrides:
         if name.startswith(ALERT_PREFIX) and not node.has_parameter(name):
             errors[name] = _unknown_key(name, names)

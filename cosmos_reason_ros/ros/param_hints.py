@@ -17,6 +17,8 @@ from collections.abc import Iterable
 
 from rclpy.node import Node
 
+from cosmos_reason_ros.ros.rclpy_adapter import parameter_overrides
+
 ROS_OWN = frozenset({"use_sim_time", "start_type_description_service", "start_parameter_services"})
 """Parameters rclpy itself reads from overrides, declared or not."""
 ROS_OWN_PREFIXES = ("qos_overrides.",)
@@ -83,9 +85,7 @@ def check_overrides(node: Node) -> dict[str, str]:
     Logs an error for each name one typo from a known one and returns those errors
     (name -> message) for configure to fail with; logs a warning for every other unknown name.
     """
-    # rclpy keeps the overrides it was given (command line, params files, constructor) here;
-    # it offers no public accessor for them.
-    overrides = getattr(node, "_parameter_overrides", {}) or {}
+    overrides = parameter_overrides(node)
     known = node.list_parameters([], 0).names
     errors: dict[str, str] = {}
     for name, closest in unknown_overrides(overrides, known):

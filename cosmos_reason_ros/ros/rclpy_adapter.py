@@ -15,6 +15,9 @@ so a distro whose rclpy changes one of them fails there first, not in the node.
   (public, ``rclpy.exceptions``: rclpy 9 destroys a context's nodes on shutdown), and a
   call already inside rcl when it shuts down raises ``RCLError``, which rclpy exports only from
   its C extension.
+- ``parameter_overrides``: the overrides a node was started with (``-p``, params files, the
+  constructor) sit in ``Node._parameter_overrides``; rclpy offers no accessor, and the node
+  needs them to name a parameter it does not know (``param_hints``).
 - ``replace_send_response``: a service callback must return the response, but the node answers
   ``~/ask`` when the model is done, without holding an executor thread. The executor passes
   whatever the callback returned, with the request's header, to the service's
@@ -43,6 +46,7 @@ __all__ = [
     "SendResponse",
     "SubscriptionWaitSet",
     "lifecycle_state",
+    "parameter_overrides",
     "replace_send_response",
 ]
 
@@ -113,6 +117,12 @@ class SubscriptionWaitSet:
                 return None
             taken = sub.handle.take_message(sub.msg_type, True)
         return None if taken is None else bytes(taken[0])
+
+
+def parameter_overrides(node: Any) -> dict[str, Any]:
+    """The parameter overrides ``node`` was started with, by name (values are rclpy
+    ``Parameter`` objects); {} where rclpy keeps none."""
+    return dict(getattr(node, "_parameter_overrides", None) or {})
 
 
 def replace_send_response(

@@ -44,7 +44,8 @@ SUCCESS = TransitionCallbackReturn.SUCCESS
 # rclpy's C extension, a lifecycle node's private state machine, an entity's pybind handle,
 # a replaced service method: what only the adapter may touch.
 INTERNALS = re.compile(
-    r"implementation_singleton|\b_rclpy\b|_state_machine|\.handle\b|\.send_response\s*="
+    r"implementation_singleton|\b_rclpy\b|_state_machine|_parameter_overrides|\.handle\b"
+    r"|\.send_response\s*="
 )
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
