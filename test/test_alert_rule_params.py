@@ -71,3 +71,23 @@ def test_rules_are_built_in_alerts_order_from_their_parameters() -> None:
 def test_a_bad_rule_parameter_is_named(values: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         build_config(values, REASON1)
+
+
+def test_the_answer_room_after_the_thinking_must_hold_the_judgment_of_every_rule() -> None:
+    """Every rule adds a verdict to the one judgment: a budget that holds a decision's answer
+    can be too small for many rules, and is refused at configure, naming both parameters."""
+    names = [f"rule_{i:02d}_{'x' * 50}" for i in range(16)]
+    values: dict[str, object] = {
+        "alerts": names,
+        **{f"alerts.{n}.condition": "Is it so?" for n in names},
+        "max_new_tokens": 1024,
+        "max_thinking_tokens": 512,
+    }
+    with pytest.raises(
+        ConfigError,
+        match=r"max_new_tokens \(1024\) minus max_thinking_tokens \(512\) leaves 512 tokens for "
+        r"the answer, which needs up to \d+ \(the shortest judgment of 16 rules",
+    ):
+        build_config(values, REASON1)
+    assert len(build_config({**values, "max_new_tokens": 4096}, REASON1).alert_rules) == 16
+    assert build_config({**values, "alerts": names[:4]}, REASON1).alert_rules

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from cosmos_reason_ros.backends.config import BackendConfig
 from cosmos_reason_ros.core.action_space import DEFAULT_ACTIONS, FALLBACK_RULE
+from cosmos_reason_ros.core.alert_judge import check_judgment_room
 from cosmos_reason_ros.core.alerts import AlertRule, check_rule_names
 from cosmos_reason_ros.core.architecture import Architecture
 from cosmos_reason_ros.core.decoding import MAX_SOURCE_PIXELS
@@ -122,6 +123,7 @@ class NodeConfig:
         check_rule_names(self.alerts)
         if tuple(r.name for r in self.alert_rules) != self.alerts:
             raise ConfigError("alert_rules must hold one rule per name in alerts, in order")
+        check_judgment_room(self.reasoner, self.alert_rules)
         topics = self.image_topics
         if not topics or any(not t.strip() for t in topics):
             raise ConfigError(f"image_topics must name at least one topic, got {list(topics)!r}")

@@ -7,6 +7,7 @@ import json
 import textwrap
 from collections.abc import Iterable
 
+from cosmos_reason_ros.config.alert_rules import rule_specs
 from cosmos_reason_ros.config.specs import ParamSpec
 
 __all__ = ["params_yaml"]
@@ -30,18 +31,34 @@ def params_yaml(specs: Iterable[ParamSpec]) -> str:
     default."""
     lines = [_HEADER.rstrip("\n")]
     for spec in specs:
-        text = spec.description
-        if spec.choices:
-            text += f" (one of: {', '.join(spec.choices)})"
-        if spec.low is not None and spec.high is not None:
-            text += f" [range {spec.low:g} .. {spec.high:g}]"
-        if spec.live:
-            text += " [live]"
-        if spec.launch_only:
-            text += " [launch-time only]"
-        lines += [f"    # {line}" for line in textwrap.wrap(text, 90)]
+        lines += [f"    # {line}" for line in textwrap.wrap(_described(spec), 90)]
         lines.append(f"    {spec.name}: {_value(spec.default)}")
+        if spec.name == "alerts":
+            lines += _rule_keys()
     return "\n".join(lines) + "\n"
+
+
+def _described(spec: ParamSpec) -> str:
+    text = spec.description
+    if spec.choices:
+        text += f" (one of: {', '.join(spec.choices)})"
+    if spec.low is not None and spec.high is not None:
+        text += f" [range {spec.low:g} .. {spec.high:g}]"
+    if spec.live:
+        text += " [live]"
+    if spec.launch_only:
+        text += " [launch-time only]"
+    return text
+
+
+def _rule_keys() -> list[str]:
+    """The keys of each rule named in ``alerts`` (``AlertRule``'s declarations), commented
+    out: they exist only for the names listed."""
+    lines = ["    # Each rule named in alerts has these keys (uncomment, with <name> replaced):"]
+    for spec in rule_specs("<name>"):
+        lines += [f"    #   # {line}" for line in textwrap.wrap(_described(spec), 86)]
+        lines.append(f"    #   {spec.name}: {_value(spec.default)}")
+    return lines
 
 
 def _value(value: object) -> str:

@@ -241,23 +241,29 @@ of a half-written UTF-8 character, an escape, a parameter key's colon and empty 
 def shortest_answer_bytes(schema: dict[str, Any]) -> int:
     """Bytes enough to complete an answer of ``schema`` from any point inside it.
 
-    The shortest object (empty strings and parameters, confidence 0) with the longest action
-    name, plus ``CLOSING_SLACK_BYTES``. A constrained decoder that steers to close the object
-    emits at least one byte per token, so this also bounds the tokens closing takes.
+    The shortest object of the schema (every required key, empty strings and optional objects,
+    numbers 0, booleans ``false``, the longest name of an enum such as the action's), plus
+    ``CLOSING_SLACK_BYTES``. A constrained decoder that steers to close the object emits at
+    least one byte per token, so this also bounds the tokens closing takes. Nested required
+    objects count whole: an alert judgment's ``rules`` object holds a verdict per rule.
     """
-    properties = schema.get("properties", {})
-    names = properties.get("action", {}).get("enum", [""])
-    longest = max(names, key=lambda n: len(n.encode("utf-8")))
-    shortest: dict[str, Any] = {}
-    for key, spec in properties.items():
-        kind = spec.get("type")
-        if key == "action":
-            shortest[key] = longest
-        elif kind == "object":
-            shortest[key] = {}
-        elif kind in ("number", "integer"):
-            shortest[key] = 0
-        else:
-            shortest[key] = ""
-    text = json.dumps(shortest, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(_shortest_value(schema), ensure_ascii=False, separators=(",", ":"))
     return len(text.encode("utf-8")) + CLOSING_SLACK_BYTES
+
+
+def _shortest_value(spec: dict[str, Any]) -> Any:
+    """The shortest value ``spec`` (a JSON schema) allows, by the rules above."""
+    if "enum" in spec:
+        return max(spec["enum"] or [""], key=lambda v: len(json.dumps(v, ensure_ascii=False)))
+    kind = spec.get("type")
+    if kind == "object":
+        properties = spec.get("properties", {})
+        required = set(spec.get("required", ()))
+        return {k: _shortest_value(v) for k, v in properties.items() if k in required}
+    if kind in ("number", "integer"):
+        return 0
+    if kind == "boolean":
+        return False
+    if kind == "array":
+        return []
+    return ""

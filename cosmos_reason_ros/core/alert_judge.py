@@ -27,12 +27,12 @@ from cosmos_reason_ros.core.decision import Decision, DecisionTimings
 from cosmos_reason_ros.core.errors import InputError
 from cosmos_reason_ros.core.generation import Backend, GenerationRequest
 from cosmos_reason_ros.core.prompts import PromptProfile, profile_for
-from cosmos_reason_ros.core.reasoner import ReasonerConfig
+from cosmos_reason_ros.core.reasoner import ReasonerConfig, check_answer_room
 from cosmos_reason_ros.core.types import WindowSnapshot
 
 _LOG = logging.getLogger(__name__)
 
-__all__ = ["AlertJudge", "Judgment"]
+__all__ = ["AlertJudge", "Judgment", "check_judgment_room"]
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,20 @@ class AlertJudge:
         )
         cameras = tuple(labels.get(c.camera, c.camera) for c in snapshot.clips)
         return Judgment(parsed, record, cameras)
+
+
+def check_judgment_room(config: ReasonerConfig, rules: Sequence[AlertRule]) -> None:
+    """Refuse a thinking budget that leaves too few tokens for the judgment of ``rules`` (every
+    rule adds a verdict to the one answer), as ``ReasonerConfig`` does for a decision.
+
+    Raises:
+        ConfigError: ``max_new_tokens - max_thinking_tokens`` is below what the shortest
+            judgment of ``rules`` and the profile's markers need; the message names both.
+    """
+    if rules:
+        check_answer_room(
+            config, judgment_schema(rules), f"the shortest judgment of {len(rules)} rules"
+        )
 
 
 def _split(text: str, profile: PromptProfile) -> tuple[str, str]:

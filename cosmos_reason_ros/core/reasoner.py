@@ -60,6 +60,7 @@ __all__ = [
     "Reasoner",
     "ReasonerConfig",
     "answer_schema",
+    "check_answer_room",
 ]
 
 MAX_QUESTION_CHARS = 16_384
@@ -242,17 +243,31 @@ def _checked_text(name: str, text: object, limit: int, error: type[Exception]) -
 
 def _check_answer_room(config: ReasonerConfig) -> None:
     """Refuse budgets that cannot hold the answer after the thinking, naming the parameters."""
+    check_answer_room(
+        config,
+        answer_schema(config.action_space, config),
+        "the shortest answer with the longest action name",
+    )
+
+
+def check_answer_room(config: ReasonerConfig, schema: dict[str, Any], answer: str) -> None:
+    """Refuse budgets that cannot hold an answer of ``schema`` (described as ``answer``) and the
+    profile's markers after the thinking, naming the parameters.
+
+    Raises:
+        ConfigError: ``max_new_tokens - max_thinking_tokens`` is below what the answer needs.
+    """
     profile = profile_for(config.profile, "qwen2_5_vl") if config.profile != "auto" else None
     prefixes = [p for p in PROFILE_OBJECTS if profile is None or p is profile]
     markers = max(len((p.answer_prefix + p.answer_suffix).encode("utf-8")) for p in prefixes)
-    needed = shortest_answer_bytes(answer_schema(config.action_space, config)) + markers + 1
+    needed = shortest_answer_bytes(schema) + markers + 1
     room = config.sampling.max_new_tokens - config.max_thinking_tokens
     if room < needed:
         raise ConfigError(
             f"max_new_tokens ({config.sampling.max_new_tokens}) minus max_thinking_tokens "
             f"({config.max_thinking_tokens}) leaves {room} tokens for the answer, which needs "
-            f"up to {needed} (the shortest answer with the longest action name, and its "
-            "markers); raise max_new_tokens or lower max_thinking_tokens"
+            f"up to {needed} ({answer}, and its markers); raise max_new_tokens or lower "
+            "max_thinking_tokens"
         )
 
 

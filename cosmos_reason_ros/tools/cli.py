@@ -5,6 +5,10 @@ the video's frame times (or ``index / sample_fps`` for images), and the last ``w
 seconds are asked about. The output is one JSON object whose keys are the NextAction fields
 (``action``, ``target``, ``parameters``, ``confidence``, ``valid``, ``reason``, ``decision_id``,
 ``frame_count``, ...) plus token counts and timings; ``-v`` adds the thinking and the raw text.
+With ``--alert NAME="CONDITION"`` (repeatable) the clip is judged for those alert rules instead,
+in one model call as the node judges its window: the object holds ``alerts`` (per rule its
+``verdict``, true, false or null when the answer held none, and ``evidence``), ``valid``,
+``error``, ``confidence`` and the judgment's frames, tokens and timings.
 Every option named after a node parameter is that parameter (``config.SPEC_BY_NAME``); one not
 given keeps the node's default.
 
@@ -15,6 +19,8 @@ Example::
 
     cosmos-reason --model nvidia/Cosmos-Reason1-7B --video clip.mp4 \\
         --question "What should the robot do next?" --actions move_forward,turn_left,stop
+    cosmos-reason --model nvidia/Cosmos-Reason1-7B --video clip.mp4 \\
+        --alert fall="Has a person fallen to the floor?" --alert smoke="Is a machine smoking?"
 """
 
 from __future__ import annotations
@@ -31,18 +37,21 @@ from typing import Any
 import cv2
 import numpy as np
 
-from cosmos_reason_ros.config import FALLBACK_RULE, build_config, load_configured
+from cosmos_reason_ros.config import FALLBACK_RULE, NodeConfig, build_config, load_configured
+from cosmos_reason_ros.core.alert_judge import AlertJudge
 from cosmos_reason_ros.core.errors import BackendError, ConfigError, InputError
 from cosmos_reason_ros.core.ingest import ingest, raw_frame
 from cosmos_reason_ros.core.reasoner import Reasoner
-from cosmos_reason_ros.core.types import Image, WindowSnapshot
+from cosmos_reason_ros.core.types import Clip, Image, WindowSnapshot
 from cosmos_reason_ros.core.window import FrameWindow
 from cosmos_reason_ros.exits import ExitCode, exit_epilog
 from cosmos_reason_ros.tools.options import (
     HelpFormatter,
     add_action_options,
+    add_alert_option,
     add_param_options,
     add_progress_option,
+    alert_values,
     check_model_input,
     in_option_names,
     param_values,
@@ -75,6 +84,17 @@ _NEXT_ACTION_KEYS = (
     "timings",
 )
 _VERBOSE_KEYS = ("thinking", "answer", "raw_text", "frame_stamps_ns")
+_JUDGMENT_KEYS = (
+    "decision_id",
+    "stamp_ns",
+    "frame_id",
+    "window_start_ns",
+    "frame_count",
+    "model",
+    "prompt_tokens",
+    "generated_tokens",
+    "timings",
+)
 _MODEL_PARAMS = ("backend", "base_url", "device", "dtype", "quantization", "profile")
 _WINDOW_PARAMS = ("sample_fps", "window_s")
 _ANSWER_PARAMS = (
@@ -140,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
         const=False,
         help="the same as --no-constrained-decoding (default: off)",
     )
+    add_alert_option(p, "; judges the clip for these rules instead of deciding")
     p.add_argument("-v", "--verbose", action="store_true", help="add thinking and raw text")
     add_progress_option(p)
     return p
@@ -173,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> dict[str, Any]:
-    values = param_values(args, PARAMS)
+    values = {**param_values(args, PARAMS), **alert_values(args.alert)}
     # Everything is checked before the model loads: the model folder, settings, request, and
     # the input itself.
     check_model_input(values)
@@ -201,12 +222,39 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         if clip is None:
             raise InputError(f"no frames could be read from {source}")
         _LOG.info("frames read=%d kept=%d", read, len(clip.frames))
+        if config.alert_rules:
+            return _judged(AlertJudge(backend, lambda: config.reasoner), config, clip, args)
         decision = reasoner.decide(WindowSnapshot((clip,)), decision_id=1, request=request)
     finally:
         backend.close()
     full = decision.to_dict()
     keys = _NEXT_ACTION_KEYS + (_VERBOSE_KEYS if args.verbose else ())
     return {key: full[key] for key in keys}
+
+
+def _judged(
+    judge: AlertJudge, config: NodeConfig, clip: Clip, args: argparse.Namespace
+) -> dict[str, Any]:
+    """The clip judged for every rule of ``config``, as the output object."""
+    judgment = judge.judge(WindowSnapshot((clip,)), config.alert_rules, decision_id=1)
+    parsed = judgment.parsed
+    verdicts = {v.rule: v for v in parsed.verdicts}
+    full = judgment.record.to_dict()
+    keys = _JUDGMENT_KEYS + (_VERBOSE_KEYS if args.verbose else ())
+    return {
+        "alerts": {
+            r.name: {
+                "condition": r.condition,
+                "verdict": verdicts[r.name].positive if r.name in verdicts else None,
+                "evidence": verdicts[r.name].evidence if r.name in verdicts else "",
+            }
+            for r in config.alert_rules
+        },
+        "valid": parsed.valid,
+        "error": parsed.error,
+        "confidence": full["confidence"],
+        **{key: full[key] for key in keys},
+    }
 
 
 def _fill(

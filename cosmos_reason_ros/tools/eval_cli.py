@@ -2,6 +2,8 @@
 
     cosmos-reason-eval /tmp/ball --model nvidia/Cosmos-Reason1-7B --questions q.txt \\
         --labels /tmp/ball.labels.yaml --decision-period-s 2 --out /tmp/eval
+    cosmos-reason-eval /tmp/fall --model nvidia/Cosmos-Reason1-7B \\
+        --labels /tmp/fall.labels.yaml --alerts-from-labels --out /tmp/eval-alerts
 
 Options named after a node parameter are that parameter (``config.SPEC_BY_NAME``); one not
 given keeps the node's default, except ``--seed`` (0 here, so runs repeat). ``--every`` is the
@@ -20,12 +22,15 @@ import yaml
 from cosmos_reason_ros.config import FALLBACK_RULE
 from cosmos_reason_ros.core.errors import ConfigError, CosmosReasonError, InputError
 from cosmos_reason_ros.exits import ExitCode, exit_epilog
+from cosmos_reason_ros.tools.alert_scoring import ALERT_RULE, RuleScore
 from cosmos_reason_ros.tools.evaluate import EvalError, EvalSummary, evaluate
 from cosmos_reason_ros.tools.options import (
     HelpFormatter,
     add_action_options,
+    add_alert_option,
     add_param_options,
     add_progress_option,
+    alert_values,
     in_option_names,
     param_values,
     parse_sets,
@@ -65,7 +70,7 @@ def load_questions(path: str | Path) -> tuple[str, ...]:
 
 
 _MODEL_PARAMS = ("backend", "device", "max_new_tokens", "max_thinking_s", "seed")
-PARAMS = ("decision_period_s", "actions", "fallback_action", *_MODEL_PARAMS)
+PARAMS = ("decision_period_s", "actions", "fallback_action", "alert_period_s", *_MODEL_PARAMS)
 """The node parameters this tool has an option for (besides ``--model`` and ``--set``)."""
 _EXITS = {
     ExitCode.OK: None,
@@ -82,7 +87,8 @@ def _parser() -> argparse.ArgumentParser:
         "summary.json and report.html. The bag, labels, questions and settings are checked "
         "before the model loads.",
         epilog=f"Scoring: {PHASE_RULE}; before the event an unexpected action is a false alarm, "
-        f"after it a miss. Fallback rule: {FALLBACK_RULE}. {exit_epilog(_EXITS)}",
+        f"after it a miss. Alert rules: {ALERT_RULE}. Fallback rule: {FALLBACK_RULE}. "
+        f"{exit_epilog(_EXITS)}",
         formatter_class=HelpFormatter,
     )
     p.add_argument(
@@ -103,6 +109,14 @@ def _parser() -> argparse.ArgumentParser:
         "--topics", default="", help="comma-separated image topics (default: every image topic)"
     )
     add_action_options(p)
+    add_alert_option(p, "; --set alerts.<name>.<key>=VALUE sets its other keys")
+    p.add_argument(
+        "--alerts-from-labels",
+        action="store_true",
+        help="judge the alert rules the labels name, with their conditions (unless --alert "
+        "or --set alerts=... names rules)",
+    )
+    add_param_options(p, ["alert_period_s"])
     add_param_options(p, _MODEL_PARAMS, defaults={"seed": 0})
     p.add_argument(
         "--set",
@@ -121,7 +135,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.no_progress:
             silence_progress_bars()
-        params = {**param_values(args, PARAMS), **parse_sets(args.set)}
+        params = {
+            **param_values(args, PARAMS),
+            **alert_values(args.alert),
+            **parse_sets(args.set),
+        }
         questions = load_questions(args.questions) if args.questions else ()
         with stop_signals_as_interrupt():
             summary = evaluate(
@@ -133,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 topics=split_list(args.topics) or None,
                 params=params,
                 progress=not args.no_progress,
+                alerts_from_labels=args.alerts_from_labels,
             )
     except KeyboardInterrupt:
         print(
@@ -147,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cosmos-reason-eval: error: {err}", file=sys.stderr)
         return ExitCode.FAILED
     print(_result_line(summary))
+    for score in summary.alerts:
+        print(_alert_line(score))
     return ExitCode.OK
 
 
@@ -161,6 +182,23 @@ def _result_line(summary: EvalSummary) -> str:
         f"p95 {summary.latency_p95_s:.2f} s, accuracy {accuracy} (false alarms "
         f"{rate(summary.false_alarms, summary.scored_before)} before the event, misses "
         f"{rate(summary.misses, summary.scored_after)} after it); wrote {summary.run.out_dir}"
+    )
+
+
+def _alert_line(score: RuleScore) -> str:
+    def shown(value: float | None, form: str, unit: str = "") -> str:
+        return "n/a" if value is None else format(value, form) + unit
+
+    if not score.labelled:
+        return (
+            f"alert {score.rule}: raised {score.raises} in {score.judgments} judgments "
+            "(not in the labels: not scored)"
+        )
+    return (
+        f"alert {score.rule}: precision {shown(score.precision, '.2f')}, recall "
+        f"{shown(score.recall, '.2f')} ({score.detected}/{score.events} events), mean delay "
+        f"{shown(score.mean_delay_s, '.2f', ' s')}, false alarms {score.false_alarms} "
+        f"({shown(score.false_alarms_per_hour, '.1f')}/h) in {score.judgments} judgments"
     )
 
 

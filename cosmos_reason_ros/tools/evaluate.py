@@ -14,7 +14,13 @@ Outputs in ``out_dir``:
   overall accuracy, ``accuracy_valid`` counting only valid decisions as correct) and a
   confusion table of decisions per phase and action;
 * ``report.html``: the summary table, a timeline and a latency plot, and one section per
-  decision with thumbnails of its frames (``report_html``).
+  decision with thumbnails of its frames (``report_html``);
+* with alert rules (the ``alerts`` parameter with ``alerts.<name>.*``, or the labels' rules with
+  ``alerts_from_labels``): every ``alert_period_s`` of bag time the window is judged for every
+  rule in one model call and each rule's ``RuleTracker`` runs on bag time, exactly as in the
+  node; ``alerts.jsonl`` holds one line per judgment, the summary and the report score every
+  rule against its labelled events (``alert_scoring``: precision, recall, detection delay,
+  false alarms per hour) and the report draws each rule's states against its events.
 
 Ctrl-C (``KeyboardInterrupt``) stops the run after the decision in progress; the outputs are
 written for the decisions made so far (``"interrupted": true`` in the summary), then the
@@ -31,23 +37,31 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm  # type: ignore[import-untyped]
 
 from cosmos_reason_ros.config import NodeConfig, build_config, load_configured, rebuild_for
+from cosmos_reason_ros.core.alert_judge import AlertJudge, Judgment
+from cosmos_reason_ros.core.alerts import AlertRule, AlertTracker, ParsedJudgment
 from cosmos_reason_ros.core.errors import BackendError, ConfigError, CosmosReasonError, InputError
 from cosmos_reason_ros.core.generation import Backend
 from cosmos_reason_ros.core.ingest import ingest
 from cosmos_reason_ros.core.reasoner import CheckedRequest, Reasoner
 from cosmos_reason_ros.core.types import WindowSnapshot
 from cosmos_reason_ros.core.window import WindowSet
+from cosmos_reason_ros.tools.alert_scoring import (
+    RuleJudgment,
+    RuleTimeline,
+    score_rule,
+)
 from cosmos_reason_ros.tools.bags import BagError, find_bag, image_connections, open_bag, stamp_ns
 from cosmos_reason_ros.tools.report import (
     EvalRunFacts,
@@ -87,6 +101,7 @@ def evaluate(
     params: Mapping[str, Any] | None = None,
     loaded_backend: Backend | None = None,
     progress: bool = True,
+    alerts_from_labels: bool = False,
 ) -> EvalSummary:
     """Evaluate the engine on a bag; see the module docstring for what is written.
 
@@ -111,6 +126,8 @@ def evaluate(
         params: Further node parameters by name (e.g. ``window_s``, ``temperature``).
         loaded_backend: Use this loaded backend instead of creating one (not closed here).
         progress: Show a tqdm progress bar on stderr.
+        alerts_from_labels: Judge the alert rules the labels name, with their conditions
+            (unless ``params`` sets ``alerts``).
 
     Returns:
         The summary.
@@ -131,12 +148,14 @@ def evaluate(
         params=params,
     )
     try:
+        if isinstance(labels, (str, Path)):
+            labels = load_labels(labels)
+        if alerts_from_labels:
+            values = _with_label_rules(values, labels)
         config = build_config(values)
         period_s = config.decision_period_s if every_s is None else every_s
         if not (math.isfinite(period_s) and period_s > 0):
             raise EvalError(f"decision_period_s (every_s) must be > 0 here, got {period_s}")
-        if isinstance(labels, (str, Path)):
-            labels = load_labels(labels)
         bag_path = find_bag(bag)
         used = image_topics(bag_path, topics)  # a bad bag or topic fails before any model loads
         asked = tuple(questions) or (config.reasoner.question,)
@@ -153,6 +172,8 @@ def evaluate(
     phases = None if labels is None else _phases(labels)
     interrupted = False
     run = _Run(Reasoner(engine, config.reasoner), requests, period_s, phases, config)
+    alert_run = _AlertRun(AlertJudge(engine, lambda: config.reasoner), config)
+    run.alerts = alert_run if config.alert_rules else None
     try:
         run.read(bag_path, used, progress)
     except KeyboardInterrupt:
@@ -167,8 +188,25 @@ def evaluate(
         out_dir=str(Path(out_dir)),
         wall_s=time.monotonic() - started,
     )
+    timelines = alert_run.timelines(labels)
+    start_ns = labels.start_time_ns if labels is not None else run.first_stamp_ns
+    grace_ns = round(config.window.window_s * _NS)
+    summary = dataclasses.replace(
+        summary,
+        alerts=tuple(
+            score_rule(t.rule, t.judgments, t.events, start_ns=start_ns, grace_ns=grace_ns)
+            for t in timelines
+        ),
+    )
     _write(
-        Path(out_dir), run.entries, summary, labels=labels, phases=phases, interrupted=interrupted
+        Path(out_dir),
+        run.entries,
+        summary,
+        labels=labels,
+        phases=phases,
+        interrupted=interrupted,
+        alerts=alert_run,
+        timelines=timelines,
     )
     if interrupted:
         raise KeyboardInterrupt
@@ -183,13 +221,23 @@ def _write(
     labels: ScenarioLabels | None,
     phases: Phases | None,
     interrupted: bool,
+    alerts: _AlertRun,
+    timelines: Sequence[RuleTimeline],
 ) -> None:
-    """decisions.jsonl, summary.json and report.html in ``out``."""
+    """decisions.jsonl, summary.json and report.html in ``out`` (and alerts.jsonl with rules)."""
     out.mkdir(parents=True, exist_ok=True)
     with (out / "decisions.jsonl").open("w", encoding="utf-8") as f:
         for entry in entries:
             f.write(json.dumps(entry.decision.to_dict(), ensure_ascii=False) + "\n")
     summary_dict = {**summary.to_dict(), "interrupted": interrupted}
+    if timelines:
+        with (out / "alerts.jsonl").open("w", encoding="utf-8") as f:
+            for line in alerts.lines:
+                f.write(json.dumps(line, ensure_ascii=False) + "\n")
+        summary_dict["alert_judgments"] = len(alerts.lines)
+        summary_dict["alert_judgments_valid"] = sum(line["valid"] for line in alerts.lines)
+        summary_dict["alert_period_s"] = alerts.config.alert_period_s
+        summary_dict["alert_grace_s"] = alerts.config.window.window_s
     if labels is not None:
         summary_dict["labels"] = {
             "event": labels.event,
@@ -200,7 +248,17 @@ def _write(
         }
     (out / "summary.json").write_text(json.dumps(summary_dict, indent=2) + "\n", "utf-8")
     title = f"Evaluation of {Path(summary.run.bag).name}"
-    write_report(out / "report.html", entries, summary_dict, title, phases)
+    write_report(out / "report.html", entries, summary_dict, title, phases, alerts=timelines)
+
+
+def _with_label_rules(values: dict[str, Any], labels: ScenarioLabels | None) -> dict[str, Any]:
+    """``values`` with the labels' alert rules, unless ``values`` names rules already."""
+    if labels is None:
+        raise EvalError("alerts_from_labels needs labels")
+    if "alerts" in values:
+        return values
+    rules = {f"alerts.{a.rule}.condition": a.condition for a in labels.alerts}
+    return {"alerts": [a.rule for a in labels.alerts], **rules, **values}
 
 
 def _phases(labels: ScenarioLabels) -> Phases:
@@ -259,13 +317,18 @@ class _Run:
         self.entries: list[ReportEntry] = []
         self.latencies: list[float] = []  # of decisions the model made (not fallbacks)
         self.frames_read = self.frames_decoded = self.decode_errors = self.backend_errors = 0
+        self.alerts: _AlertRun | None = None
+        self.first_stamp_ns = 0
 
     def read(self, bag: Path, topics: tuple[str, ...], progress: bool) -> None:
-        """Read the bag's ``topics``, deciding every ``every_s`` of bag time."""
+        """Read the bag's ``topics``, deciding every ``every_s`` of bag time (and judging the
+        alert rules every ``alert_period_s``)."""
+        clocks = [_Clock(self.every_ns, self._decide)]
+        if self.alerts is not None:
+            clocks.append(_Clock(round(self.alerts.period_s * _NS), self._judge))
         with open_bag(bag) as reader:
             conns = [c for c in reader.connections if c.topic in topics]
             windows = WindowSet(topics, self.config.window)
-            due: int | None = None
             total = sum(c.msgcount for c in conns)
             bar = tqdm(total=total, unit="msg", disable=not progress, file=sys.stderr)
             with bar:
@@ -273,15 +336,17 @@ class _Run:
                     bar.update(1)
                     msg = reader.deserialize(raw, conn.msgtype)
                     stamp = stamp_ns(msg, log_ns)
-                    if due is None:
-                        due = stamp + self.every_ns
-                    while stamp > due:
-                        self._decide(windows.snapshot())
-                        due += self.every_ns
+                    if not self.frames_read:
+                        self.first_stamp_ns = stamp
+                    for clock in clocks:
+                        clock.run_before(stamp, windows)
                     self._push(windows, conn.topic, stamp, msg)
-                while due is not None and due <= _newest(windows):
-                    self._decide(windows.snapshot())
-                    due += self.every_ns
+                for clock in clocks:
+                    clock.run_through(_newest(windows), windows)
+
+    def _judge(self, snapshot: WindowSnapshot) -> None:
+        if self.alerts is not None and not snapshot.empty:
+            self.backend_errors += not self.alerts.judge(snapshot)
 
     def _push(self, windows: WindowSet, topic: str, stamp: int, msg: Any) -> None:
         self.frames_read += 1
@@ -340,6 +405,95 @@ class _Run:
             wall_s=wall_s,
         )
         return summarize(self.entries, self.latencies, scored=self.phases is not None, run=facts)
+
+
+class _Clock:
+    """Calls ``act`` with the window's snapshot every ``every_ns`` of bag time, the first time
+    ``every_ns`` after the first frame."""
+
+    def __init__(self, every_ns: int, act: Callable[[WindowSnapshot], None]) -> None:
+        self.every_ns, self.act = every_ns, act
+        self.due: int | None = None
+
+    def run_before(self, stamp: int, windows: WindowSet) -> None:
+        """Act at every due time before a frame stamped ``stamp`` enters the window."""
+        if self.due is None:
+            self.due = stamp + self.every_ns
+        while stamp > self.due:
+            self.act(windows.snapshot())
+            self.due += self.every_ns
+
+    def run_through(self, newest: int, windows: WindowSet) -> None:
+        """Act at every due time up to the newest frame read (the end of the bag)."""
+        while self.due is not None and self.due <= newest:
+            self.act(windows.snapshot())
+            self.due += self.every_ns
+
+
+class _AlertRun:
+    """The alert rules' side of an evaluation: one judgment of every rule per call, the
+    trackers on bag time, and what is written (``lines``, ``timelines``)."""
+
+    def __init__(self, judge: AlertJudge, config: NodeConfig) -> None:
+        self.config = config
+        self.rules: tuple[AlertRule, ...] = config.alert_rules
+        self.period_s = config.alert_period_s
+        self._judge = judge
+        self._tracker = AlertTracker(self.rules)
+        self._judged: dict[str, list[RuleJudgment]] = {r.name: [] for r in self.rules}
+        self.lines: list[dict[str, Any]] = []
+
+    def judge(self, snapshot: WindowSnapshot) -> bool:
+        """Judge every rule on ``snapshot``; False when the backend failed (no verdicts)."""
+        judgment_id = len(self.lines) + 1
+        error = ""
+        try:
+            judgment: Judgment | None = self._judge.judge(
+                snapshot, self.rules, decision_id=judgment_id
+            )
+        except BackendError as err:
+            judgment = None
+            error = f"backend failed: {err}"
+        parsed = judgment.parsed if judgment else ParsedJudgment((), math.nan, False, error)
+        changes = {
+            e.rule.name: e.state for e in self._tracker.observe(parsed, snapshot.newest_ns / _NS)
+        }
+        verdicts = {v.rule: v for v in parsed.verdicts}
+        for rule in self.rules:
+            verdict = verdicts.get(rule.name)
+            self._judged[rule.name].append(
+                RuleJudgment(
+                    snapshot.newest_ns,
+                    None if verdict is None else verdict.positive,
+                    changes.get(rule.name),
+                )
+            )
+        self.lines.append(
+            {
+                "judgment_id": judgment_id,
+                "stamp_ns": snapshot.newest_ns,
+                "window_start_ns": snapshot.oldest_ns,
+                "valid": parsed.valid,
+                "error": parsed.error,
+                "confidence": None if math.isnan(parsed.confidence) else parsed.confidence,
+                "verdicts": {
+                    v.rule: {"verdict": v.positive, "evidence": v.evidence}
+                    for v in parsed.verdicts
+                },
+                "states": {rule: state.name for rule, state in changes.items()},
+                "latency_s": judgment.record.timings.latency_s if judgment else None,
+                "thinking": parsed.thinking,
+            }
+        )
+        return judgment is not None
+
+    def timelines(self, labels: ScenarioLabels | None) -> tuple[RuleTimeline, ...]:
+        """Every rule's judgments with its labelled events (None: not in the labels)."""
+        events = {a.rule: a.events for a in labels.alerts} if labels is not None else {}
+        return tuple(
+            RuleTimeline(r.name, tuple(self._judged[r.name]), events.get(r.name))
+            for r in self.rules
+        )
 
 
 def image_topics(bag: Path, topics: Sequence[str] | None = None) -> tuple[str, ...]:

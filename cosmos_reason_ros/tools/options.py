@@ -227,6 +227,38 @@ def check_model_input(values: Mapping[str, Any]) -> None:
         raise InputError(str(exc)) from None
 
 
+def add_alert_option(parser: argparse.ArgumentParser, extra: str = "") -> None:
+    """``--alert NAME="CONDITION"`` (repeatable): an alert rule and its yes/no question."""
+    parser.add_argument(
+        "--alert",
+        action="append",
+        default=[],
+        metavar='NAME="CONDITION"',
+        help="an alert rule: its name (a letter, then letters, digits or underscores) and its "
+        'yes/no question, e.g. fall="Has a person fallen to the floor?" (repeatable; the '
+        f"node parameters alerts and alerts.<name>.condition){extra}",
+    )
+
+
+def alert_values(items: Sequence[str]) -> dict[str, Any]:
+    """``--alert NAME=CONDITION`` options as node parameter values: ``alerts`` (the names, in
+    order) and ``alerts.<name>.condition``; none given: {}. The names and conditions are
+    checked where every rule is (``build_config``).
+
+    Raises:
+        ConfigError: An item is not ``NAME=CONDITION``.
+    """
+    values: dict[str, Any] = {}
+    names: list[str] = []
+    for item in items:
+        name, sep, condition = item.partition("=")
+        if not sep or not name.strip() or not condition.strip():
+            raise ConfigError(f'--alert takes NAME="CONDITION", got {item!r}')
+        names.append(name.strip())
+        values[f"alerts.{name.strip()}.condition"] = condition.strip()
+    return {"alerts": names, **values} if names else {}
+
+
 def add_progress_option(parser: argparse.ArgumentParser) -> None:
     """``--no-progress`` (dest ``no_progress``): see ``silence_progress_bars``."""
     parser.add_argument(

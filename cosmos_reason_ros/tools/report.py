@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cosmos_reason_ros.core.decision import Decision
+from cosmos_reason_ros.tools.alert_scoring import RuleScore
 
 THUMBNAIL_MAX_SIDE = 160
 BEFORE, AFTER = "before", "after"
@@ -155,6 +156,7 @@ class EvalSummary:
         scored_after: Decisions scored after the event.
         misses: Of those, decisions whose action is not expected after the event.
         confusion: Decisions per (phase, action), as (phase, action, count) triples.
+        alerts: The alert rules' scores, in rule order (() when no rules were judged).
     """
 
     run: EvalRunFacts
@@ -175,10 +177,12 @@ class EvalSummary:
     scored_after: int
     misses: int
     confusion: tuple[tuple[str, str, int], ...]
+    alerts: tuple[RuleScore, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: the run's facts and the counts side by side, one level deep."""
-        fields = (f.name for f in dataclasses.fields(self) if f.name != "run")
+        """A JSON-ready dict: the run's facts and the counts side by side, one level deep
+        (the alert rules' scores as a list of dicts under ``alerts``, when there are rules)."""
+        fields = (f.name for f in dataclasses.fields(self) if f.name not in ("run", "alerts"))
         d = {**dataclasses.asdict(self.run), **{name: getattr(self, name) for name in fields}}
         d["actions"] = dict(self.actions)
         d["confusion"] = {
@@ -188,6 +192,8 @@ class EvalSummary:
         d["miss_rate"] = _rate(self.misses, self.scored_after)
         d["phase_rule"] = PHASE_RULE
         d["topics"], d["questions"] = list(self.run.topics), list(self.run.questions)
+        if self.alerts:
+            d["alerts"] = [score.to_dict() for score in self.alerts]
         return d
 
 

@@ -5,7 +5,9 @@ time in seconds from the first frame), the scores before and after the event wit
 table of decisions per phase and action, a timeline plot of the decisions against the event, a
 latency plot, then one section per decision with the frames it used (those after the event
 marked), the question, the action and its verdict (what was expected, where it was wrong), the
-reason, the thinking and the raw output. Every piece of model or bag text is HTML-escaped:
+reason, the thinking and the raw output. With alert rules, a table of every rule's scores
+against its labelled events (``alert_scoring``) and a timeline of its states against them come
+after the decisions' plots. Every piece of model or bag text is HTML-escaped:
 model output is untrusted.
 """
 
@@ -18,8 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from cosmos_reason_ros.tools.alert_scoring import ALERT_RULE, RuleTimeline
 from cosmos_reason_ros.tools.report import AFTER, BEFORE, PHASE_RULE, Phases, ReportEntry
-from cosmos_reason_ros.tools.report_plots import latency_svg, timeline_svg
+from cosmos_reason_ros.tools.report_plots import alert_timeline_svg, latency_svg, timeline_svg
 
 _NS = 1_000_000_000
 esc = html.escape
@@ -30,12 +33,19 @@ def render_report(
     summary: Mapping[str, Any],
     title: str = "Evaluation",
     phases: Phases | None = None,
+    *,
+    alerts: Sequence[RuleTimeline] = (),
 ) -> str:
-    """The whole report as one HTML document (UTF-8 text)."""
+    """The whole report as one HTML document (UTF-8 text); ``alerts``: every alert rule's
+    judgments and labelled events, scored in ``summary["alerts"]``."""
     start_ns = (
         phases.start_ns
         if phases is not None
-        else min((e.decision.window_start_ns for e in entries), default=0)
+        else min(
+            [e.decision.window_start_ns for e in entries]
+            + [j.stamp_ns for t in alerts for j in t.judgments[:1]],
+            default=0,
+        )
     )
     parts = [
         "<!DOCTYPE html>",
@@ -58,8 +68,17 @@ def render_report(
         '</figure><figure class="plot" id="latency-plot">',
         latency_svg(entries),
         "</figure>",
-        f"<h2>Decisions ({len(entries)})</h2>",
     ]
+    if alerts:
+        parts += [
+            "<h2>Alert rules</h2>",
+            f'<p class="rule">Scoring: {esc(ALERT_RULE)}.</p>',
+            alert_table(summary.get("alerts") or []),
+            '<figure class="plot" id="alert-timeline-plot">',
+            alert_timeline_svg(alerts, start_ns),
+            "</figure>",
+        ]
+    parts += [f"<h2>Decisions ({len(entries)})</h2>"]
     parts.extend(_section(entry, start_ns, phases) for entry in entries)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
@@ -71,10 +90,12 @@ def write_report(
     summary: Mapping[str, Any],
     title: str = "Evaluation",
     phases: Phases | None = None,
+    *,
+    alerts: Sequence[RuleTimeline] = (),
 ) -> Path:
     """Write ``render_report(...)`` to ``path`` and return the path."""
     out = Path(path)
-    out.write_text(render_report(entries, summary, title, phases), encoding="utf-8")
+    out.write_text(render_report(entries, summary, title, phases, alerts=alerts), encoding="utf-8")
     return out
 
 
@@ -121,12 +142,31 @@ _ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("scored after the event", "scored_after", str),
     ("misses after it", "misses", str),
     ("miss rate", "miss_rate", _percent),
+    ("alert judgments", "alert_judgments", str),
+    ("valid alert judgments", "alert_judgments_valid", str),
+    ("alert judgment every", "alert_period_s", _seconds),
+    ("alert grace after an event", "alert_grace_s", _seconds),
     ("frames read", "frames_read", str),
     ("frames decoded", "frames_decoded", str),
     ("decode errors", "decode_errors", str),
     ("wall time", "wall_s", _seconds),
 )
-_HIDDEN = {"out_dir", "actions", "confusion", "phase_rule", "labels", "interrupted"}
+_HIDDEN = {"out_dir", "actions", "confusion", "phase_rule", "labels", "interrupted", "alerts"}
+_ALERT_COLUMNS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
+    ("rule", "rule", str),
+    ("labelled events", "events", str),
+    ("detected", "detected", str),
+    ("raised", "raises", str),
+    ("false alarms", "false_alarms", str),
+    ("precision", "precision", _percent),
+    ("recall", "recall", _percent),
+    ("mean delay", "mean_delay_s", _seconds),
+    ("max delay", "max_delay_s", _seconds),
+    ("false alarms per hour", "false_alarms_per_hour", lambda v: f"{v:.1f}"),
+    ("judgments", "judgments", str),
+    ("positive", "positives", str),
+    ("no verdict", "unusable", str),
+)
 
 
 def summary_table(summary: Mapping[str, Any]) -> str:
@@ -155,6 +195,20 @@ def summary_table(summary: Mapping[str, Any]) -> str:
     rows += [(k, json.dumps(v, default=str)) for k, v in summary.items() if k not in known]
     body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
     return f'<table class="summary" id="summary-table">{body}</table>'
+
+
+def alert_table(scores: Sequence[Mapping[str, Any]]) -> str:
+    """One row per rule (``RuleScore.to_dict``); a score that is undefined (nothing to divide
+    by, or the rule not labelled) shows as a dash."""
+    head = "".join(f"<th>{esc(label)}</th>" for label, _, _ in _ALERT_COLUMNS)
+    rows = []
+    for score in scores:
+        cells = []
+        for _, key, show in _ALERT_COLUMNS:
+            value = score.get(key)
+            cells.append(f"<td>{esc('–' if value is None else show(value))}</td>")
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return f'<table class="confusion" id="alert-table"><tr>{head}</tr>{"".join(rows)}</table>'
 
 
 def confusion_table(entries: Sequence[ReportEntry], phases: Phases) -> str:

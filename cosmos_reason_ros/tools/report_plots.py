@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from cosmos_reason_ros.tools.alert_scoring import RuleTimeline, raised_spans
 from cosmos_reason_ros.tools.report import AFTER, BEFORE, Phases, ReportEntry
 
 _NS = 1_000_000_000
@@ -93,6 +94,80 @@ def latency_svg(entries: Sequence[ReportEntry]) -> str:
     ax.set_xlabel("decision")
     ax.set_ylabel("latency (s)")
     ax.set_title("Latency per decision")
+    return _svg(fig)
+
+
+EVENT_FILL = "#ffcc80"
+RAISED_COLOR = "#c62828"
+
+
+def alert_timeline_svg(timelines: Sequence[RuleTimeline], start_ns: int) -> str:
+    """One row per alert rule against time (s from ``start_ns``): its labelled events as wide
+    orange bands, the spans it was raised as narrow red bars (open to the end while still
+    raised), and each judgment's verdict (filled: positive, hollow: negative, cross: none)."""
+    fig = Figure(figsize=(9.0, 1.4 + 0.6 * len(timelines)), layout="constrained")
+    ax = fig.add_subplot()
+    ends = [j.stamp_ns for t in timelines for j in t.judgments[-1:]]
+    ends += [e[1] for t in timelines for e in t.events or ()]
+    t_max = max([(n - start_ns) / _NS for n in ends] + [1.0]) * 1.05
+
+    def secs(ns: int) -> float:
+        return (ns - start_ns) / _NS
+
+    for row, timeline in enumerate(timelines):
+        for begin, end in timeline.events or ():
+            ax.barh(
+                row,
+                secs(end) - secs(begin),
+                left=secs(begin),
+                height=0.8,
+                color=EVENT_FILL,
+                zorder=1,
+            )
+        for raised, cleared in raised_spans(timeline.judgments):
+            right = t_max if cleared is None else secs(cleared)
+            ax.barh(
+                row,
+                right - secs(raised),
+                left=secs(raised),
+                height=0.3,
+                color=RAISED_COLOR,
+                zorder=2,
+            )
+        for judged in timeline.judgments:
+            positive = judged.positive
+            ax.scatter(
+                [secs(judged.stamp_ns)],
+                [row],
+                s=36,
+                marker="X" if positive is None else "o",
+                facecolors="black" if positive is None else RAISED_COLOR if positive else "white",
+                edgecolors="black",
+                linewidths=0.6,
+                zorder=3,
+            )
+    names = [t.rule if t.events is not None else f"{t.rule} (no labels)" for t in timelines]
+    ax.set_yticks(range(len(timelines)), names)
+    ax.set_ylim(-0.6, len(timelines) - 0.4)
+    ax.set_xlim(0.0, t_max)
+    ax.set_xlabel("time of the newest frame judged (s from the first frame)")
+    ax.set_title("Alert rules: states against the labelled events")
+    legend = [
+        Line2D([], [], color=EVENT_FILL, linewidth=8, label="labelled event"),
+        Line2D([], [], color=RAISED_COLOR, linewidth=3, label="raised"),
+        Line2D([], [], marker="o", linestyle="", color=RAISED_COLOR, label="positive verdict"),
+        Line2D(
+            [],
+            [],
+            marker="o",
+            linestyle="",
+            markerfacecolor="white",
+            color="black",
+            label="negative verdict",
+        ),
+        Line2D([], [], marker="X", linestyle="", color="black", label="no verdict"),
+    ]
+    ax.legend(handles=legend, loc="upper left", fontsize=8, framealpha=0.9, ncols=3)
     return _svg(fig)
 
 

@@ -2,13 +2,17 @@
 
 A scenario is a short clip of a robot's forward camera: a floor, a wall, a table, and one event
 that a good next-action policy should react to (a ball rolling toward the camera, an object
-falling off the table, a person crossing the path). The bag is written with rosbags and the
-standard ROS 2 (Humble) message definitions, so any rosbag2 reader can play it.
+falling off the table, a person crossing the path), or one that alert rules watch for (a person
+falling to the floor, a machine starting to smoke and spark) or its look-alike that must not
+raise them (a person sitting down, a machine's status lamp blinking). The bag is written with
+rosbags and the standard ROS 2 (Humble) message definitions, so any rosbag2 reader can play it.
 
 Output layout for ``OUT.mcap`` (or ``OUT.db3``)::
 
     OUT/metadata.yaml  OUT/OUT.mcap     the rosbag2 directory (rosbags' layout)
-    OUT.labels.yaml                     event, event time and expected actions
+    OUT.labels.yaml                     event, event time, expected actions, and for every
+                                        rule of ``ALERT_RULES`` its condition and labelled
+                                        events (none in a look-alike)
 
 Everything is deterministic: the same arguments give the same message bytes.
 
@@ -39,7 +43,15 @@ from cosmos_reason_ros.tools.bags import COMPRESSED_TYPE, IMAGE_TYPE, bag_dir_fo
 from cosmos_reason_ros.tools.options import HelpFormatter
 from cosmos_reason_ros.tools.scenes import RgbImage, SceneRenderer
 
-EVENTS = ("ball_rolling", "object_falling", "person_crossing")
+EVENTS = (
+    "ball_rolling",
+    "object_falling",
+    "person_crossing",
+    "person_falling",
+    "person_sitting",
+    "machine_smoking",
+    "machine_blinking",
+)
 ACTIONS = ("continue", "slow_down", "stop", "move_back", "turn_left", "turn_right", "wait")
 FRAME_ID = "camera_optical_frame"
 START_NS = 1_700_000_000 * 1_000_000_000
@@ -49,12 +61,41 @@ _EXPECTED: dict[str, tuple[tuple[str, ...], str]] = {
     "ball_rolling": (("stop", "move_back"), "a ball starts rolling toward the camera"),
     "object_falling": (("stop", "wait"), "an object slides off the table edge and falls"),
     "person_crossing": (("stop", "wait", "slow_down"), "a person walks across the path"),
+    "person_falling": (("stop", "wait"), "a standing person falls over and lies on the floor"),
+    "person_sitting": (("continue", "slow_down", "wait"), "a standing person sits down"),
+    "machine_smoking": (("stop", "move_back"), "a machine starts to smoke and spark"),
+    "machine_blinking": (("continue", "slow_down"), "a machine's status lamp starts to blink"),
 }
+
+ALERT_RULES: dict[str, str] = {
+    "person_fallen": "Has a person fallen to the floor?",
+    "machine_smoke": "Is a machine giving off smoke or sparks?",
+}
+"""The alert rules every scenario is labelled for (name: condition); an evaluation that names
+no rules judges these."""
+_ALERT_OF_EVENT = {"person_falling": "person_fallen", "machine_smoking": "machine_smoke"}
+"""The rule an event makes true, from the event's start to the end of the clip."""
 _EVENT_FRACTION = 1.0 / 3.0  # the event starts a third of the way into the clip
 
 
 class ScenarioError(CosmosReasonError):
     """The scenario cannot be written (bad argument, output exists)."""
+
+
+@dataclass(frozen=True)
+class AlertLabel:
+    """The ground truth of one alert rule in a scenario.
+
+    Attributes:
+        rule: The rule's name (an evaluation scores its rule of this name against it).
+        condition: The rule's yes/no question, as the labels suggest it.
+        events: (start_ns, end_ns) bag-time spans during which the condition holds; () when
+            it never does (a look-alike, or another event).
+    """
+
+    rule: str
+    condition: str
+    events: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,6 +111,7 @@ class ScenarioLabels:
         expected_actions_before: Sensible actions before it.
         actions: The action vocabulary the labels are written in.
         topics: Image topics in the bag.
+        alerts: The labels of every alert rule the scenario is labelled for.
     """
 
     event: str
@@ -80,6 +122,7 @@ class ScenarioLabels:
     expected_actions_before: tuple[str, ...]
     actions: tuple[str, ...]
     topics: tuple[str, ...]
+    alerts: tuple[AlertLabel, ...] = ()
 
     @property
     def event_time_from_start_s(self) -> float:
@@ -195,6 +238,14 @@ def write_scenario(
         expected_actions_before=("continue", "slow_down"),
         actions=ACTIONS,
         topics=topics,
+        alerts=tuple(
+            AlertLabel(
+                rule,
+                condition,
+                ((stamps[event_index], stamps[-1]),) if _ALERT_OF_EVENT.get(event) == rule else (),
+            )
+            for rule, condition in ALERT_RULES.items()
+        ),
     )
     _write_labels(
         labels_path,
@@ -231,8 +282,16 @@ def load_labels(path: str | Path) -> ScenarioLabels:
             ),
             actions=tuple(str(a) for a in data.get("actions", ACTIONS)),
             topics=tuple(str(t) for t in data.get("topics", ())),
+            alerts=tuple(
+                AlertLabel(
+                    str(rule),
+                    str(spec.get("condition", "")),
+                    tuple((int(a["start_ns"]), int(a["end_ns"])) for a in spec.get("events", ())),
+                )
+                for rule, spec in (data.get("alerts") or {}).items()
+            ),
         )
-    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as err:
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as err:
         raise ScenarioError(f"cannot read labels {path}: {type(err).__name__}: {err}") from None
 
 
@@ -320,6 +379,21 @@ def _write_labels(
         "expected_actions_before_event": list(labels.expected_actions_before),
         "actions": list(labels.actions),
         "topics": list(labels.topics),
+        "alerts": {
+            a.rule: {
+                "condition": a.condition,
+                "events": [
+                    {
+                        "start_ns": start,
+                        "end_ns": end,
+                        "start_s": (start - labels.start_time_ns) / 1e9,
+                        "end_s": (end - labels.start_time_ns) / 1e9,
+                    }
+                    for start, end in a.events
+                ],
+            }
+            for a in labels.alerts
+        },
         "frame_id": FRAME_ID,
         "start_time_ns": labels.start_time_ns,
         "frame_count": count,

@@ -1,5 +1,10 @@
 """The synthetic room the scenario bags show: wall, floor, table, and one moving thing.
 
+Besides the robot's events (a ball, a falling box, a person crossing) it draws the events alert
+rules watch for, each with a look-alike that must not raise them: a person who falls to the
+floor (and one who only sits down), a machine that starts to smoke and spark (and one whose
+orange status lamp only blinks).
+
 Plain numpy/OpenCV drawing, deterministic for a given size and seed.
 """
 
@@ -64,6 +69,10 @@ class SceneRenderer:
             self._ball(img, progress)
         elif event == "object_falling":
             self._falling_box(img, progress)
+        elif event in ("person_falling", "person_sitting"):
+            self._standing_person(img, progress, falls=event == "person_falling")
+        elif event in ("machine_smoking", "machine_blinking"):
+            self._machine(img, progress, smokes=event == "machine_smoking")
         else:
             self._person(img, progress)
         noise = self.rng.integers(-3, 4, size=img.shape, dtype=np.int16)
@@ -134,3 +143,70 @@ class SceneRenderer:
                 max(2, h // 14),
                 cv2.LINE_AA,
             )
+
+    def _standing_person(self, img: RgbImage, p: float, *, falls: bool) -> None:
+        """A person standing in the room; from the event on either falls over sideways and lies
+        on the floor (``falls``), or sits down slowly on a stool (the look-alike)."""
+        h = int(self.h * 0.55)
+        feet = (int(self.w * 0.40), int(self.h * 0.90))
+        t = min(1.0, max(0.0, p) * 3.0)  # the motion takes the first third of the event
+        if falls:
+            angle, scale = 90.0 * t * t, 1.0
+        else:
+            stool = (feet[0] + h // 10, feet[1] - h // 4)
+            cv2.rectangle(
+                img, (stool[0] - h // 8, stool[1]), (stool[0] + h // 8, feet[1]), (70, 70, 70), -1
+            )
+            angle, scale = 8.0 * t, 1.0 - 0.35 * t
+        self._figure(img, feet, int(h * scale), angle)
+
+    def _figure(self, img: RgbImage, feet: tuple[int, int], h: int, angle_deg: float) -> None:
+        """A stick figure of height ``h`` standing on ``feet``, tilted by ``angle_deg`` (0 =
+        upright, 90 = lying on the floor, head to the right)."""
+        a = math.radians(angle_deg)
+        up = (math.sin(a), -math.cos(a))
+
+        def at(d: float, side: float = 0.0) -> tuple[int, int]:
+            return (
+                int(feet[0] + up[0] * d * h - up[1] * side * h),
+                int(feet[1] + up[1] * d * h + up[0] * side * h),
+            )
+
+        width = max(2, h // 9)
+        for side in (-0.06, 0.06):
+            cv2.line(img, at(0.0, side), at(0.48), (40, 40, 60), max(2, h // 16), cv2.LINE_AA)
+        cv2.line(img, at(0.48), at(0.82), (60, 60, 140), width, cv2.LINE_AA)
+        for side in (-0.12, 0.12):
+            cv2.line(img, at(0.78), at(0.55, side), (60, 60, 140), max(2, h // 18), cv2.LINE_AA)
+        cv2.circle(img, at(0.91), max(2, h // 11), (230, 190, 160), -1, cv2.LINE_AA)
+
+    def _machine(self, img: RgbImage, p: float, *, smokes: bool) -> None:
+        """A grey machine on the floor; from the event on either grey smoke rises from it with
+        yellow sparks (``smokes``), or its orange status lamp blinks (the look-alike)."""
+        x0, y1 = int(self.w * 0.12), int(self.h * 0.88)
+        x1, y0 = int(self.w * 0.42), int(self.h * 0.52)
+        cv2.rectangle(img, (x0, y0), (x1, y1), (120, 125, 130), -1)
+        cv2.rectangle(img, (x0, y0), (x1, y1), (60, 60, 65), 2)
+        cv2.rectangle(img, (x0 + 6, y0 + 8), ((x0 + x1) // 2, y0 + 20), (40, 60, 40), -1)
+        lamp = (x1 - 10, y0 + 12)
+        if p < 0:
+            cv2.circle(img, lamp, 4, (90, 90, 90), -1, cv2.LINE_AA)
+            return
+        if not smokes:
+            on = int(p * 12) % 2 == 0
+            cv2.circle(img, lamp, 5, (255, 150, 20) if on else (90, 90, 90), -1, cv2.LINE_AA)
+            return
+        cv2.circle(img, lamp, 4, (90, 90, 90), -1, cv2.LINE_AA)
+        puffs = 2 + int(8 * min(1.0, p * 2))
+        smoke = img.copy()
+        for k in range(puffs):
+            rise = (k / puffs + p * 1.5) % 1.0
+            cx = int((x0 + x1) / 2 + math.sin(k * 1.7 + p * 4) * self.w * 0.04)
+            cy = int(y0 - rise * self.h * 0.40)
+            r = max(3, int(self.h * (0.04 + 0.08 * rise)))
+            cv2.circle(smoke, (cx, cy), r, (95, 95, 95), -1, cv2.LINE_AA)
+        cv2.addWeighted(smoke, 0.7, img, 0.3, 0, dst=img)
+        for _ in range(6):  # sparks: short bright strokes from the top edge
+            sx = int(self.rng.integers(x0, x1))
+            dx, dy = (int(v) for v in self.rng.integers(-12, 13, size=2))
+            cv2.line(img, (sx, y0), (sx + dx, y0 - abs(dy) - 3), (255, 230, 60), 2, cv2.LINE_AA)

@@ -1,23 +1,26 @@
-"""``cosmos-reason-watch``: print the node's decisions, or its ``/diagnostics``, as they come.
+"""``cosmos-reason-watch``: print the node's decisions, alerts or ``/diagnostics`` as they come.
 
     cosmos-reason-watch                      # ~/next_action with its ~/reasoning, one line each
     cosmos-reason-watch --thinking --json    # one JSON object per decision, thinking included
+    cosmos-reason-watch --alerts             # ~/alerts: each RAISED and CLEARED, labelled
     cosmos-reason-watch --diagnostics        # the node's statuses on /diagnostics
 
 What ``ros2 topic echo`` would show, where ``ros2`` is not installed, paired and readable: a
 decision is printed when its ``Reasoning`` (same ``decision_id``) arrived, or a second after its
 ``NextAction`` alone. Its keys are the message fields (``tools.message_dicts``); ``--thinking``
-adds the thinking, answer and raw text. When nothing publishes what it watches after
-``--notice`` seconds, it says so on stderr, with the domain id and the nodes it sees (the
-classic ``ROS_DOMAIN_ID`` mismatch), and keeps waiting. Ctrl-C ends it (exit 0); ``--count``
-and ``--timeout`` end it too (exit 3 when nothing arrived, with what the graph shows;
-``tools.exits``).
+adds the thinking, answer and raw text. ``--alerts`` subscribes as a late-joining monitor
+(reliable, transient local): the node's recent alerts come first, then each as it is published.
+When nothing publishes what it watches after ``--notice`` seconds, it says so on stderr, with
+the domain id and the nodes it sees (the classic ``ROS_DOMAIN_ID`` mismatch), and keeps
+waiting. Ctrl-C ends it (exit 0); ``--count`` and ``--timeout`` end it too (exit 3 when
+nothing arrived, with what the graph shows; ``tools.exits``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from typing import Any
@@ -45,7 +48,13 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     p.add_argument("--node", default="/cosmos_reason", help="fully qualified node name")
-    p.add_argument("--diagnostics", action="store_true", help="watch /diagnostics instead")
+    watched = p.add_mutually_exclusive_group()
+    watched.add_argument("--diagnostics", action="store_true", help="watch /diagnostics instead")
+    watched.add_argument(
+        "--alerts",
+        action="store_true",
+        help="watch ~/alerts instead (recent ones first: the topic is transient local)",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument(
         "--thinking", action="store_true", help="include the thinking, answer and raw text"
@@ -86,6 +95,44 @@ def decision_line(d: dict[str, Any]) -> str:
     if d.get("thinking"):
         text += "\n    thinking: " + " ".join(str(d["thinking"]).split())
     return text
+
+
+ALERT_STATES = {1: "RAISED", 2: "CLEARED"}
+
+
+def alert_dict(msg: Any) -> dict[str, Any]:
+    """An ``Alert`` as a JSON-ready dict (its fields; ``state`` by name)."""
+    state = int(msg.state)
+    return {
+        "alert_id": int(msg.alert_id),
+        "rule": msg.rule,
+        "state": ALERT_STATES.get(state, str(state)),
+        "severity": msg.severity,
+        "stamp": stamp_text(msg.header.stamp),
+        "frame_id": msg.header.frame_id,
+        "confidence": None if math.isnan(msg.confidence) else round(float(msg.confidence), 4),
+        "evidence": msg.evidence,
+        "window_start": stamp_text(msg.window_start),
+        "cameras": list(msg.cameras),
+        "decision_id": int(msg.decision_id),
+    }
+
+
+def alert_line(d: dict[str, Any]) -> str:
+    """One readable line: ``alert 3  RAISED  fall  severity warning  stamp ...  ...``."""
+    parts = [
+        f"alert {d['alert_id']}",
+        f"{d['state']:<7}",
+        d["rule"],
+        f"severity {d['severity']}",
+        f"stamp {d['stamp']}",
+    ]
+    if d["confidence"] is not None:
+        parts.append(f"confidence {d['confidence']:.2f}")
+    parts.append(f"evidence {d['evidence']!r}")
+    parts.append(f"cameras {', '.join(d['cameras']) or '-'}")
+    parts.append(f"decision {d['decision_id']}")
+    return "  ".join(parts)
 
 
 def status_dict(status: Any, stamp: Any) -> dict[str, Any]:
@@ -148,6 +195,10 @@ class _Printer:
         item = decision_dict(action, reasoning, text=self.args.thinking)
         self.emit(item, decision_line(item))
 
+    def on_alert(self, msg: Any) -> None:
+        item = alert_dict(msg)
+        self.emit(item, alert_line(item))
+
     def on_diagnostics(self, msg: Any) -> None:
         prefix = self.args.node.strip("/").rsplit("/", 1)[-1] + ":"
         for status in msg.status:
@@ -178,6 +229,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.diagnostics:
             topics = ["/diagnostics"]
             s.node.create_subscription(DiagnosticArray, topics[0], printer.on_diagnostics, 20)
+        elif args.alerts:
+            from cosmos_reason_ros.msg import Alert
+            from cosmos_reason_ros.ros.alerts import ALERTS_QOS
+
+            topics = [ros_session.qualified(args.node, "alerts")]
+            s.node.create_subscription(Alert, topics[0], printer.on_alert, ALERTS_QOS)
         else:
             topics = [ros_session.qualified(args.node, n) for n in ("next_action", "reasoning")]
             s.node.create_subscription(NextAction, topics[0], printer.on_action, 20)

@@ -11,6 +11,7 @@ quantization paths are the ones the Qwen checkpoints exercise over every seed).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,8 @@ pytest.importorskip("xgrammar", reason="constrained decoding needs xgrammar")
 from cosmos_reason_ros.backends import BackendConfig
 from cosmos_reason_ros.config import build_config, load_configured
 from cosmos_reason_ros.config.build import NodeConfig
+from cosmos_reason_ros.core.alert_judge import AlertJudge, Judgment
+from cosmos_reason_ros.core.alerts import MAX_EVIDENCE_CHARS
 from cosmos_reason_ros.core.errors import ConfigError
 from cosmos_reason_ros.core.reasoner import Reasoner
 from cosmos_reason_ros.core.types import WindowSnapshot
@@ -170,3 +173,83 @@ def test_the_stream_joins_to_the_raw_text_with_no_control_characters(
             assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", streamed), f"seed {seed}"
     finally:
         backend.close()
+
+
+# ----- alert judgments: one answer for every rule, valid whatever the weights emit ------------
+FOUR_RULES = {
+    "alerts": ["person_fallen", "smoke", "sparks", "blocked_exit"],
+    "alerts.person_fallen.condition": "Has a person fallen to the floor?",
+    "alerts.smoke.condition": "Is a machine giving off smoke?",
+    "alerts.sparks.condition": "Are there sparks near a machine?",
+    "alerts.blocked_exit.condition": "Is the emergency exit blocked?",
+}
+JUDGMENT_ARCHS = ("qwen2_5_vl", "qwen3_vl")
+JUDGMENT_SEEDS = range(3)
+
+
+def judge_over_seeds(backend: Any, config: NodeConfig, seeds: range) -> list[Judgment]:
+    """One judgment of every rule per seed (sampling seeded), all on the same backend."""
+    snapshot = window_snapshot(config)
+    judgments = []
+    for seed in seeds:
+        sampling = dataclasses.replace(config.reasoner.sampling, seed=seed)
+        reasoner = dataclasses.replace(config.reasoner, sampling=sampling)
+        judge = AlertJudge(backend, functools.partial(lambda r: r, reasoner))
+        judgments.append(judge.judge(snapshot, config.alert_rules, decision_id=seed))
+    return judgments
+
+
+def bad_judgments(judgments: list[Judgment], config: NodeConfig) -> list[str]:
+    """What is wrong with each judgment that is not a verdict for every rule, in order."""
+    names = [r.name for r in config.alert_rules]
+    bad = []
+    for j in judgments:
+        parsed = j.parsed
+        problems = [] if parsed.valid else [parsed.error]
+        if [v.rule for v in parsed.verdicts] != names:
+            problems.append(f"verdicts for {[v.rule for v in parsed.verdicts]}")
+        if any(len(v.evidence) > MAX_EVIDENCE_CHARS for v in parsed.verdicts):
+            problems.append("evidence past its bound")
+        if not (parsed.confidence != parsed.confidence or 0.0 <= parsed.confidence <= 1.0):
+            problems.append(f"confidence {parsed.confidence}")
+        if j.record.generated_tokens > config.reasoner.sampling.max_new_tokens:
+            problems.append(f"{j.record.generated_tokens} tokens")
+        if problems:
+            bad.append(f"seed {j.record.decision_id}: {problems}")
+    return bad
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", JUDGMENT_ARCHS)
+def test_every_judgment_of_four_rules_at_the_node_defaults_is_valid(
+    tiny_model_dirs: dict[str, Path], arch: str
+) -> None:
+    values = {"model": str(tiny_model_dirs[arch]), "device": "cpu", **FOUR_RULES}
+    config, backend = load_configured(values)
+    try:
+        judgments = judge_over_seeds(backend, config, JUDGMENT_SEEDS)
+    finally:
+        backend.close()
+    assert not bad_judgments(judgments, config), bad_judgments(judgments, config)
+    assert all(j.record.thinking_ended_by in ("model", "tokens", "deadline") for j in judgments)
+
+
+def test_the_adversary_at_the_smallest_budget_for_four_rules_gets_valid_judgments(
+    tiny_model_dir: Path,
+) -> None:
+    """The answer's room is checked at configure for the judgment of every rule: at the smallest
+    budget accepted with no thinking, the constrained decoder still closes every verdict (its
+    reserve counts the nested ``rules`` object), and one token less is refused by name."""
+    values = {"model": str(tiny_model_dir), "device": "cpu", **FOUR_RULES}
+    smallest = smallest_budget(values)
+    assert smallest > smallest_budget({"model": str(tiny_model_dir), "device": "cpu"})
+    with pytest.raises(ConfigError, match=r"the shortest judgment of 4 rules"):
+        build_config({**values, "max_new_tokens": smallest - 1, "max_thinking_tokens": 0})
+    config = build_config({**values, "max_new_tokens": smallest, "max_thinking_tokens": 0})
+    backend = AdversarialTransformersBackend(BackendConfig(model=values["model"], device="cpu"))
+    backend.load()
+    try:
+        judgments = judge_over_seeds(backend, config, range(2))
+    finally:
+        backend.close()
+    assert not bad_judgments(judgments, config), bad_judgments(judgments, config)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -153,3 +155,39 @@ def test_bad_input_exits_2_with_a_clear_message(
     assert status == ExitCode.INPUT
     assert out == ""
     assert message in err
+
+
+def test_alerts_judge_the_clip_in_one_call_as_a_process(tiny_model_dir: Path, video: Path) -> None:
+    """``cosmos-reason --video CLIP --alert NAME="question"`` (repeatable) judges the clip for
+    every rule in one model call and prints one JSON object with a verdict per rule; a bad
+    ``--alert`` is an input error before any model work."""
+    cli = [sys.executable, "-m", "cosmos_reason_ros.tools.cli", "--model", str(tiny_model_dir)]
+    cli += ["--video", str(video), "--device", "cpu", "--max-new-tokens", "200"]
+    cli += ["--max-thinking-tokens", "4", "--seed", "0"]
+    rules = [
+        "--alert",
+        "fall=Has a person fallen to the floor?",
+        "--alert",
+        "smoke=Is it smoking?",
+    ]
+    done = subprocess.run(
+        [*cli, *rules, "-v"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == ExitCode.OK, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1, "exactly one JSON object on stdout"
+    judged = json.loads(lines[0])
+    assert list(judged["alerts"]) == ["fall", "smoke"]
+    assert judged["alerts"]["fall"]["condition"] == "Has a person fallen to the floor?"
+    assert judged["valid"] is True, judged["error"]
+    assert all(isinstance(v["verdict"], bool) for v in judged["alerts"].values())
+    assert judged["stamp_ns"] == 1_800_000_000 and judged["frame_count"] >= 1
+    assert "thinking" in judged and "action" not in judged
+    bad = subprocess.run(
+        [*cli, "--alert", "no question"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert bad.returncode == ExitCode.INPUT
+    assert bad.stderr.splitlines() == [
+        "cosmos-reason: error: --alert takes NAME=\"CONDITION\", got 'no question'"
+    ]
+    assert bad.stdout == ""

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from cosmos_reason_ros.core.alerts import AlertState
 from cosmos_reason_ros.core.decision import Decision
+from cosmos_reason_ros.tools.alert_scoring import RuleJudgment, score_rule
 from cosmos_reason_ros.tools.eval_cli import load_questions, main
 from cosmos_reason_ros.tools.evaluate import EvalError, evaluate
 from cosmos_reason_ros.tools.report import EvalRunFacts, ReportEntry, summarize, thumbnail
 from cosmos_reason_ros.tools.report_html import render_report
-from cosmos_reason_ros.tools.scenario import ACTIONS, START_NS, write_scenario
+from cosmos_reason_ros.tools.scenario import ACTIONS, START_NS, load_labels, write_scenario
 
 pytest.importorskip("transformers", reason="the transformers backend needs transformers")
 
@@ -190,3 +192,90 @@ def test_a_bad_topic_or_bag_fails_before_any_model_is_loaded(tmp_path: Path) -> 
     with pytest.raises(EvalError, match="fallback"):
         evaluate(tmp_path / "s", model=missing_model, out_dir=tmp_path / "o", fallback="")
     assert not (tmp_path / "o").exists()
+
+
+def test_eval_of_alert_rules_on_a_labelled_bag_writes_the_rule_table_and_timeline(
+    tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The tiny model's verdicts are noise: what is checked is that every judgment is recorded,
+    each rule's states follow the tracker's rules, and the scores are those of its states."""
+    info = write_scenario(
+        tmp_path / "fall.mcap",
+        event="person_falling",
+        duration_s=3.2,
+        rate_hz=5.0,
+        width=160,
+        height=120,
+    )
+    out = tmp_path / "eval"
+    status = main(
+        [
+            str(info.bag_path),
+            "--model",
+            str(tiny_model_dir),
+            "--labels",
+            str(info.labels_path),
+            "--alerts-from-labels",
+            "--alert-period-s",
+            "0.5",
+            "--decision-period-s",
+            "60",  # no decisions: only the rules are judged
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--max-new-tokens",
+            "200",
+            "--set",
+            "max_thinking_tokens=4",
+            "--set",
+            "alerts.person_fallen.min_consecutive=1",
+            "--set",
+            "alerts.person_fallen.clear_after=1",
+            "--no-progress",
+        ]
+    )
+    printed = capsys.readouterr()
+    assert status == 0, printed.err
+    assert "alert person_fallen: precision" in printed.out
+    assert "alert machine_smoke: precision" in printed.out
+    lines = [json.loads(ln) for ln in (out / "alerts.jsonl").read_text().splitlines()]
+    summary = json.loads((out / "summary.json").read_text())
+    report = (out / "report.html").read_text()
+    # Judged every 0.5 s of bag time (frames 0.0 .. 3.0 s): at 0.4, 1.0, 1.4, 2.0, 2.4, 3.0 s.
+    assert len(lines) == summary["alert_judgments"] == 6
+    assert summary["decisions"] == 0
+    assert [ln["judgment_id"] for ln in lines] == list(range(1, 7))
+    assert summary["alert_judgments_valid"] == sum(ln["valid"] for ln in lines)
+    scores = {s["rule"]: s for s in summary["alerts"]}
+    assert list(scores) == ["person_fallen", "machine_smoke"]
+    labels = load_labels(info.labels_path)
+    events = {a.rule: a.events for a in labels.alerts}
+    assert events["person_fallen"] == ((START_NS + 10**9, START_NS + 3 * 10**9),)
+    for rule, score in scores.items():
+        judged = [
+            RuleJudgment(
+                ln["stamp_ns"],
+                ln["verdicts"][rule]["verdict"] if rule in ln["verdicts"] else None,
+                AlertState[ln["states"][rule]] if rule in ln["states"] else None,
+            )
+            for ln in lines
+        ]
+        expected = score_rule(
+            rule, judged, events[rule], start_ns=START_NS, grace_ns=summary_grace(summary)
+        )
+        assert score == json.loads(json.dumps(expected.to_dict())), rule
+        # min_consecutive=1, clear_after=1 and a 30 s cooldown: RAISED on the first positive,
+        # CLEARED on the next negative, and never RAISED again within the 3 s of the bag.
+        if rule == "person_fallen":
+            verdicts = [j.positive for j in judged]
+            first = next((i for i, v in enumerate(verdicts) if v), None)
+            raised = [i for i, j in enumerate(judged) if j.state is AlertState.RAISED]
+            assert raised == ([] if first is None else [first])
+    assert 'id="alert-table"' in report
+    assert re.search(r'id="alert-timeline-plot">\s*<svg', report)
+    assert report.count("<tr><td>") >= 2  # a row per rule
+
+
+def summary_grace(summary: dict[str, object]) -> int:
+    return round(float(summary["alert_grace_s"]) * 10**9)  # type: ignore[arg-type]

@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cosmos_reason_ros.core.alerts import AlertState
 from cosmos_reason_ros.core.decision import Decision
+from cosmos_reason_ros.tools.alert_scoring import RuleJudgment, RuleTimeline, score_rule
 from cosmos_reason_ros.tools.report import (
     AFTER,
     BEFORE,
@@ -160,6 +162,82 @@ def test_the_report_renders_in_headless_chromium_with_its_table_and_both_plots(
     rows = re.search(r'data-rows="(\d+)"', dom.stdout)
     assert rows and int(rows.group(1)) >= 20
     shot = tmp_path / "report.png"
+    subprocess.run(
+        [*flags, f"--screenshot={shot}", report.as_uri()],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert shot.stat().st_size > 10_000
+    print(f"screenshot: {shot}")
+
+
+def alert_timelines() -> list[RuleTimeline]:
+    """Two rules judged every 0.5 s: ``fall`` raised 0.5 s into its event and cleared after it,
+    ``smoke`` raised once with no event (a false alarm)."""
+    states = {
+        "fall": {3.0: AlertState.RAISED, 4.5: AlertState.CLEARED},
+        "smoke": {1.5: AlertState.RAISED},
+    }
+    events = {"fall": ((START + int(2.5 * S), START + 4 * S),), "smoke": ()}
+    return [
+        RuleTimeline(
+            rule,
+            tuple(
+                RuleJudgment(
+                    START + int(t * S),
+                    None if t == 2.0 else t in (1.0, 1.5, 3.0, 3.5),
+                    states[rule].get(t),
+                )
+                for t in np.arange(0.5, 5.01, 0.5).tolist()
+            ),
+            events[rule],
+        )
+        for rule in ("fall", "smoke")
+    ]
+
+
+def test_the_alert_section_renders_its_table_and_timeline_in_headless_chromium(
+    tmp_path: Path,
+) -> None:
+    browser = _chromium()
+    timelines = alert_timelines()
+    scores = [score_rule(t.rule, t.judgments, t.events, start_ns=START) for t in timelines]
+    assert (scores[0].detected, scores[0].delays_s, scores[0].false_alarms) == (1, (0.5,), 0)
+    assert (scores[1].raises, scores[1].false_alarms, scores[1].precision) == (1, 1, 0.0)
+    items = entries()
+    data = {**summary(items), "alerts": [s.to_dict() for s in scores], "alert_judgments": 10}
+    html = render_report(items, data, "Eval", PHASES, alerts=timelines)
+    assert "false alarms per hour" in html and "alert judgments" in html
+    report = tmp_path / "report.html"
+    probe = (
+        "<script>window.addEventListener('load', () => {"
+        "const box = s => { const e = document.querySelector(s);"
+        " if (!e) return '0x0'; const r = e.getBoundingClientRect();"
+        " return Math.round(r.width) + 'x' + Math.round(r.height); };"
+        "document.body.dataset.probe = ['#alert-table', '#alert-timeline-plot svg'].map(box)"
+        ".join(',');"
+        "document.body.dataset.rows = document.querySelectorAll('#alert-table tr').length;"
+        "});</script>"
+    )
+    report.write_text(html.replace("</body>", probe + "</body>"), encoding="utf-8")
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    flags += ["--window-size=1300,2600", "--virtual-time-budget=5000"]
+    dom = subprocess.run(
+        [*flags, "--dump-dom", report.as_uri()],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    probe_values = re.search(r'data-probe="([^"]*)"', dom.stdout)
+    assert probe_values, "the page's script ran and wrote what it measured"
+    sizes = [tuple(map(int, v.split("x"))) for v in probe_values.group(1).split(",")]
+    assert all(w > 100 and h > 30 for w, h in sizes), sizes
+    rows = re.search(r'data-rows="(\d+)"', dom.stdout)
+    assert rows and int(rows.group(1)) == 3  # the header and one row per rule
+    shot = tmp_path / "alerts.png"
     subprocess.run(
         [*flags, f"--screenshot={shot}", report.as_uri()],
         check=True,

@@ -13,6 +13,7 @@ from rosbags.image import message_to_cvimage
 from cosmos_reason_ros.exits import ExitCode
 from cosmos_reason_ros.tools.scenario import (
     ACTIONS,
+    ALERT_RULES,
     EVENTS,
     FRAME_ID,
     START_NS,
@@ -114,7 +115,9 @@ def test_labels_file_states_event_time_and_expected_actions(tmp_path: Path, even
     assert data["topics"] == ["/camera/image_raw"]
     assert data["expected_actions"]
     assert set(data["expected_actions"]) <= set(ACTIONS)
-    assert "stop" in data["expected_actions"]
+    # A look-alike of an alert event (nobody falls, nothing smokes) does not call for a stop.
+    lookalike = event in ("person_sitting", "machine_blinking")
+    assert ("stop" in data["expected_actions"]) is not lookalike
     assert data["actions"] == list(ACTIONS)
 
     labels = load_labels(info.labels_path)
@@ -198,3 +201,30 @@ def test_console_script_writes_bag_and_reports_errors_by_exit_status(
     }
     assert main(argv) == ExitCode.INPUT
     assert "exists already" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("event", "positive"),
+    [
+        ("person_falling", "person_fallen"),
+        ("person_sitting", None),
+        ("machine_smoking", "machine_smoke"),
+        ("machine_blinking", None),
+        ("ball_rolling", None),
+    ],
+)
+def test_every_scenario_labels_the_alert_rules_with_events_only_where_they_hold(
+    tmp_path: Path, event: str, positive: str | None
+) -> None:
+    """Each bag is labelled for every rule of ``ALERT_RULES``: the rule its event makes true
+    holds from the event's start to the last frame; in a look-alike or another event no rule
+    holds, so any RAISED there is a false alarm."""
+    info = write_scenario(tmp_path / f"{event}.mcap", event=event, duration_s=3.0, rate_hz=10.0)
+    labels = load_labels(info.labels_path)
+    assert [a.rule for a in labels.alerts] == list(ALERT_RULES)
+    assert {a.rule: a.condition for a in labels.alerts} == ALERT_RULES
+    for label in labels.alerts:
+        if label.rule == positive:
+            assert label.events == ((labels.event_time_ns, info.stamps_ns[-1]),)
+        else:
+            assert label.events == ()

@@ -5,6 +5,7 @@ and without an architecture warning first), as a missing video is."""
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import signal
@@ -77,3 +78,50 @@ def test_a_missing_model_folder_or_video_is_an_input_error_before_any_model_work
         assert done.returncode == 2, done.stderr
         assert done.stderr.splitlines() == [f"cosmos-reason: error: {sentence}"], done.stderr
         assert done.stdout == ""
+
+
+def test_watch_alerts_prints_the_recent_alerts_labelled_as_a_late_joiner(
+    ros_context: object,
+) -> None:
+    """Alerts published before ``cosmos-reason-watch --alerts`` starts still come (the topic is
+    transient local), one labelled line each, in order; ``--json`` gives their fields."""
+    pytest.importorskip("cosmos_reason_ros.msg._alert", reason="interfaces built before Alert")
+    from rclpy.node import Node
+
+    from cosmos_reason_ros.msg import Alert
+    from cosmos_reason_ros.ros.alerts import ALERTS_QOS
+
+    node = Node("fake_cosmos_reason", context=ros_context)  # type: ignore[arg-type]
+    try:
+        publisher = node.create_publisher(Alert, "/cosmos_reason/alerts", ALERTS_QOS)
+        for alert_id, state in ((1, Alert.RAISED), (2, Alert.CLEARED)):
+            msg = Alert(alert_id=alert_id, rule="fall", state=state, severity="error")
+            msg.header.stamp.sec, msg.confidence = 1_700_000_000 + alert_id, 0.5
+            msg.evidence, msg.cameras, msg.decision_id = "on the floor", ["front"], 7 + alert_id
+            publisher.publish(msg)
+        lines = subprocess.run(
+            tool("watch", "--alerts", "--count", "2", "--timeout", "60"),
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+        )
+        assert lines.returncode == 0, lines.stderr
+        said = lines.stdout.splitlines()
+        assert len(said) == 2, said
+        assert said[0].startswith("alert 1  RAISED   fall  severity error  stamp 1700000001.")
+        assert "confidence 0.50  evidence 'on the floor'  cameras front  decision 8" in said[0]
+        assert said[1].startswith("alert 2  CLEARED  fall")
+        as_json = subprocess.run(
+            tool("watch", "--alerts", "--json", "--count", "1", "--timeout", "60"),
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+        )
+        assert as_json.returncode == 0, as_json.stderr
+        first = json.loads(as_json.stdout.splitlines()[0])
+        assert first["state"] == "RAISED" and first["rule"] == "fall"
+        assert first["cameras"] == ["front"] and first["decision_id"] == 8
+    finally:
+        node.destroy_node()
