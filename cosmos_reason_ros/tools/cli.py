@@ -199,7 +199,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     # the input itself.
     check_model_input(values)
     checked = build_config(values)
-    checked.reasoner.check_request(args.question or "", split_list(args.choices))
+    request = checked.reasoner.check_request(args.question or "", split_list(args.choices))
     source = args.video if args.video is not None else args.images
     if args.video is not None:
         frames = _video_frames(source)
@@ -212,8 +212,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         silence_progress_bars()
     config, backend = load_configured(values)
     try:
-        reasoner = Reasoner(backend, config.reasoner)
-        request = reasoner.validate_request(args.question or "", split_list(args.choices))
+        reasoner = Reasoner(backend, config.reasoner)  # the request stays as checked above
         window = FrameWindow(source.name, config.window)
         read = _fill(
             window, itertools.chain([first], frames), source.stem, config.max_input_pixels
