@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +21,8 @@ mcap_ros2_writer = pytest.importorskip(
     "mcap_ros2.writer", reason="mcap-ros2-support is a test dependency (requirements-dev.txt)"
 )
 
+from dds_helpers import publisher_node, spinning  # noqa: E402
 from rclpy.context import Context  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from rosbags.rosbag2 import StoragePlugin, Writer  # noqa: E402
@@ -168,38 +166,12 @@ class _Recorder:
             return {t: len(v) for t, v in self.got.items()}
 
 
-@contextmanager
-def _spinning(context: Context, node: Node) -> Iterator[None]:
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        executor.shutdown(timeout_sec=5.0)
-        thread.join(timeout=5.0)
-
-
-@contextmanager
-def _publisher_node() -> Iterator[Node]:
-    """A node in its own context (its own DDS participant), as another process would have."""
-    context = Context()
-    rclpy.init(context=context)
-    node = Node("bag_format_replay", context=context)
-    try:
-        yield node
-    finally:
-        node.destroy_node()
-        rclpy.shutdown(context=context)
-
-
 def test_replay_plays_a_bare_mcap_over_dds_with_the_recorded_headers(
     ros_context: Context, bare_mcap: tuple[Path, list[int]]
 ) -> None:
     path, stamps = bare_mcap
     recorder = _Recorder(ros_context)
-    with _spinning(ros_context, recorder.node), _publisher_node() as node:
+    with spinning(ros_context, recorder.node), publisher_node("bag_format_replay") as node:
         stats = replay(path, node=node, rate=8.0, start_delay_s=10.0, min_subscribers=1)
         deadline = threading.Event()
         for _ in range(500):

@@ -9,8 +9,6 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +18,8 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy", reason="rclpy is not importable: run `make setup`")
 
+from dds_helpers import publisher_node, spinning  # noqa: E402
 from rclpy.context import Context  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from rosbags.rosbag2 import StoragePlugin, Writer  # noqa: E402
@@ -135,32 +133,6 @@ class _Recorder:
             return {t: len(v) for t, v in self.got.items()}
 
 
-@contextmanager
-def _spinning(context: Context, node: Node) -> Iterator[None]:
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        executor.shutdown(timeout_sec=5.0)
-        thread.join(timeout=5.0)
-
-
-@contextmanager
-def _publisher_node() -> Iterator[Node]:
-    """A node in its own context (its own DDS participant), as another process would have."""
-    context = Context()
-    rclpy.init(context=context)
-    node = Node("replay_test_publisher", context=context)
-    try:
-        yield node
-    finally:
-        node.destroy_node()
-        rclpy.shutdown(context=context)
-
-
 def _wait_for(predicate: Any, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -179,7 +151,7 @@ def test_replay_delivers_every_image_message_with_the_recorded_header_over_dds(
 ) -> None:
     path, expected = bag
     recorder = _Recorder(ros_context, (MONO, BAYER, JPEG))
-    with _spinning(ros_context, recorder.node), _publisher_node() as node:
+    with spinning(ros_context, recorder.node), publisher_node("replay_test_publisher") as node:
         stats = replay(
             path, node=node, clock=True, rate=4.0, start_delay_s=10.0, min_subscribers=1
         )
@@ -231,7 +203,7 @@ def test_loop_keeps_time_increasing_until_the_stop_event_is_set(
     recorder = _Recorder(ros_context, (BAYER,))
     stop = threading.Event()
     result: list[Any] = []
-    with _spinning(ros_context, recorder.node), _publisher_node() as node:
+    with spinning(ros_context, recorder.node), publisher_node("replay_test_publisher") as node:
         thread = threading.Thread(
             target=lambda: result.append(
                 replay(
@@ -266,7 +238,7 @@ def test_console_script_publishes_only_the_chosen_topics_and_clock(
 ) -> None:
     path, expected = bag
     recorder = _Recorder(ros_context, (MONO, JPEG))
-    with _spinning(ros_context, recorder.node):
+    with spinning(ros_context, recorder.node):
         # main() initialises and shuts down rclpy's default context itself (its own participant).
         status = main(
             [

@@ -5,6 +5,7 @@ where it can install system packages), which also saves a screenshot under the t
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import shutil
 import subprocess
@@ -128,27 +129,25 @@ def _chromium() -> str:
     pytest.skip("no Chromium here: `make setup` installs it where it can install system packages")
 
 
-def test_the_report_renders_in_headless_chromium_with_its_table_and_both_plots(
-    tmp_path: Path,
-) -> None:
-    browser = _chromium()
-    report = tmp_path / "report.html"
-    html = render_report(entries(), summary(entries()), "Eval", PHASES)
+def _render(
+    browser: str, html: str, out: Path, selectors: list[str], rows_of: str
+) -> tuple[list[tuple[int, int]], int]:
+    """Render ``html`` in headless Chromium (a screenshot beside ``out``): the size of each of
+    ``selectors`` as laid out, and the number of rows of table ``rows_of``."""
     probe = (
         "<script>window.addEventListener('load', () => {"
         "const box = s => { const e = document.querySelector(s);"
         " if (!e) return '0x0'; const r = e.getBoundingClientRect();"
         " return Math.round(r.width) + 'x' + Math.round(r.height); };"
-        "document.body.dataset.probe = ['#summary-table', '#timeline-plot svg',"
-        " '#latency-plot svg', '#confusion-table'].map(box).join(',');"
-        "document.body.dataset.rows = document.querySelectorAll('#summary-table tr').length;"
+        f"document.body.dataset.probe = {json.dumps(selectors)}.map(box).join(',');"
+        f"document.body.dataset.rows = document.querySelectorAll('{rows_of} tr').length;"
         "});</script>"
     )
-    report.write_text(html.replace("</body>", probe + "</body>"), encoding="utf-8")
+    out.write_text(html.replace("</body>", probe + "</body>"), encoding="utf-8")
     flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
     flags += ["--window-size=1300,2600", "--virtual-time-budget=5000"]
     dom = subprocess.run(
-        [*flags, "--dump-dom", report.as_uri()],
+        [*flags, "--dump-dom", out.as_uri()],
         check=False,
         capture_output=True,
         text=True,
@@ -158,18 +157,29 @@ def test_the_report_renders_in_headless_chromium_with_its_table_and_both_plots(
     probe_values = re.search(r'data-probe="([^"]*)"', dom.stdout)
     assert probe_values, "the page's script ran and wrote what it measured"
     sizes = [tuple(map(int, v.split("x"))) for v in probe_values.group(1).split(",")]
-    assert all(w > 100 and h > 50 for w, h in sizes), sizes
     rows = re.search(r'data-rows="(\d+)"', dom.stdout)
-    assert rows and int(rows.group(1)) >= 20
-    shot = tmp_path / "report.png"
+    assert rows, "the page's script counted the table's rows"
+    shot = out.with_suffix(".png")
     subprocess.run(
-        [*flags, f"--screenshot={shot}", report.as_uri()],
+        [*flags, f"--screenshot={shot}", out.as_uri()],
         check=True,
         capture_output=True,
         timeout=120,
     )
     assert shot.stat().st_size > 10_000
     print(f"screenshot: {shot}")
+    return [(w, h) for w, h in sizes], int(rows.group(1))
+
+
+def test_the_report_renders_in_headless_chromium_with_its_table_and_both_plots(
+    tmp_path: Path,
+) -> None:
+    browser = _chromium()
+    html = render_report(entries(), summary(entries()), "Eval", PHASES)
+    selectors = ["#summary-table", "#timeline-plot svg", "#latency-plot svg", "#confusion-table"]
+    sizes, rows = _render(browser, html, tmp_path / "report.html", selectors, "#summary-table")
+    assert all(w > 100 and h > 50 for w, h in sizes), sizes
+    assert rows >= 20
 
 
 def alert_timelines() -> list[RuleTimeline]:
@@ -209,40 +219,7 @@ def test_the_alert_section_renders_its_table_and_timeline_in_headless_chromium(
     data = {**summary(items), "alerts": [s.to_dict() for s in scores], "alert_judgments": 10}
     html = render_report(items, data, "Eval", PHASES, alerts=timelines)
     assert "false alarms per hour" in html and "alert judgments" in html
-    report = tmp_path / "report.html"
-    probe = (
-        "<script>window.addEventListener('load', () => {"
-        "const box = s => { const e = document.querySelector(s);"
-        " if (!e) return '0x0'; const r = e.getBoundingClientRect();"
-        " return Math.round(r.width) + 'x' + Math.round(r.height); };"
-        "document.body.dataset.probe = ['#alert-table', '#alert-timeline-plot svg'].map(box)"
-        ".join(',');"
-        "document.body.dataset.rows = document.querySelectorAll('#alert-table tr').length;"
-        "});</script>"
-    )
-    report.write_text(html.replace("</body>", probe + "</body>"), encoding="utf-8")
-    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
-    flags += ["--window-size=1300,2600", "--virtual-time-budget=5000"]
-    dom = subprocess.run(
-        [*flags, "--dump-dom", report.as_uri()],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    probe_values = re.search(r'data-probe="([^"]*)"', dom.stdout)
-    assert probe_values, "the page's script ran and wrote what it measured"
-    sizes = [tuple(map(int, v.split("x"))) for v in probe_values.group(1).split(",")]
+    selectors = ["#alert-table", "#alert-timeline-plot svg"]
+    sizes, rows = _render(browser, html, tmp_path / "alerts.html", selectors, "#alert-table")
     assert all(w > 100 and h > 30 for w, h in sizes), sizes
-    rows = re.search(r'data-rows="(\d+)"', dom.stdout)
-    assert rows and int(rows.group(1)) == 3  # the header and one row per rule
-    shot = tmp_path / "alerts.png"
-    subprocess.run(
-        [*flags, f"--screenshot={shot}", report.as_uri()],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    assert shot.stat().st_size > 10_000
-    print(f"screenshot: {shot}")
+    assert rows == 3  # the header and one row per rule
