@@ -28,7 +28,12 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from cosmos_reason_ros.core.answer import ANSWER_MAX_CHARS, THINKING_MAX_CHARS, clean_text
+from cosmos_reason_ros.core.answer import (
+    ANSWER_MAX_CHARS,
+    THINKING_MAX_CHARS,
+    clean_text,
+    printable,
+)
 from cosmos_reason_ros.core.errors import ConfigError
 from cosmos_reason_ros.core.params import check_fields, param
 
@@ -236,7 +241,9 @@ def parse_judgment(answer: str, rules: Sequence[AlertRule], thinking: str = "") 
         if not isinstance(value, bool):
             return invalid(f"no true/false verdict for rule {rule.name!r}")
         evidence = entry.get("evidence", "") if isinstance(entry, Mapping) else ""
-        text = clean_text(evidence if isinstance(evidence, str) else "", MAX_EVIDENCE_CHARS)
+        # Cut at the bound, no marker: bytes the decoder could not read become U+FFFD each, so
+        # a string the grammar held to the bound may decode a few characters longer.
+        text = printable(evidence if isinstance(evidence, str) else "")[:MAX_EVIDENCE_CHARS]
         verdicts.append(Verdict(rule.name, value, text.strip()))
     confidence = obj.get("confidence")
     level = math.nan
