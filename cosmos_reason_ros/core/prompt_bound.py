@@ -113,7 +113,7 @@ def prompt_bound(
     text = text_bytes + longer_question + longer_goal + markup
     return PromptBound(
         cameras=len(clips),
-        frames=window.capacity,
+        frames=window.clip_frames,
         frame_pixels=window.frame_pixel_budget,
         visual_tokens=per_clip * len(clips),
         text_tokens=text,

@@ -25,6 +25,15 @@ Sources (docs/fidelity.md has the table and where we differ on purpose):
   total_pixels / frames * 2), int(VIDEO_MIN_PIXELS * 1.05))`` with VIDEO_MAX = 768 and
   VIDEO_MIN = 128 tokens of the family's factor (qwen-vl-utils 0.0.11 for 28 px, 0.0.14 with
   ``image_patch_size=16`` for 32 px). Frames count in pairs: two frames share one token.
+- Frame sizes (``core.window.WindowConfig.frame_size``): Reason1's are qwen-vl-utils'
+  ``smart_resize`` (QwenLM/Qwen2.5-VL ``qwen-vl-utils/src/qwen_vl_utils/vision_process.py``,
+  0.0.11): each side rounded to the factor, then floored into ``max_pixels`` or raised to
+  ``min_pixels`` (128 tokens), so small cameras are upsized. Reason2's and Cosmos 3's are the
+  Qwen3-VL video processor's (transformers 5.25 ``video_processing_qwen3_vl.py``
+  ``smart_resize`` with ``cap_pixels_per_frame``): sides rounded, floored into the clip's
+  ``T x H x W`` budget, raised only when the whole clip is under ``shortest_edge``.
+- Frame counts: qwen-vl-utils' file sampling (``smart_nframes``) always keeps an even count
+  (frames merge in pairs); a window keeps ``even_frames`` of what it holds.
 """
 
 from __future__ import annotations
@@ -41,6 +50,8 @@ __all__ = [
     "REASON2_RECIPE",
     "FamilyRecipe",
     "default_total_pixels",
+    "even_frames",
+    "qwen3_vl_video_resize",
     "recipe_for",
     "smart_nframes",
     "smart_resize",
@@ -187,6 +198,48 @@ def video_frame_pixels(total_pixels: int, frames: int, patch_multiple: int) -> i
     return int(max(cap, int(VIDEO_MIN_TOKENS * area * 1.05)))
 
 
+def even_frames(frames: int) -> int:
+    """The frames of a clip given to the model from ``frames`` held: an even count, as
+    qwen-vl-utils' ``smart_nframes`` floors a sampled video to ``FRAME_FACTOR``; a single frame
+    stays one (the processors repeat it into a pair, as qwen-vl-utils pads a frame list)."""
+    return frames if frames < FRAME_FACTOR else frames // FRAME_FACTOR * FRAME_FACTOR
+
+
+def qwen3_vl_video_resize(
+    num_frames: int, height: int, width: int, factor: int, *, min_pixels: int, max_pixels: int
+) -> tuple[int, int]:
+    """Qwen3-VL's video ``smart_resize`` (transformers 5.25
+    ``models/qwen3_vl/video_processing_qwen3_vl.py``): (height, width), multiples of ``factor``,
+    with ``min_pixels`` and ``max_pixels`` bounding the clip's ``T x H x W`` (``T`` rounded to
+    pairs).
+
+    Raises:
+        ValueError: Fewer than 2 frames or an aspect ratio over 200, as transformers raises.
+    """
+    if num_frames < FRAME_FACTOR:
+        raise ValueError(f"t:{num_frames} must be larger than temporal_factor:{FRAME_FACTOR}")
+    if height < factor or width < factor:
+        scale = max(factor / height, factor / width)
+        height, width = int(height * scale), int(width * scale)
+    if max(height, width) / min(height, width) > _MAX_RATIO:
+        raise ValueError(
+            f"absolute aspect ratio must be smaller than {_MAX_RATIO}, "
+            f"got {max(height, width) / min(height, width)}"
+        )
+    h_bar = round(height / factor) * factor
+    w_bar = round(width / factor) * factor
+    t_bar = round(num_frames / FRAME_FACTOR) * FRAME_FACTOR
+    if t_bar * h_bar * w_bar > max_pixels:
+        beta = math.sqrt((num_frames * height * width) / max_pixels)
+        h_bar = max(factor, math.floor(height / beta / factor) * factor)
+        w_bar = max(factor, math.floor(width / beta / factor) * factor)
+    elif t_bar * h_bar * w_bar < min_pixels:
+        beta = math.sqrt(min_pixels / (num_frames * height * width))
+        h_bar = math.ceil(height * beta / factor) * factor
+        w_bar = math.ceil(width * beta / factor) * factor
+    return h_bar, w_bar
+
+
 def default_total_pixels(patch_multiple: int) -> int:
     """qwen-vl-utils' ``total_pixels`` when a video item sets none (upstream's benchmark)."""
     return int(MODEL_SEQ_TOKENS * patch_multiple * patch_multiple * 0.9)
@@ -214,8 +267,9 @@ def smart_nframes(total_frames: int, video_fps: float, fps: float) -> int:
 def smart_resize(
     height: int, width: int, factor: int, min_pixels: float, max_pixels: float
 ) -> tuple[int, int]:
-    """qwen-vl-utils ``smart_resize``: sides that are multiples of ``factor`` with
-    ``min_pixels <= h * w <= max_pixels``, the aspect ratio kept as closely as possible.
+    """qwen-vl-utils ``smart_resize`` (0.0.11 ``vision_process.py``, checked line by line):
+    (height, width), multiples of ``factor``: each side rounded to the factor, then, when
+    over ``max_pixels``, floored to fit, or, when under ``min_pixels``, raised (ceiling) to it.
 
     Raises:
         ValueError: The aspect ratio exceeds 200, as qwen-vl-utils raises.

@@ -1,8 +1,8 @@
-"""Sliding windows of recent camera frames, sampled at a fixed rate and downscaled once.
+"""Sliding windows of recent camera frames, sampled at a fixed rate and resized once.
 
 One :class:`FrameWindow` per camera keeps the frames of the last ``window_s`` seconds of camera
-time, sampled at ``sample_fps`` and downscaled to the model's pixel budget. The hot path of an
-image callback is::
+time, sampled at ``sample_fps`` and resized to the size the model's processor gives them. The
+hot path of an image callback is::
 
     if not window.accept(stamp_ns):
         return                                   # most frames end here, before any decoding
@@ -49,7 +49,14 @@ import numpy as np
 
 from cosmos_reason_ros.core.errors import ConfigError, InputError
 from cosmos_reason_ros.core.params import Param, check_fields, check_number, param
-from cosmos_reason_ros.core.recipes import REASON1_RECIPE, video_frame_pixels
+from cosmos_reason_ros.core.recipes import (
+    REASON1_RECIPE,
+    VIDEO_MIN_TOKENS,
+    even_frames,
+    qwen3_vl_video_resize,
+    smart_resize,
+    video_frame_pixels,
+)
 from cosmos_reason_ros.core.types import Clip, Image, WindowSnapshot
 
 __all__ = ["MAX_WINDOW_BYTES", "FrameWindow", "WindowConfig", "WindowSet", "WindowStats"]
@@ -133,6 +140,12 @@ class WindowConfig:
         return math.ceil(self.window_s * self.sample_fps - 1e-9) + 1
 
     @property
+    def clip_frames(self) -> int:
+        """Frames of a full window's clip: ``capacity`` floored to an even count
+        (``core.recipes.even_frames``), as qwen-vl-utils samples a video of the same span."""
+        return even_frames(self.capacity)
+
+    @property
     def max_bytes(self) -> int:
         """Bytes of a full window's frames at most (RGB, 3 bytes a pixel): the memory one camera
         holds, whatever arrives."""
@@ -147,9 +160,41 @@ class WindowConfig:
     @property
     def frame_pixel_budget(self) -> int:
         """The most pixels of one downscaled frame: qwen-vl-utils' per-frame cap for a full
-        window (``core.recipes.video_frame_pixels``), at most ``max_frame_pixels``."""
-        per_frame = video_frame_pixels(self.max_total_pixels, self.capacity, self.patch_multiple)
+        window's clip (``core.recipes.video_frame_pixels`` of ``clip_frames``), at most
+        ``max_frame_pixels``."""
+        per_frame = video_frame_pixels(
+            self.max_total_pixels, self.clip_frames, self.patch_multiple
+        )
         return min(self.max_frame_pixels, per_frame)
+
+    def frame_size(self, width: int, height: int) -> tuple[int, int]:
+        """The (width, height) the model's processor gives a ``width`` x ``height`` frame.
+
+        28 px per token (Qwen2.5-VL, Reason1): qwen-vl-utils ``smart_resize`` within
+        ``[128 tokens, frame_pixel_budget]`` pixels, as its ``fetch_video`` sizes a video, so
+        small frames are upsized (320x240 becomes 392x280). 32 px (Qwen3-VL: Reason2, Cosmos 3):
+        the Qwen3-VL video processor's ``smart_resize`` of a ``clip_frames``-frame clip with
+        ``cap_pixels_per_frame`` (``core.recipes.qwen3_vl_video_resize``), which rounds sides
+        and raises only a clip under ``shortest_edge`` (128 tokens) in all. Sources rounding
+        alone would put over ``frame_pixel_budget`` (an aspect ratio over 200, refused
+        upstream) are floored into it instead, so memory stays bounded.
+        """
+        patch = self.patch_multiple
+        budget = self.frame_pixel_budget
+        min_pixels = min(VIDEO_MIN_TOKENS * patch**2, budget)
+        try:
+            if patch == REASON1_RECIPE.patch_multiple:
+                out_h, out_w = smart_resize(height, width, patch, min_pixels, budget)
+            else:
+                frames = self.clip_frames
+                out_h, out_w = qwen3_vl_video_resize(
+                    frames, height, width, patch, min_pixels=min_pixels, max_pixels=budget * frames
+                )
+        except ValueError:  # an aspect ratio over 200
+            out_w, out_h = width, height
+        if out_w * out_h <= budget and min(out_w, out_h) >= patch:
+            return out_w, out_h
+        return _floor_fit(width, height, patch, budget)
 
 
 @dataclass(frozen=True)
@@ -318,31 +363,15 @@ class FrameWindow:
         return True
 
     def target_size(self, width: int, height: int) -> tuple[int, int]:
-        """The (width, height) a frame of the given size is downscaled to.
-
-        Keeps the aspect ratio (up to rounding to whole patches), never exceeds the source
-        except to reach one patch, makes both sides multiples of ``patch_multiple``, and stays
-        within ``config.frame_pixel_budget`` pixels.
+        """The (width, height) a frame of the given size is resized to: the model's processor's
+        own size for it (``WindowConfig.frame_size``), so servers and processors keep it.
 
         Raises:
             InputError: When a side is not positive.
         """
         if width <= 0 or height <= 0:
             raise InputError(f"frame size must be positive, got {width}x{height}")
-        patch = self._config.patch_multiple
-        budget = self._config.frame_pixel_budget
-        scale = min(1.0, math.sqrt(budget / (width * height)))
-        # The epsilon keeps float error from losing a whole patch (1080 * 0.3111... = 335.99...).
-        out_w = max(patch, int(width * scale + 1e-6) // patch * patch)
-        out_h = max(patch, int(height * scale + 1e-6) // patch * patch)
-        # Over budget only when a side was raised to one patch (extreme aspect ratio) or by
-        # that epsilon: shrink the longer side.
-        while out_w * out_h > budget:
-            if out_w >= out_h:
-                out_w = max(patch, min(out_w - patch, budget // out_h // patch * patch))
-            else:
-                out_h = max(patch, min(out_h - patch, budget // out_w // patch * patch))
-        return out_w, out_h
+        return self._config.frame_size(width, height)
 
     def push(
         self, stamp_ns: int, frame_id: str, image: Image, arrival_s: float | None = None
@@ -398,6 +427,11 @@ class FrameWindow:
     def snapshot(self) -> Clip | None:
         """An immutable clip of the frames held now, oldest first; None when empty.
 
+        The clip holds an even number of frames (``core.recipes.even_frames``): with an odd
+        number held, the oldest is left out, as qwen-vl-utils floors a sampled video to pairs
+        (a 4 s window at 4 fps holds 17 frames and gives 16, as ``smart_nframes`` does for a
+        4 s file). A single frame stays one; the model's processor repeats it into a pair.
+
         The newest slot shows its freshest frame: a held frame (see ``accept``) is decoded
         here, on the caller's thread, and replaces the newest kept frame of its slot. A held
         frame that cannot be decoded is skipped (the kept frame stays).
@@ -421,6 +455,8 @@ class FrameWindow:
             entries = self._with_freshest(entries, held, same_slot)
         if not entries:
             return None, None
+        # An even count, newest frames kept: qwen-vl-utils samples a video so (frames pair up).
+        entries = entries[len(entries) - even_frames(len(entries)) :]
         stamps = tuple(e.stamp_ns for e in entries)
         if len(stamps) > 1:
             fps = (len(stamps) - 1) * _NS_PER_S / (stamps[-1] - stamps[0])
@@ -498,6 +534,21 @@ class FrameWindow:
             self._newest_seen_ns = None
             self._pending_ns = None
             self._held = None
+
+
+def _floor_fit(width: int, height: int, patch: int, budget: int) -> tuple[int, int]:
+    """Whole patches within ``budget`` pixels, aspect kept, never above the source but for one
+    patch: the fallback for sources upstream refuses (aspect ratio over 200)."""
+    scale = min(1.0, math.sqrt(budget / (width * height)))
+    # The epsilon keeps float error from losing a whole patch (1080 * 0.3111... = 335.99...).
+    out_w = max(patch, int(width * scale + 1e-6) // patch * patch)
+    out_h = max(patch, int(height * scale + 1e-6) // patch * patch)
+    while out_w * out_h > budget:  # a side raised to one patch: shrink the longer side
+        if out_w >= out_h:
+            out_w = max(patch, min(out_w - patch, budget // out_h // patch * patch))
+        else:
+            out_h = max(patch, min(out_h - patch, budget // out_w // patch * patch))
+    return out_w, out_h
 
 
 def _check_image(image: object) -> Image:

@@ -57,7 +57,7 @@ def test_worst_case_counts_full_windows_at_the_frame_budget() -> None:
     )
     bound = prompt_bound(config.window, config.reasoner, "qwen2_5_vl", config.image_topics)
     budget = config.window.frame_pixel_budget  # qwen-vl-utils' 768 tokens of 28x28 px
-    assert (bound.cameras, bound.frames, bound.frame_pixels) == (2, 17, budget)
+    assert (bound.cameras, bound.frames, bound.frame_pixels) == (2, 16, budget)
     assert bound.visual_tokens == 2 * 9 * (budget // 28**2)  # 9 frame pairs of 768 tokens
     assert bound.generated_tokens == config.reasoner.sampling.max_new_tokens
     assert bound.text_tokens > config.reasoner.max_question_chars
@@ -69,7 +69,7 @@ def test_explicit_max_num_tokens_below_the_worst_case_is_refused_naming_it() -> 
         build_config(values)
     message = str(info.value)
     assert message.startswith("max_num_tokens 8192 is below the worst-case prompt")
-    assert "2 camera(s) x 17 frames" in message
+    assert "2 camera(s) x 16 frames" in message
     assert "set it to 0 to have it computed, or set enable_chunked_prefill" in message
     assert message.count(". ") == 0
     chunked = build_config({**values, "enable_chunked_prefill": True})

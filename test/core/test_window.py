@@ -18,7 +18,7 @@ SECOND = 1_000_000_000
 
 
 def tiny(value: int = 0) -> np.ndarray:
-    """A 28x28 RGB frame: already one patch, so push stores it without resizing."""
+    """A 28x28 RGB frame (one patch; Reason1's window upsizes it to 128 tokens, as upstream)."""
     return np.full((28, 28, 3), value % 256, dtype=np.uint8)
 
 
@@ -35,7 +35,7 @@ def feed(window: FrameWindow, stamps: list[int]) -> list[int]:
 def test_default_config_holds_four_seconds_at_four_fps_within_the_cosmos_budget() -> None:
     config = WindowConfig()
     assert config.capacity == 17  # 0.0, 0.25, ..., 4.0 s
-    # qwen-vl-utils: min(VIDEO_MAX_PIXELS, total / 18 frames * 2) = 768 tokens of 28 x 28 px.
+    # qwen-vl-utils: min(VIDEO_MAX_PIXELS, total / 16 frames * 2) = 768 tokens of 28 x 28 px.
     assert config.frame_pixel_budget == 768 * 28 * 28
     # Two frames share one visual token: nine pairs stay within the 8192-token clip.
     assert config.frame_pixel_budget * math.ceil(config.capacity / 2) <= 8192 * 28 * 28
@@ -84,7 +84,7 @@ def test_120hz_for_60s_keeps_exactly_every_30th_frame_in_bounded_memory(stamp_of
     assert (stats.out_of_order, stats.duplicate, stats.resets) == (0, 0, 0)
     clip = window.snapshot()
     assert clip is not None
-    assert clip.stamps_ns == tuple(stamps[::30][-17:])
+    assert clip.stamps_ns == tuple(stamps[::30][-16:])  # 17 held, an even 16 given
     assert clip.fps == pytest.approx(4.0, rel=1e-6)
 
 
@@ -132,8 +132,9 @@ def test_frames_older_than_window_s_are_evicted() -> None:
     feed(window, [T0 + k * SECOND // 4 for k in range(40)])
     clip = window.snapshot()
     assert clip is not None
-    assert clip.newest_ns - clip.oldest_ns == 2 * SECOND
-    assert len(clip.frames) == 9 == window.config.capacity
+    assert clip.newest_ns - clip.oldest_ns == 2 * SECOND - SECOND // 4  # the oldest left out
+    assert window.stats().fill == 9 == window.config.capacity
+    assert len(clip.frames) == 8 == window.config.clip_frames
 
 
 def test_camera_restart_far_back_in_time_resets_the_window_and_keeps_sampling() -> None:
@@ -145,7 +146,7 @@ def test_camera_restart_far_back_in_time_resets_the_window_and_keeps_sampling() 
     stats = window.stats()
     assert (stats.resets, stats.out_of_order, stats.fill) == (1, 0, 3)
     clip = window.snapshot()
-    assert clip is not None and clip.oldest_ns == restart
+    assert clip is not None and clip.oldest_ns == restart + SECOND // 4  # three held: two given
 
 
 def test_frame_size_change_restarts_the_clip_so_all_frames_share_one_shape() -> None:
@@ -153,7 +154,8 @@ def test_frame_size_change_restarts_the_clip_so_all_frames_share_one_shape() -> 
     window.push(T0, "cam", tiny())
     window.push(T0 + SECOND, "cam", np.zeros((56, 28, 3), np.uint8))
     clip = window.snapshot()
-    assert clip is not None and [f.shape for f in clip.frames] == [(56, 28, 3)]
+    width, height = window.target_size(28, 56)
+    assert clip is not None and [f.shape for f in clip.frames] == [(height, width, 3)]
     assert window.stats().resets == 1
 
 
@@ -198,17 +200,16 @@ def test_target_size_is_whole_patches_within_budget_keeping_aspect(patch, size) 
     assert out_w % patch == 0 and out_h % patch == 0
     assert out_w >= patch and out_h >= patch
     assert out_w * out_h <= config.frame_pixel_budget
-    assert out_w <= max(patch, width) and out_h <= max(patch, height)  # never upscaled
-    scale = min(1.0, math.sqrt(config.frame_pixel_budget / (width * height)))
-    if width * scale >= 2 * patch and height * scale >= 2 * patch:  # not an extreme aspect
-        assert out_w > width * scale - patch and out_h > height * scale - patch
+    if max(width, height) / min(width, height) < 10:  # not an extreme aspect: kept to a patch
+        assert abs(out_w / out_h - width / height) < patch / min(out_w, out_h) * 2
 
 
 def test_target_size_honours_the_per_clip_budget_when_it_is_the_tighter_cap() -> None:
     config = WindowConfig(window_s=8.0, max_frame_pixels=10**6)
-    # 33 frames are padded to 34 (pairs): 8192 * 28 * 28 / 34 * 2 pixels each.
-    assert config.capacity == 33 and config.frame_pixel_budget == 377_795
-    assert FrameWindow("cam", config).target_size(1000, 1000) == (588, 588)
+    # 33 frames held give an even 32: 8192 * 28 * 28 / 32 * 2 pixels each.
+    assert config.capacity == 33 and config.clip_frames == 32
+    assert config.frame_pixel_budget == 401_408
+    assert FrameWindow("cam", config).target_size(1000, 1000) == (616, 616)
 
 
 def test_a_small_clip_budget_still_gives_each_frame_qwen_vl_utils_floor() -> None:

@@ -30,7 +30,10 @@ worst-case prompt of the configured cameras and window (``tensorrt_llm.sizing``)
 
 Constrained answers (``GuidedDecodingParams(json=…)`` alone would constrain the thinking too):
 
-- one call where the release has ``SamplingParams.thinking_token_budget`` (main, >= 1.3): the
+- one call where the release has ``SamplingParams.thinking_token_budget`` (main, >= 1.3) and
+  the checkpoint's tokenizer writes ``<think>``/``</think>`` with the ids the budget matches
+  (``request.thinking_budget_fires``: not Reason1's Qwen2.5 BPE, which spells ``<think>\n``
+  with a ``>\n`` token, so the budget would never fire there; two calls then): the
   LLM gets ``reasoning_parser="qwen3"``, the request the thinking budget and a structural tag
   (free thinking up to ``</think>``, then the answer prefix, the JSON schema and the suffix).
   If the thinking deadline comes before ``</think>``, that call is aborted and the answer
@@ -39,7 +42,10 @@ Constrained answers (``GuidedDecodingParams(json=…)`` alone would constrain th
 - two calls otherwise: (1) free thinking, ``max_tokens = max_thinking_tokens`` and
   ``stop=[think_end]``, aborted at the deadline; (2) a JSON-guided call whose prompt is (1)'s
   prompt + the thinking + ``answer_prefix``, with ``max_new_tokens`` less what (1) used. It
-  pays a second vision encode (and prefill, unless blocks are reused).
+  pays a second vision encode (and prefill, unless blocks are reused). On an LLM with a
+  reasoning parser, (2)'s guide is a structural tag holding only the schema: TensorRT-LLM main
+  wraps a plain ``json`` guide in a ``<think>…</think>`` block for such an LLM
+  (``adapt_guided_decoding_for_reasoning_parser``), which would force a second ``<think>``.
 
 Which path a load uses is logged. Streaming, stop strings, cancellation, deadline and abort:
 see ``tensorrt_llm.stream``.
@@ -69,6 +75,7 @@ from cosmos_reason_ros.backends.messages import (
 from cosmos_reason_ros.backends.tensorrt_llm.imports import has_one_call, import_tensorrt_llm
 from cosmos_reason_ros.backends.tensorrt_llm.request import (
     Phase,
+    answer_only_tag,
     answer_structural_tag,
     find_video_data,
     llm_kwargs,
@@ -77,6 +84,7 @@ from cosmos_reason_ros.backends.tensorrt_llm.request import (
     plan_phases,
     sampling_kwargs,
     split_one_call,
+    thinking_budget_fires,
     without_opening,
 )
 from cosmos_reason_ros.backends.tensorrt_llm.stream import (
@@ -164,15 +172,20 @@ class TensorRTLLMBackend:
             )
         trtllm = import_tensorrt_llm()
         video_data, home = find_video_data()
-        one_call = has_one_call(trtllm)
-        kwargs = llm_kwargs(self._config, block_reuse=video_data is not None, one_call=one_call)
         try:
             from transformers import AutoProcessor
 
-            kv = trtllm.llmapi.KvCacheConfig(**kwargs.pop("kv_cache_config"))
             processor = AutoProcessor.from_pretrained(  # type: ignore[no-untyped-call]
                 self._config.model, trust_remote_code=self._config.trust_remote_code
             )
+        except Exception as err:  # translated at the backend boundary
+            raise BackendError(
+                f"TensorRT-LLM could not load {self._config.model!r}: {err}"
+            ) from err
+        one_call = has_one_call(trtllm) and self._budget_fires(processor)
+        kwargs = llm_kwargs(self._config, block_reuse=video_data is not None, one_call=one_call)
+        try:
+            kv = trtllm.llmapi.KvCacheConfig(**kwargs.pop("kv_cache_config"))
             llm = trtllm.LLM(kv_cache_config=kv, **kwargs)
         except Exception as err:  # translated at the backend boundary
             raise BackendError(
@@ -194,8 +207,24 @@ class TensorRTLLMBackend:
             "one call (thinking_token_budget + structural_tag; a second call for the answer "
             "when the thinking deadline comes first)"
             if one_call
-            else "two calls (this TensorRT-LLM has no SamplingParams.thinking_token_budget)",
+            else "two calls (no SamplingParams.thinking_token_budget here, or one that cannot "
+            "see this tokenizer's <think> markers)",
         )
+
+    @staticmethod
+    def _budget_fires(processor: Any) -> bool:
+        """Whether ``thinking_token_budget`` sees this tokenizer's markers; if not (Reason1),
+        the two-call path enforces the budget itself (``max_tokens`` of the thinking call)."""
+        tokenizer = getattr(processor, "tokenizer", processor)
+        fires = thinking_budget_fires(
+            lambda t: list(tokenizer.encode(t, add_special_tokens=False))
+        )
+        if not fires:
+            logger.info(
+                "thinking_token_budget cannot fire: this tokenizer writes <think> differently "
+                "inside '<think>\\n'; the thinking budget is enforced by a separate call"
+            )
+        return fires
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
         """Generate, streaming deltas to ``request.on_text``; see the module docstring."""
@@ -333,7 +362,13 @@ class TensorRTLLMBackend:
         budget = max(1, phase.max_tokens - used) if phase.guided_json else phase.max_tokens
         kwargs = sampling_kwargs(request.sampling, budget, phase.stop)
         if phase.guided_json is not None:
-            guided = self._trtllm.llmapi.GuidedDecodingParams(json=phase.guided_json)
+            guides = self._trtllm.llmapi.GuidedDecodingParams
+            if self._llm_kwargs.get("reasoning_parser"):
+                # A reasoning parser would wrap a json guide in a <think>…</think> block
+                # (adapt_guided_decoding_for_reasoning_parser); a structural tag is kept as is.
+                guided = guides(structural_tag=json.dumps(answer_only_tag(phase.guided_json)))
+            else:
+                guided = guides(json=phase.guided_json)
             kwargs["guided_decoding"] = guided
         return self._trtllm.SamplingParams(**kwargs)
 

@@ -9,6 +9,7 @@ ones; ``plan_phases`` splits a constrained request into free thinking and a guid
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = [
     "REASONING_PARSER",
     "VIDEO_DATA_HOMES",
     "Phase",
+    "answer_only_tag",
     "answer_structural_tag",
     "find_video_data",
     "llm_kwargs",
@@ -28,6 +30,7 @@ __all__ = [
     "plan_phases",
     "sampling_kwargs",
     "split_one_call",
+    "thinking_budget_fires",
     "without_opening",
 ]
 
@@ -180,6 +183,16 @@ def answer_structural_tag(fmt: AnswerFormat, thinking_opened: bool) -> dict[str,
     }
 
 
+def answer_only_tag(json_schema: dict[str, Any]) -> dict[str, Any]:
+    """A structural tag of the JSON schema alone: the answer call's guide on an LLM with a
+    reasoning parser, which leaves structural tags as they are but wraps a ``json`` guide in a
+    reasoning block (TensorRT-LLM main ``adapt_guided_decoding_for_reasoning_parser``)."""
+    return {
+        "type": "structural_tag",
+        "format": {"type": "json_schema", "json_schema": json_schema},
+    }
+
+
 def without_opening(thinking: str, think_end: str) -> str:
     """``thinking`` without the opening marker it starts with (after any whitespace), if any."""
     opening = opening_marker(think_end)
@@ -210,6 +223,23 @@ def one_call_fits(fmt: AnswerFormat) -> bool:
     """Whether ``fmt`` can go through the one-call path (the ``<think>`` markers of the
     ``qwen3`` reasoning parser, and an answer prefix that starts by closing the thinking)."""
     return fmt.think_end == "</think>" and fmt.answer_prefix.startswith(fmt.think_end)
+
+
+def _holds(ids: list[int], part: list[int]) -> bool:
+    return any(ids[i : i + len(part)] == part for i in range(len(ids) - len(part) + 1))
+
+
+def thinking_budget_fires(encode: Callable[[str], list[int]]) -> bool:
+    """Whether TensorRT-LLM's ``thinking_token_budget`` can see the markers as the model writes
+    them. It matches the token ids of ``<think>`` and ``</think>`` encoded alone
+    (``llmapi/thinking_budget.py`` at 17c14473); Qwen2.5's BPE (Reason1) writes ``<think>\n``
+    as ``<``, ``think``, ``>\n``, so there the budget never fires.
+
+    Args:
+        encode: The checkpoint tokenizer's ``encode`` without special tokens.
+    """
+    start, end = encode("<think>"), encode("</think>")
+    return _holds(encode("<think>\n"), start) and _holds(encode("\n</think>\n\n"), end)
 
 
 def find_video_data() -> tuple[Any, str]:

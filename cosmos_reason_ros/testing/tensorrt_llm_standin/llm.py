@@ -8,7 +8,9 @@ Mirrors ``tensorrt_llm/llmapi/llm.py`` (``BaseLLM``, ``_TorchLLM``, ``LLM``), â‰
   down" after ``shutdown``; stop strings tokenised (``_setup``); ``thinking_token_budget``
   needs a ``reasoning_parser`` (main); the multimodal input processor (``inputs.py``); and a
   prompt longer than ``max_num_tokens`` refused without chunked prefill, with upstream's
-  message (``ValueError`` on 1.0/1.2, ``RequestError`` on main);
+  message (``ValueError`` on 1.0/1.2, ``RequestError`` on main); on main, a plain guide of an
+  LLM with a ``reasoning_parser`` is adapted to open a reasoning block first
+  (``reasoning.adapt_guided_decoding_for_reasoning_parser``);
 - a guided request on an LLM without ``guided_decoding_backend`` fails with the C++ executor's
   message (upstream's PyTorch backend may instead ignore the guide: not verified; the
   stand-in is strict so that a missing backend shows); a structural tag is compiled by the
@@ -27,6 +29,9 @@ from typing import Any, ClassVar
 from cosmos_reason_ros.core.architecture import detect_architecture
 from cosmos_reason_ros.testing.tensorrt_llm_standin.args import TorchLlmArgs
 from cosmos_reason_ros.testing.tensorrt_llm_standin.inputs import process_videos
+from cosmos_reason_ros.testing.tensorrt_llm_standin.reasoning import (
+    adapt_guided_decoding_for_reasoning_parser,
+)
 from cosmos_reason_ros.testing.tensorrt_llm_standin.releases import Release
 from cosmos_reason_ros.testing.tensorrt_llm_standin.result import RequestError, RequestOutput
 from cosmos_reason_ros.testing.tensorrt_llm_standin.runtime import CallRecord, Runtime
@@ -120,6 +125,10 @@ class LLM:
         budget = getattr(params, "thinking_token_budget", None)
         if budget is not None and budget != -1 and not self.args.reasoning_parser:
             raise ValueError("thinking_token_budget requires a configured reasoning_parser")
+        if self._release.thinking_budget:  # main: a reasoning parser adapts plain guides
+            params.guided_decoding = adapt_guided_decoding_for_reasoning_parser(
+                params.guided_decoding, self.args.reasoning_parser
+            )
         prompt_inputs: dict[str, Any] = (
             {"prompt": inputs} if isinstance(inputs, str) else dict(inputs)
         )
@@ -166,7 +175,10 @@ class LLM:
         pad = self._runtime.token_id(VIDEO_PLACEHOLDER)
         ids: list[int] = []
         for index, part in enumerate(parts):
-            ids.extend(self._runtime.token_id(t) for t in _TEXT_TOKEN.findall(part))
+            if self._runtime.tokenizer is not None:
+                ids.extend(self._runtime.encode(part))
+            else:
+                ids.extend(self._runtime.token_id(t) for t in _TEXT_TOKEN.findall(part))
             if index < len(video_tokens):
                 ids.extend([pad] * video_tokens[index])
         return ids

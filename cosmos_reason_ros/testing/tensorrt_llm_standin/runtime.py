@@ -7,13 +7,17 @@ then emits ``Reply.pieces`` one token each, ``Reply.step_s`` apart, and ends wit
 response: ``stop`` when the pieces run out (end id) or the token ids end with a stop word's
 ids (``_stop_word_ids``, the runtime's id-level match), ``length`` at ``max_tokens``,
 ``cancelled`` after ``abort``. A text-level stop string does not stop it (the client trims the
-text, as upstream): only ``abort`` does. ``thinking_token_budget`` (main) forces the
-``</think>`` pieces after that many tokens past the last ``<think>`` and continues with the
-reply's pieces after its own ``</think>``.
+text, as upstream): only ``abort`` does. ``thinking_token_budget`` (main) is matched on token
+ids as ``llmapi/thinking_budget.py`` does (``reasoning.forced_token``, over the prompt's and the
+generated ids): once it forces the ``</think>`` ids, the reply continues after its own
+``</think>``. A guide that must open with a tag (the reasoning parser's adaptation,
+``reasoning.adapt_guided_decoding_for_reasoning_parser``) has that opening forced first when
+the reply does not start with it.
 
-The tokenizer is the pieces themselves: each distinct piece gets an id. A stop string is one
-token unless ``Runtime.stop_tokens`` splits it (Cosmos-Reason1's Qwen2.5 tokenizer splits
-``</think>``; Qwen3's has it as one added token).
+The tokenizer: with ``Runtime(tokenizer=…)`` (a checkpoint's Hugging Face tokenizer) every
+piece is encoded with it and emitted one real token at a time, and the prompt is tokenized with
+it too. Without one, the pieces are the vocabulary: each distinct piece gets an id; a stop
+string is one token unless ``Runtime.stop_tokens`` splits it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cosmos_reason_ros.testing.tensorrt_llm_standin.inputs import VideoInput
+from cosmos_reason_ros.testing.tensorrt_llm_standin.reasoning import (
+    forced_token,
+    required_opening,
+)
 
 __all__ = ["CallRecord", "Reply", "Response", "Runtime"]
 
@@ -118,7 +126,8 @@ class Runtime:
     Attributes:
         replies: Replies for the next requests, in order.
         respond: Makes the reply when ``replies`` is empty; None: an empty reply (end at once).
-        stop_tokens: How the tokenizer splits a stop string into pieces.
+        stop_tokens: How the tokenizer splits a stop string into pieces (no ``tokenizer``).
+        tokenizer: A real tokenizer (``encode``/``decode``), or None: the pieces are tokens.
         calls: Every request, in order.
         log: Every API call and engine event, in order, as one line each.
     """
@@ -127,10 +136,12 @@ class Runtime:
         self,
         respond: Callable[[CallRecord], Reply] | None = None,
         stop_tokens: dict[str, tuple[str, ...]] | None = None,
+        tokenizer: Any = None,
     ) -> None:
         self.replies: collections.deque[Reply] = collections.deque()
         self.respond = respond
         self.stop_tokens = dict(stop_tokens or {})
+        self.tokenizer = tokenizer
         self.calls: list[CallRecord] = []
         self.log: list[str] = []
         self._vocab: dict[str, int] = {}
@@ -149,10 +160,15 @@ class Runtime:
             return self._vocab[piece]
 
     def encode(self, text: str) -> list[int]:
-        """Token ids of ``text``: its ``stop_tokens`` split, else one token."""
+        """Token ids of ``text``: the real tokenizer's, else its ``stop_tokens`` split, else one
+        token."""
+        if self.tokenizer is not None:
+            return list(self.tokenizer.encode(text, add_special_tokens=False))
         return [self.token_id(p) for p in self.stop_tokens.get(text, (text,))]
 
     def decode(self, ids: list[int]) -> str:
+        if self.tokenizer is not None:
+            return str(self.tokenizer.decode(ids))
         with self._lock:
             return "".join(self._pieces[i] for i in ids)
 
@@ -214,7 +230,7 @@ class Runtime:
             thread.join(max(0.0, deadline - time.monotonic()))
 
     # -- the engine thread ---------------------------------------------------------------------
-    def _serve(self, request: _Request) -> None:
+    def _serve(self, request: _Request) -> None:  # noqa: PLR0912 (one engine step, in order)
         record, reply = request.record, request.reply
         if request.error is not None:
             self._end(request, Response([], True, None, error=request.error), "error")
@@ -228,16 +244,25 @@ class Runtime:
         params = record.sampling_params
         stops = [(reason, words) for reason, words in params._get_stop_reasons_and_words()]
         pieces, index = list(reply.pieces), 0
-        forced: collections.deque[str] = collections.deque()
+        pending: collections.deque[int] = collections.deque()  # the rest of a piece's tokens
+        opening = required_opening(params.guided_decoding)
+        if opening and not "".join(pieces).lstrip().startswith(opening):
+            pending.extend(self.encode(opening))  # the guide allows nothing else first
         ids: list[int] = []
+        forcing = False
         while True:
-            if not forced and self._budget_spent(request, ids):
-                forced.extend(self.stop_tokens.get(THINK_END, (THINK_END,)))
-                index = _after_think_end(pieces, index)
-            if forced:
-                piece = forced.popleft()
+            budget_token = self._budget_token(request, ids)
+            if budget_token is not None:
+                token = budget_token
+                if not forcing:  # the reply goes on after its own </think>
+                    forcing, index = True, _after_think_end(pieces, index)
+                    pending.clear()
+            elif pending:
+                token = pending.popleft()
             elif index < len(pieces):
                 piece, index = pieces[index], index + 1
+                token, *rest = self._piece_ids(piece)
+                pending.extend(rest)  # one token a step
             else:
                 waited = _wait(reply.step_s, request.abort)
                 end = Response([], True, "stop") if waited else Response([], True, "cancelled")
@@ -246,10 +271,9 @@ class Runtime:
             if not _wait(reply.step_s, request.abort):
                 self._end(request, Response([], True, "cancelled"), "cancelled")
                 return
-            token = self.token_id(piece)
             ids.append(token)
             record.generated += 1
-            record.text += piece
+            record.text += self.decode([token])
             for reason, words in stops:
                 if words and ids[-len(words) :] == words:
                     self._end(request, Response([token], True, "stop", reason), "stop")
@@ -259,31 +283,24 @@ class Runtime:
                 return
             request.post(Response([token]))
 
-    def _budget_spent(self, request: _Request, ids: list[int]) -> bool:
-        """``thinking_token_budget`` tokens since the last ``<think>`` (or the start), and no
-        ``</think>`` yet (upstream ``ThinkingBudgetLogitsProcessor``)."""
+    def _piece_ids(self, piece: str) -> list[int]:
+        if self.tokenizer is not None:
+            return self.encode(piece) or [self.token_id(piece)]
+        return [self.token_id(piece)]
+
+    def _budget_token(self, request: _Request, ids: list[int]) -> int | None:
+        """The token ``thinking_token_budget`` forces now, or None: upstream's
+        ``ThinkingBudgetLogitsProcessor`` on the request's tokens (prompt and generated)."""
         budget = request.thinking_budget
         if budget is None or budget < 0:
-            return False
-        text = self.decode(ids)
-        if THINK_END in text:
-            return False
-        opened = text.rfind(THINK_START)
-        counted = len(ids) - (_tokens_through(self, ids, opened) if opened >= 0 else 0)
-        return counted >= budget
+            return None
+        tokens = request.record.prompt_token_ids + ids
+        return forced_token(tokens, budget, self.encode(THINK_START), self.encode(THINK_END))
 
     def _end(self, request: _Request, response: Response, ended: str) -> None:
         request.record.ended = ended
         self.note(f"request {request.record.request_id} ended: {ended}")
         request.post(response)
-
-
-def _tokens_through(runtime: Runtime, ids: list[int], char_index: int) -> int:
-    """How many of ``ids`` it takes to cover the ``<think>`` that starts at ``char_index``."""
-    for n in range(1, len(ids) + 1):
-        if len(runtime.decode(ids[:n])) >= char_index + len(THINK_START):
-            return n
-    return len(ids)
 
 
 def _after_think_end(pieces: list[str], index: int) -> int:
