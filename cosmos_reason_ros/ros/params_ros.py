@@ -22,6 +22,7 @@ from rclpy.node import Node
 
 from cosmos_reason_ros import config as params
 from cosmos_reason_ros.config.alert_rules import rule_spec
+from cosmos_reason_ros.core.alerts import check_rule_names
 from cosmos_reason_ros.core.errors import CosmosReasonError
 
 LAUNCH_ONLY = (
@@ -127,6 +128,11 @@ def _rejection(
     if config is None and any(p.name == "alerts" or rule_spec(p.name) for p in changes):
         # A rule's keys are declared (one by one) at configure, after alerts names it; configure
         # checks the whole config then, so a rule is not refused for a key not declared yet.
+        # The names themselves are checked now.
+        try:
+            check_rule_names(list(values.get("alerts") or []))
+        except CosmosReasonError as exc:
+            return str(exc)
         return ""
     try:
         params.build_config(values, config.architecture if config else None)

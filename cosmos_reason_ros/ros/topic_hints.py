@@ -70,6 +70,10 @@ def silent_camera_hint(node: Node, topic: str) -> str:
         # node's own subscription type, which would hide a mismatch.
         sent = sorted({info.topic_type for info in node.get_publishers_info_by_topic(name)})
         graph = [(t, sent if t == name else k) for t, k in node.get_topic_names_and_types()]
-        return silence_hint(name, graph, node.count_publishers(name), {t for t, _ in own})
+        # The graph may not list the node's own publishers yet: its private topics (~/...)
+        # are its own whatever the graph says.
+        private = node.get_fully_qualified_name().rstrip("/") + "/"
+        mine = {t for t, _ in own} | {t for t, _ in graph if t.startswith(private)}
+        return silence_hint(name, graph, node.count_publishers(name), mine)
     except _UNREADABLE:  # shutting down: the hint is an extra
         return ""
