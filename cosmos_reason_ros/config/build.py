@@ -103,7 +103,9 @@ def build_config(
     reasoner_config = ReasonerConfig(**reasoner)
     bound = prompt_bound(window, reasoner_config, architecture.model_type, node["image_topics"])
     backend = size_for_window(  # tensorrt_llm: max_num_tokens fits the worst-case prompt
-        BackendConfig(**fields["backend."], cache_tokens=bound.total), bound
+        BackendConfig(**fields["backend."], cache_tokens=bound.total),
+        bound,
+        architecture.model_type,
     )
     return NodeConfig(
         architecture=architecture,

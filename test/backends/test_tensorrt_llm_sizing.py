@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cosmos_reason_ros.backends.config import BackendConfig
 from cosmos_reason_ros.backends.tensorrt_llm.backend import TensorRTLLMBackend
 from cosmos_reason_ros.config import build_config
 from cosmos_reason_ros.core.errors import ConfigError
@@ -115,3 +116,27 @@ def test_standin_computed_max_num_tokens_holds_a_full_window_and_the_longest_que
     assert len(first.prompt_token_ids) <= bound.total - bound.generated_tokens
     assert len(second.prompt_token_ids) <= config.backend.max_num_tokens
     assert decision.action == "stop"
+
+
+@pytest.mark.parametrize("model", ["nvidia/Cosmos-Reason1-7B", "/ckpt/Cosmos-Reason1-7B-FP8"])
+def test_item6_chunked_prefill_for_qwen2_5_vl_is_refused_at_configure(model: str) -> None:
+    """TensorRT-LLM's multimodal support matrix lists Qwen2.5-VL chunked prefill as
+    unsupported (docs/source/reference/multimodal-feature-support-matrix.md @ 1b9d33620f6e)."""
+    with pytest.raises(ConfigError) as info:
+        build_config(_trt(model=model, enable_chunked_prefill=True))
+    message = str(info.value)
+    assert message.startswith("enable_chunked_prefill is not supported for Qwen2.5-VL")
+    assert message.count(". ") == 0
+    direct = BackendConfig(backend="tensorrt_llm", model=model, enable_chunked_prefill=True)
+    with pytest.raises(ConfigError, match=r"^enable_chunked_prefill is not supported"):
+        TensorRTLLMBackend(direct)  # a backend built without build_config refuses it too
+    with pytest.raises(ConfigError) as short:
+        build_config(_trt(model=model, image_topics=CAMERAS[:2], max_num_tokens=8192))
+    assert str(short.value).endswith("or set it to 0 to have it computed")  # no chunked advice
+
+
+def test_item6_chunked_prefill_stays_offered_for_qwen3_vl() -> None:
+    config = build_config(
+        _trt(model="nvidia/Cosmos-Reason2-8B", max_num_tokens=8192, enable_chunked_prefill=True)
+    )
+    assert config.backend.enable_chunked_prefill

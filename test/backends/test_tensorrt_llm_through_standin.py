@@ -237,7 +237,8 @@ def test_standin_prompt_over_max_num_tokens_is_refused_with_the_parameter_named(
         backend.generate(make_request(budget=64))
     message = str(info.value)
     assert "should not exceed max_num_tokens (64)" in message
-    assert "raise the max_num_tokens parameter (now 64) or set enable_chunked_prefill" in message
+    # the tiny checkpoint is Qwen2.5-VL, whose chunked prefill TensorRT-LLM does not support
+    assert message.endswith("raise the max_num_tokens parameter (now 64)")
 
 
 @pytest.mark.parametrize(

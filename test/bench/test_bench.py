@@ -142,7 +142,7 @@ def _check_decision_parts(figures: dict[str, dict[str, Any]]) -> None:
     assert sum(v for v in measured if v is not None) == pytest.approx(total, rel=1e-6)
     assert 0 < figures["decision.overhead_share"]["value"] < 1
     assert 0 < figures["decision.preprocess_share"]["value"] < 1
-    assert figures["decision.overhead_share"]["raw"]["frames"] == [16]  # a full window: 17, even 16
+    assert figures["decision.overhead_share"]["raw"]["frames"] == [16]  # 17 kept, 16 (even) sent
 
 
 @pytest.mark.compute

@@ -24,7 +24,13 @@ releases that have it), so a constrained answer's second call reuses the prompt'
 off before that, where video hashing failed over to no hash and reuse could match another
 video's blocks (video tokens are all one placeholder id).
 
-``max_num_tokens`` and ``enable_chunked_prefill`` are parameters: without chunked prefill a
+Penalties: the recipes' ``repetition_penalty`` (Reason1 1.05) and ``presence_penalty``
+(Reason2 / Cosmos 3 without reasoning, 1.5) need the TRT-LLM sampler before 1.3, which the
+backend picks at load (``enable_trtllm_sampler`` on 1.0, ``sampler_type="TRTLLMSampler"`` on
+1.2); a release with neither setting is refused (``tensorrt_llm.penalties``).
+
+``max_num_tokens`` and ``enable_chunked_prefill`` are parameters (chunked prefill refused for
+Reason1's Qwen2.5-VL, ``tensorrt_llm.sizing``): without chunked prefill a
 prompt longer than ``max_num_tokens`` is refused, so ``build_config`` sizes it to the
 worst-case prompt of the configured cameras and window (``tensorrt_llm.sizing``).
 
@@ -73,6 +79,7 @@ from cosmos_reason_ros.backends.messages import (
     video_metadata,
 )
 from cosmos_reason_ros.backends.tensorrt_llm.imports import has_one_call, import_tensorrt_llm
+from cosmos_reason_ros.backends.tensorrt_llm.penalties import llm_arg_names, penalty_sampler
 from cosmos_reason_ros.backends.tensorrt_llm.request import (
     Phase,
     answer_only_tag,
@@ -86,6 +93,10 @@ from cosmos_reason_ros.backends.tensorrt_llm.request import (
     split_one_call,
     thinking_budget_fires,
     without_opening,
+)
+from cosmos_reason_ros.backends.tensorrt_llm.sizing import (
+    NO_CHUNKED_PREFILL,
+    check_chunked_prefill,
 )
 from cosmos_reason_ros.backends.tensorrt_llm.stream import (
     CallOutcome,
@@ -154,6 +165,7 @@ class TensorRTLLMBackend:
         self._video_home = ""
         self._one_call = False
         self._architecture = detect_architecture(config.model)
+        check_chunked_prefill(config, self._architecture.model_type)
 
     def load(self) -> None:
         """Load the model on the GPU. Does nothing when already loaded.
@@ -171,6 +183,7 @@ class TensorRTLLMBackend:
                 "backend openai (docs/serving.md)"
             )
         trtllm = import_tensorrt_llm()
+        sampler = penalty_sampler(llm_arg_names(), getattr(trtllm, "__version__", ""))
         video_data, home = find_video_data()
         try:
             from transformers import AutoProcessor
@@ -183,7 +196,9 @@ class TensorRTLLMBackend:
                 f"TensorRT-LLM could not load {self._config.model!r}: {err}"
             ) from err
         one_call = has_one_call(trtllm) and self._budget_fires(processor)
-        kwargs = llm_kwargs(self._config, block_reuse=video_data is not None, one_call=one_call)
+        kwargs = llm_kwargs(
+            self._config, block_reuse=video_data is not None, one_call=one_call, sampler=sampler
+        )
         try:
             kv = trtllm.llmapi.KvCacheConfig(**kwargs.pop("kv_cache_config"))
             llm = trtllm.LLM(kv_cache_config=kv, **kwargs)
@@ -197,13 +212,14 @@ class TensorRTLLMBackend:
         self._loop = EventLoopThread()
         logger.info(
             "tensorrt_llm backend loaded model=%s tensorrt_llm=%s video=%s kv_block_reuse=%s "
-            "max_num_tokens=%s chunked_prefill=%s answer_path=%s",
+            "max_num_tokens=%s chunked_prefill=%s penalty_sampler=%s answer_path=%s",
             self._config.model,
             getattr(trtllm, "__version__", "?"),
             home or "plain frame lists",
             video_data is not None,
             kwargs.get("max_num_tokens", "default"),
             self._config.enable_chunked_prefill,
+            sampler or "default (applies penalties)",
             "one call (thinking_token_budget + structural_tag; a second call for the answer "
             "when the thinking deadline comes first)"
             if one_call
@@ -405,9 +421,10 @@ class TensorRTLLMBackend:
         if "max_num_tokens" not in str(err):
             return f"TensorRT-LLM generation failed: {text}"
         limit = self._llm_kwargs.get("max_num_tokens", "TensorRT-LLM's default, 8192")
+        chunked = self._architecture.model_type not in NO_CHUNKED_PREFILL
         return (
             f"TensorRT-LLM refused the prompt ({text}); raise the max_num_tokens parameter "
-            f"(now {limit}) or set enable_chunked_prefill"
+            f"(now {limit})" + (" or set enable_chunked_prefill" if chunked else "")
         )
 
 

@@ -50,7 +50,11 @@ list of frames."""
 
 
 def llm_kwargs(
-    config: BackendConfig, *, block_reuse: bool = False, one_call: bool = False
+    config: BackendConfig,
+    *,
+    block_reuse: bool = False,
+    one_call: bool = False,
+    sampler: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Arguments of ``tensorrt_llm.LLM`` as plain data (``kv_cache_config`` as a dict).
 
@@ -59,6 +63,8 @@ def llm_kwargs(
         block_reuse: Turn KV-cache block reuse on (only where the release hashes video
             content into the block keys, see ``TensorRTLLMBackend.load``).
         one_call: Configure the reasoning parser that ``thinking_token_budget`` needs.
+        sampler: The sampler setting under which the release applies penalties
+            (``penalties.penalty_sampler``).
 
     Raises:
         ConfigError: A setting that this backend cannot honour.
@@ -87,6 +93,7 @@ def llm_kwargs(
         kwargs["max_num_tokens"] = config.max_num_tokens
     if one_call:
         kwargs["reasoning_parser"] = REASONING_PARSER
+    kwargs.update(sampler or {})
     return kwargs
 
 

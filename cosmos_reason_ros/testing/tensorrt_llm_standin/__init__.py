@@ -10,7 +10,9 @@ with upstream's names, signatures, checks and messages:
 - ``LLM``: keyword checking, ``max_num_tokens`` without chunked prefill, guided decoding
   needing its backend, ``thinking_token_budget`` needing a reasoning parser, ``shutdown``
   (``llm.py``; upstream ``tensorrt_llm/llmapi/llm.py``);
-- ``KvCacheConfig`` and the LLM arguments, strict (``args.py``; ``llmapi/llm_args.py``);
+- ``KvCacheConfig`` and the LLM arguments, strict, with each release's sampler argument, in
+  ``tensorrt_llm.llmapi.llm_args`` (``args.py``; ``llmapi/llm_args.py``); penalties dropped
+  where the release's default sampler ignores them (``llm.py``, ``releases.py``);
 - ``SamplingParams``, ``GuidedDecodingParams``: keyword-only, slotted, validated
   (``sampling.py``; ``tensorrt_llm/sampling_params.py``);
 - ``RequestOutput``/``CompletionOutput``: cumulative ``text``/``token_ids``, ``text_diff``,
@@ -46,7 +48,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from cosmos_reason_ros.backends.tensorrt_llm.imports import substitute_tensorrt_llm
-from cosmos_reason_ros.testing.tensorrt_llm_standin.args import KvCacheConfig
+from cosmos_reason_ros.testing.tensorrt_llm_standin.args import KvCacheConfig, llm_args_for
 from cosmos_reason_ros.testing.tensorrt_llm_standin.inputs import VideoData
 from cosmos_reason_ros.testing.tensorrt_llm_standin.llm import LLM
 from cosmos_reason_ros.testing.tensorrt_llm_standin.releases import RELEASES, Release
@@ -88,10 +90,16 @@ def _module(name: str, **attributes: Any) -> types.ModuleType:
 def modules_for(release: Release, runtime: Runtime) -> dict[str, types.ModuleType]:
     """The ``tensorrt_llm`` modules of ``release``, their ``LLM`` bound to ``runtime``."""
     sampling = SamplingParamsWithThinkingBudget if release.thinking_budget else SamplingParams
+    args = llm_args_for(release.sampler_arg)
     llm = type(
         "LLM",
         (LLM,),
-        {"_release": release, "_runtime": runtime, "_sampling_class": sampling},
+        {
+            "_release": release,
+            "_runtime": runtime,
+            "_sampling_class": sampling,
+            "_args_class": args,
+        },
     )
     api = {
         "LLM": llm,
@@ -104,7 +112,10 @@ def modules_for(release: Release, runtime: Runtime) -> dict[str, types.ModuleTyp
     }
     homes = release.video_data_homes
     video = {"VideoData": VideoData}
-    llmapi = _module("tensorrt_llm.llmapi", **api)
+    llm_args = _module(
+        "tensorrt_llm.llmapi.llm_args", TorchLlmArgs=args, KvCacheConfig=KvCacheConfig
+    )
+    llmapi = _module("tensorrt_llm.llmapi", llm_args=llm_args, **api)
     utils = _module("tensorrt_llm.inputs.utils", **(video if "inputs.utils" in homes else {}))
     inputs = _module("tensorrt_llm.inputs", utils=utils, **(video if "inputs" in homes else {}))
     modules = {
@@ -114,10 +125,11 @@ def modules_for(release: Release, runtime: Runtime) -> dict[str, types.ModuleTyp
             SamplingParams=sampling,
             llmapi=llmapi,
             inputs=inputs,
-            __version__=f"{release.name} (cosmos_reason_ros stand-in)",
+            __version__=f"{release.version}+standin",
             STANDS_IN_FOR_TENSORRT_LLM=release.name,
         ),
         "tensorrt_llm.llmapi": llmapi,
+        "tensorrt_llm.llmapi.llm_args": llm_args,
         "tensorrt_llm.inputs": inputs,
         "tensorrt_llm.inputs.utils": utils,
     }

@@ -5,6 +5,8 @@ Mirrors ``tensorrt_llm/llmapi/llm_args.py`` (``StrictBaseModel``, ``KvCacheConfi
 [0, 1], and an explicit ``None`` for ``max_batch_size``, ``max_input_len``, ``max_beam_width``
 or ``max_num_tokens`` falls back to the default. Only the fields the backend could touch are
 declared; upstream has many more (an unknown one is refused here, accepted there).
+``llm_args_for`` adds the sampler argument of a release: ``enable_trtllm_sampler`` (1.0) or
+``sampler_type`` (1.2 and later; see ``releases.py``).
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
-__all__ = ["KvCacheConfig", "TorchLlmArgs"]
+__all__ = ["KvCacheConfig", "TorchLlmArgs", "llm_args_for"]
 
 
 class StrictBaseModel(BaseModel):
@@ -75,3 +77,19 @@ class TorchLlmArgs(StrictBaseModel):
                 if name in data and data[name] is None:
                     data = {**data, name: default}
         return data
+
+
+def llm_args_for(sampler_arg: str) -> type[TorchLlmArgs]:
+    """``TorchLlmArgs`` with a release's sampler argument (``releases.Release.sampler_arg``).
+
+    ``enable_trtllm_sampler: bool = False`` (1.0, ``llmapi/llm_args.py``) or
+    ``sampler_type: SamplerType = auto`` (1.2 on; upstream's ``SamplerType`` values as strings).
+    """
+    if sampler_arg == "enable_trtllm_sampler":
+        field: Any = (bool, False)
+    else:
+        field = (Literal["TRTLLMSampler", "TorchSampler", "auto"], "auto")
+    model: type[TorchLlmArgs] = create_model(  # type: ignore[call-overload]
+        "TorchLlmArgs", __base__=TorchLlmArgs, **{sampler_arg: field}
+    )
+    return model

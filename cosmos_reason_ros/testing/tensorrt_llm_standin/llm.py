@@ -16,6 +16,10 @@ Mirrors ``tensorrt_llm/llmapi/llm.py`` (``BaseLLM``, ``_TorchLLM``, ``LLM``), â‰
   stand-in is strict so that a missing backend shows); a structural tag is compiled by the
   installed xgrammar, as upstream's ``GrammarMatcherFactory`` does; errors of the request
   reach the client as ``RequestError`` from the iteration;
+- penalties: ``repetition_penalty`` / ``presence_penalty`` reach the sampler only where the
+  release's default sampler applies them or the LLM picked the TRT-LLM sampler
+  (``releases.py``, ``penalty_sampler``); otherwise they are dropped without a word, as
+  TorchSampler did before 2026. ``CallRecord.applied_penalties`` says what the sampler used;
 - ``shutdown()`` is idempotent; ``LLM`` is a context manager and cannot be pickled.
 """
 
@@ -60,6 +64,7 @@ class LLM:
     _release: ClassVar[Release]
     _runtime: ClassVar[Runtime]
     _sampling_class: ClassVar[type[Any]]
+    _args_class: ClassVar[type[TorchLlmArgs]]
 
     def __init__(  # noqa: PLR0917 (upstream's signature)
         self,
@@ -75,11 +80,11 @@ class LLM:
         **kwargs: Any,
     ) -> None:
         self._executor: Runtime | None = None
-        valid_keys = set(TorchLlmArgs.model_fields) | {"_mpi_session", "backend"}
+        valid_keys = set(self._args_class.model_fields) | {"_mpi_session", "backend"}
         for key in kwargs:
             if key not in valid_keys:
                 raise ValueError(f"{self.__class__.__name__} got invalid argument: {key}")
-        self.args = TorchLlmArgs(
+        self.args = self._args_class(
             model=model,
             tokenizer=tokenizer,
             tokenizer_mode=tokenizer_mode,  # type: ignore[arg-type]
@@ -141,7 +146,14 @@ class LLM:
         prompt_token_ids = self._tokenize(prompt, [v.tokens for v in videos])
         self._check_arguments(len(prompt_token_ids))
         request_id = runtime.new_request_id()
-        record = CallRecord(request_id, prompt_inputs, params, prompt_token_ids, videos)
+        record = CallRecord(
+            request_id,
+            prompt_inputs,
+            params,
+            prompt_token_ids,
+            videos,
+            applied_penalties=self._applied_penalties(params),
+        )
         output = RequestOutput._create(
             request_id, prompt, prompt_token_ids, params, runtime, self._release
         )
@@ -182,6 +194,17 @@ class LLM:
             if index < len(video_tokens):
                 ids.extend([pad] * video_tokens[index])
         return ids
+
+    def _applied_penalties(self, params: Any) -> dict[str, float]:
+        """The penalties the sampler uses: none where TorchSampler cannot apply them."""
+        wanted = self._release.penalty_sampler
+        if wanted is not None and getattr(self.args, self._release.sampler_arg) != wanted:
+            return {}
+        named = {
+            "repetition_penalty": params.repetition_penalty,
+            "presence_penalty": params.presence_penalty,
+        }
+        return {k: float(v) for k, v in named.items() if v is not None}
 
     def _check_arguments(self, prompt_len: int) -> None:
         max_num_tokens = self.args.max_num_tokens

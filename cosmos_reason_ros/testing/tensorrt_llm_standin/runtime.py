@@ -88,6 +88,8 @@ class CallRecord:
         aborted: ``abort`` reached the engine.
         ended: How the engine ended the request: ``stop``, ``length``, ``cancelled``, ``error``.
         text: Everything the engine generated, joined.
+        applied_penalties: ``repetition_penalty`` / ``presence_penalty`` as the sampler
+            applies them; empty where the release's sampler ignores them (see ``llm.py``).
     """
 
     request_id: int
@@ -99,6 +101,7 @@ class CallRecord:
     aborted: bool = False
     ended: str = ""
     text: str = ""
+    applied_penalties: dict[str, float] = field(default_factory=dict)
 
     @property
     def prompt(self) -> str:
