@@ -193,8 +193,9 @@ class PromptProfile:
 class Reason1Profile(PromptProfile):
     """Cosmos-Reason1 (Qwen2.5-VL): reasoning system prompt, ``<answer>`` tags, 28 px patches.
 
-    Reason1 publishes no prompt for answering at once: without thinking the same prompt is
-    used and the backend forces the answer straight away.
+    Without thinking the same prompt is used and the backend forces the answer straight away
+    (cosmos-reason1's ``scripts/inference.py`` adds its reasoning instructions only with
+    ``--reasoning``; we keep one prompt for both modes: docs/fidelity.md).
     """
 
     name = "reason1"

@@ -5,7 +5,9 @@ Sources (docs/fidelity.md has the table and where we differ on purpose):
 
 - Reason1 (Qwen2.5-VL, 28 px per visual token): the model card's vLLM example (temperature 0.6,
   top_p 0.95, repetition_penalty 1.05, max_tokens 4096, fps 4) and ``total_pixels`` 8192·28²
-  (``cosmos-reason1`` ``configs/vision_config.yaml``). No ``top_k``, no seed.
+  (``cosmos-reason1`` ``configs/vision_config.yaml``). No ``top_k``; the model card sets no seed
+  (the repository's ``configs/sampling_params.yaml`` has seed 42 with temperature 0.01, for its
+  own evaluation; docs/fidelity.md).
 - Reason2 (Qwen3-VL, 32 px per visual token): ``cosmos_reason2_utils`` ``get_defaults`` after
   commit f180ea7 (reasoning: temperature 0.6, top_p 0.95, top_k 20, repetition 1.0, presence
   0.0, seed 1234; without: temperature 0.7, top_p 0.8, top_k 20, repetition 1.0, presence 1.5,
@@ -107,7 +109,8 @@ class FamilyRecipe:
     def parameter_defaults(self, reasoning: bool) -> dict[str, int | float]:
         """The values node parameters take when set to -1 ("the family's"), by name.
 
-        A seed of -2 stands for "no fixed seed" (Reason1 publishes none).
+        A seed of -2 stands for "no fixed seed" (Reason1's model card and Cosmos 3's guide set
+        none).
         """
         s = self.sampling(reasoning)
         return {
