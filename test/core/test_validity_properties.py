@@ -39,8 +39,9 @@ pytestmark = pytest.mark.compute
 ARCHS = ("qwen2_5_vl", "qwen3_vl", "cosmos3_omni", "cosmos3_edge")
 COSMOS3 = ("cosmos3_omni", "cosmos3_edge")
 QUANTIZATIONS = ("none", "8bit", "4bit")
-SEEDS = range(20)
+SEEDS = range(12)
 COSMOS3_SEEDS = range(3)
+EIGHT_BIT_SEEDS = range(6)  # 8-bit is the slowest on a CPU and the least used on robots
 DEFAULT_CASES = [(a, q) for a in ARCHS for q in QUANTIZATIONS if a not in COSMOS3 or q != "8bit"]
 CAMERA = (160, 120)  # a small camera keeps the prompt short; the window is the default one
 
@@ -91,7 +92,8 @@ def test_every_decision_at_the_node_defaults_is_valid(
     values = {"model": str(tiny_all_dirs[arch]), "device": "cpu", "quantization": quantization}
     config, backend = load_configured(values)
     try:
-        decisions = decide_over_seeds(backend, config, seeds_for(arch))
+        seeds = EIGHT_BIT_SEEDS if quantization == "8bit" else SEEDS
+        decisions = decide_over_seeds(backend, config, seeds_for(arch, seeds))
     finally:
         backend.close()
     assert not invalid(decisions), invalid(decisions)
