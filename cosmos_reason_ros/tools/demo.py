@@ -8,7 +8,7 @@
 6. writes ``NODE_PARAMS`` (``tiny_node.yaml``): the node's parameters for the tiny model and the
    bag's camera, for the README's walkthrough "From the demo to a live node".
 
-``--model nvidia/Cosmos-Reason1-7B`` (``make demo MODEL=...``) runs the real model instead.
+``--model nvidia/Cosmos3-Nano`` (``make demo MODEL=...``) runs the real model instead.
 Exit status (``tools.exits``): 0 done, 1 when the node gave no decision, 130 on Ctrl-C.
 """
 
@@ -146,7 +146,7 @@ def _main(argv: list[str] | None) -> int:
         _say(
             "NOTE: the tiny model has random weights: its text is noise, and only the plumbing "
             "(window, prompt, constrained JSON, validation, messages) is real. For the real "
-            "thing on a GPU: make demo MODEL=nvidia/Cosmos-Reason1-7B"
+            "thing on a GPU: make demo MODEL=nvidia/Cosmos3-Nano"
         )
     _say(f"done in {time.monotonic() - t_start:.1f} s")
     return ExitCode.OK
