@@ -27,6 +27,19 @@ A constrained answer comes back exactly in ``GenerationResult.answer_json`` and 
 ``thinking``. The second request costs one more prefill (a server with prefix caching, as vLLM
 has by default, reuses the first's).
 
+trtllm-serve (found at ``load`` from its model cards, ``owned_by: tensorrt_llm``) cannot continue
+a prefilled assistant turn: its ``ChatCompletionRequest`` has no ``continue_final_message`` and
+refuses fields it does not know (``extra="forbid"``, NVIDIA/TensorRT-LLM
+``tensorrt_llm/serve/openai_protocol.py`` @ 0076e939). So there the answer comes in the same
+request as the thinking, constrained by a structural tag (``backends.guides``: free thinking
+up to ``</think>``, then the profile's answer layout around the JSON; trtllm-serve keeps a
+structural tag as it is, with or without a reasoning parser), whatever ``structured_output``
+says unless it is ``off``. When the budget or the deadline cuts the thinking, the stream is
+closed and the answer asked for afresh, constrained to the JSON alone: the model answers
+without seeing its cut thinking (logged once). Requests carry trtllm-serve's layout
+(``openai.chat``); ``load`` sends one single-token request with the fields the node will send,
+so a release that refuses one of them is refused at configure, in one sentence naming it.
+
 The API key is read only from the environment variable ``config.api_key_env``; it never
 appears in logs, ``describe()`` or error messages.
 """
@@ -41,6 +54,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from cosmos_reason_ros.backends.config import STRUCTURED_OUTPUT_MODES, BackendConfig
+from cosmos_reason_ros.backends.guides import answer_only_tag, answer_structural_tag
 from cosmos_reason_ros.backends.openai.api_key import (
     KeyFilter,
     blank_result,
@@ -48,7 +62,14 @@ from cosmos_reason_ros.backends.openai.api_key import (
     sent_in_clear,
 )
 from cosmos_reason_ros.backends.openai.calls import RetryableError, ServerCalls
-from cosmos_reason_ros.backends.openai.chat import build_chat_kwargs, continuation, with_schema
+from cosmos_reason_ros.backends.openai.chat import (
+    ALL_FRAMES,
+    TRTLLM_SERVE,
+    build_chat_kwargs,
+    continuation,
+    with_guide,
+    with_schema,
+)
 from cosmos_reason_ros.backends.openai.stream import AnswerReader, GenerationRun, ThinkingWatch
 from cosmos_reason_ros.core.architecture import detect_architecture
 from cosmos_reason_ros.core.errors import BackendError, BackendUnavailableError, ConfigError
@@ -121,6 +142,8 @@ class OpenAIBackend:
         )
         self._client: Any = None
         self._architecture = detect_architecture(config.model)
+        self._server = ""  # TRTLLM_SERVE once load() found trtllm-serve
+        self._told_afresh = False
         self._lock = threading.Lock()
 
     # -- Backend interface --------------------------------------------------------------------
@@ -171,14 +194,24 @@ class OpenAIBackend:
         # id or path): the architecture is read from that checkpoint where it is reachable.
         roots = [str(getattr(m, "root", "") or "") for m in models if m.id == self._config.model]
         architecture = detect_architecture(self._config.model, *roots)
+        owners = {str(getattr(m, "owned_by", "") or "") for m in models}
+        server = TRTLLM_SERVE if "tensorrt_llm" in owners else ""
+        if server == TRTLLM_SERVE:
+            try:
+                self._check_trtllm_serve(client)
+            except BaseException:
+                client.close()
+                raise
         with self._lock:
             self._client = client
             self._architecture = architecture
+            self._server = server
         logger.info(
-            "openai backend ready host=%s model=%s architecture=%s",
+            "openai backend ready host=%s model=%s architecture=%s server=%s",
             self._host,
             self._config.model,
             architecture.describe(),
+            server or "openai-compatible",
         )
         logger.info("openai backend: %s", self.enforcement())
 
@@ -208,13 +241,15 @@ class OpenAIBackend:
         """``generate`` after the checks, with the key filter in place."""
         run = GenerationRun(request, time.monotonic())
         base = build_chat_kwargs(
-            request, self._config, self._architecture.model_type, self._extra_body
+            request, self._config, self._architecture.model_type, self._extra_body, self._server
         )
         run.preprocess_s = time.monotonic() - run.start
         fmt = request.answer_format
         schema = fmt is not None and request.constrained and self._structured_output != "off"
         if fmt is None or fmt.max_thinking_tokens == 0:
             return self._answer_at_once(client, base, run, fmt if schema else None)
+        if self._server == TRTLLM_SERVE:
+            return self._think_then_answer(client, base, run, fmt, schema)
         two_phase = schema and self._structured_output == "auto"
         first = with_schema(base, fmt) if schema and not two_phase else base
         answer = AnswerReader(run.out, wrapped=schema and not two_phase)
@@ -273,6 +308,14 @@ class OpenAIBackend:
 
     def enforcement(self) -> str:
         """One sentence saying what this backend enforces and how (logged at ``load``)."""
+        if self._server == TRTLLM_SERVE:
+            how = (
+                "the thinking budget and deadline are enforced client-side; on trtllm-serve "
+                "the answer follows the thinking in the same request"
+            )
+            if self._structured_output == "off":
+                return how + "; answers are not constrained (structured_output off)"
+            return how + ", constrained by a structural_tag response_format"
         how = (
             "the thinking budget and deadline are enforced client-side (the stream is stopped "
             "and the answer asked for as a continuation of the prefilled thinking, "
@@ -301,6 +344,79 @@ class OpenAIBackend:
             return run.result()
         run.out.emit(fmt.answer_suffix)
         return run.result(thinking="", answer_json=answer.json)
+
+    def _think_then_answer(
+        self,
+        client: Any,
+        base: dict[str, Any],
+        run: GenerationRun,
+        fmt: AnswerFormat,
+        schema: bool,
+    ) -> GenerationResult:
+        """trtllm-serve: the thinking and the answer in one request; when the budget or the
+        deadline cuts the thinking, the answer asked for afresh (module docstring)."""
+        rest = fmt.answer_prefix[len(fmt.think_end) :]
+        answer = AnswerReader(run.out, wrapped=schema, lead=rest, tail=fmt.answer_suffix)
+        # The thinking tag opens with nothing: the template may have opened it, and any text
+        # the model writes before ``</think>`` (its own ``<think>`` too) is thinking.
+        first = (
+            with_guide(base, answer_structural_tag(fmt, thinking_opened=True)) if schema else base
+        )
+        watch = self._calls.with_retries(
+            lambda: self._think(client, first, run, ThinkingWatch(fmt, run.out, False, answer)),
+            run.request.cancel,
+            may_retry=lambda: not run.out.emitted,
+        )
+        run.thinking_s = max(0.0, watch.ended_at - run.sent)
+        run.ended_by = watch.ended_by
+        run.prompt_tokens = watch.stream.prompt_tokens
+        run.generated = watch.stream.completion_tokens
+        if watch.stopped:
+            if not schema:  # nothing to ask afresh for: an unconstrained answer would think again
+                return run.result()
+            if not self._told_afresh:
+                self._told_afresh = True
+                logger.warning(
+                    "openai backend: trtllm-serve cannot continue a cut thinking (no "
+                    "continue_final_message); the answer is asked for afresh, without it"
+                )
+            run.out.emit(watch.prefix_rest())
+            answer = AnswerReader(run.out, wrapped=True)
+            left = max(1, run.request.sampling.max_new_tokens - watch.tokens)
+            second = with_guide({**base, "max_tokens": left}, answer_only_tag(fmt.json_schema))
+            self._answer(client, second, run, answer)
+            run.generated += answer.stream.completion_tokens
+        if not schema:
+            return run.result()
+        run.out.emit(fmt.answer_suffix)
+        return run.result(thinking=watch.thinking, answer_json=answer.json)
+
+    def _check_trtllm_serve(self, client: Any) -> None:
+        """One single-token text request carrying the fields the node sends trtllm-serve, so a
+        release that refuses one (``extra="forbid"``) is refused now, in one sentence.
+
+        Raises:
+            BackendError: The server refused the request; names the field and what to do.
+        """
+        body: dict[str, Any] = {"top_k": 0, "repetition_penalty": 1.0}
+        if self._config.video_transport == "video":
+            body["media_io_kwargs"] = ALL_FRAMES
+            body["mm_processor_kwargs"] = {"do_sample_frames": False}
+        kwargs: dict[str, Any] = {
+            "model": self._config.model,
+            "messages": [{"role": "user", "content": "Reply OK."}],
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "extra_body": body,
+        }
+        if self._structured_output != "off":
+            kwargs["response_format"] = answer_only_tag({"type": "object"})
+        try:
+            self._calls.with_retries(
+                lambda: self._calls.call(lambda: client.chat.completions.create(**kwargs)), None
+            )
+        except BackendError as err:
+            raise BackendError(_trtllm_serve_refusal(self._host, str(err))) from None
 
     def _answer(
         self, client: Any, kwargs: dict[str, Any], run: GenerationRun, answer: AnswerReader
@@ -345,3 +461,33 @@ class OpenAIBackend:
         if not watch.ended_by:  # the model stopped while thinking: the answer is still due
             watch.end("model", stop=True)
         return watch
+
+
+_REFUSED_FIELDS = {
+    "media_io_kwargs": (
+        "per-request media_io_kwargs, without which it loads every video as 10 frames: use a "
+        "trtllm-serve release that accepts them, or set video_transport to images"
+    ),
+    "mm_processor_kwargs": (
+        "per-request mm_processor_kwargs, without which its processor re-samples and resizes "
+        "the frames: use a trtllm-serve release that accepts them, or set video_transport to "
+        "images"
+    ),
+    "response_format": (
+        "a structural_tag response_format, which constrains the answer after the thinking on "
+        "trtllm-serve: use a release that accepts it, or set structured_output to off"
+    ),
+    "structural_tag": (
+        "a structural_tag response_format, which constrains the answer after the thinking on "
+        "trtllm-serve: use a release that accepts it, or set structured_output to off"
+    ),
+}
+
+
+def _trtllm_serve_refusal(host: str, error: str) -> str:
+    """One sentence for trtllm-serve refusing the probe request: the field it named and what
+    to do, else the server's own words."""
+    for field_name, advice in _REFUSED_FIELDS.items():
+        if field_name in error:
+            return f"trtllm-serve at {host} refuses {advice}"
+    return f"trtllm-serve at {host} refuses the requests the node sends: {error}"

@@ -16,6 +16,16 @@ encoding; no network.
 - ``with_schema`` adds the answer schema as ``response_format`` json_schema; ``continuation``
   asks for the answer after a prefilled assistant turn (``continue_final_message: true``,
   ``add_generation_prompt: false``: vLLM, SGLang and transformers' chat templating).
+- trtllm-serve (``server=TRTLLM_SERVE``) reads a request its own way (NVIDIA/TensorRT-LLM
+  ``tensorrt_llm/serve/chat_utils.py`` @ 0c351902, ``inputs/media_io.py`` @ 0142b193), so its
+  requests differ in two places. (1) It loads each ``video_url`` itself, keeping 10 frames
+  (``VideoMediaIO(num_frames=10, fps=30)``) unless told otherwise: every video request says
+  ``media_io_kwargs: {"video": {"num_frames": -1, "fps": -1}}``, which keeps every frame.
+  (2) Within a message it joins the text parts and puts every media placeholder before them
+  (Qwen2.5-VL, Qwen3-VL and Cosmos 3 register ``ContentFormat.STRING``, ``BEFORE_TEXT``, no
+  interleaving), which would move "Camera N: …" away from its video: a message with several
+  clips is sent as one user turn per clip (its label, then its media), the question in a turn
+  of its own, so each label stays in the turn of its own video.
 """
 
 from __future__ import annotations
@@ -33,10 +43,27 @@ from cosmos_reason_ros.core.generation import (
     ChatMessage,
     GenerationRequest,
     TextPart,
+    VideoPart,
 )
 from cosmos_reason_ros.core.types import Clip
 
-__all__ = ["build_chat_kwargs", "continuation", "server_processor_kwargs", "with_schema"]
+__all__ = [
+    "ALL_FRAMES",
+    "TRTLLM_SERVE",
+    "build_chat_kwargs",
+    "continuation",
+    "media_turns",
+    "server_processor_kwargs",
+    "with_guide",
+    "with_schema",
+]
+
+TRTLLM_SERVE = "trtllm-serve"
+"""The server name of trtllm-serve (its ``/v1/models`` cards are ``owned_by: tensorrt_llm``)."""
+
+ALL_FRAMES = {"video": {"num_frames": -1, "fps": -1}}
+"""trtllm-serve's ``media_io_kwargs`` that keep every frame of a video: ``_load_video_by_cv2``
+caps the count only at a positive ``num_frames`` and a positive ``fps``."""
 
 
 def _content(message: ChatMessage, request: GenerationRequest, config: BackendConfig) -> Any:
@@ -97,11 +124,31 @@ def server_processor_kwargs(clips: list[Clip], architecture: str = "") -> dict[s
     return kwargs
 
 
+def media_turns(messages: tuple[ChatMessage, ...]) -> tuple[ChatMessage, ...]:
+    """``messages`` with each message that holds several clips split into one turn per clip
+    (the parts up to and including that clip) and a turn for the parts after the last clip."""
+    out: list[ChatMessage] = []
+    for message in messages:
+        if sum(isinstance(p, VideoPart) for p in message.parts) < 2:
+            out.append(message)
+            continue
+        parts: list[Any] = []
+        for part in message.parts:
+            parts.append(part)
+            if isinstance(part, VideoPart):
+                out.append(ChatMessage(message.role, tuple(parts)))
+                parts = []
+        if parts:
+            out.append(ChatMessage(message.role, tuple(parts)))
+    return tuple(out)
+
+
 def build_chat_kwargs(
     request: GenerationRequest,
     config: BackendConfig,
     architecture: str = "",
     extra_body: dict[str, Any] | None = None,
+    server: str = "",
 ) -> dict[str, Any]:
     """The keyword arguments of ``client.chat.completions.create`` for ``request``, without a
     schema (``with_schema`` adds it). See the module docstring for the layout.
@@ -111,13 +158,14 @@ def build_chat_kwargs(
         config: ``model``, ``video_transport`` and ``jpeg_quality`` are used.
         architecture: The model's ``model_type``, for the processor's size bounds.
         extra_body: Extra request fields, merged last (they win).
+        server: ``TRTLLM_SERVE`` for trtllm-serve's layout; "" for every other server.
     """
     s = request.sampling
+    trtllm = server == TRTLLM_SERVE
+    messages = media_turns(request.messages) if trtllm else request.messages
     kwargs: dict[str, Any] = {
         "model": config.model,
-        "messages": [
-            {"role": m.role, "content": _content(m, request, config)} for m in request.messages
-        ],
+        "messages": [{"role": m.role, "content": _content(m, request, config)} for m in messages],
         "max_tokens": s.max_new_tokens,
         "temperature": s.temperature,
         "top_p": s.top_p,
@@ -131,6 +179,8 @@ def build_chat_kwargs(
     clips = video_clips(request)
     if config.video_transport == "video" and clips:
         body["mm_processor_kwargs"] = server_processor_kwargs(clips, architecture)
+        if trtllm:
+            body["media_io_kwargs"] = copy.deepcopy(ALL_FRAMES)
     body.update(extra_body or {})
     kwargs["extra_body"] = body
     return kwargs
@@ -143,6 +193,14 @@ def with_schema(kwargs: dict[str, Any], fmt: AnswerFormat) -> dict[str, Any]:
         "type": "json_schema",
         "json_schema": {"name": "answer", "schema": fmt.json_schema, "strict": True},
     }
+    return out
+
+
+def with_guide(kwargs: dict[str, Any], structural_tag: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` constrained by ``structural_tag`` (``backends.guides``), trtllm-serve's
+    ``response_format`` of type ``structural_tag``."""
+    out = dict(kwargs)
+    out["response_format"] = structural_tag
     return out
 
 

@@ -287,6 +287,8 @@ class ThinkingWatch:
             rest, self._raw = self._raw[end:], self._raw[:end]
             self.end("model")
             if not self._stop_at_end:
+                if self._answer.lead:  # the layout the guide makes the server write next
+                    self._out.emit(self.prefix_rest())
                 self._answer.feed(rest, count=False)
             return
         hold = next(
@@ -301,11 +303,21 @@ class AnswerReader:
     """Reads answer text into ``out``. With ``wrapped`` (a schema-constrained JSON answer) the
     whitespace around the JSON is left out, so ``json`` is exactly the JSON text emitted, and
     any split-off reasoning counts as answer text; without, split-off reasoning is laid out
-    between ``<think>`` markers before the answer."""
+    between ``<think>`` markers before the answer.
 
-    def __init__(self, out: Transcript, wrapped: bool) -> None:
+    ``lead`` and ``tail`` (wrapped only) are layout a structural tag makes the server write
+    around the JSON (``\n\n<answer>\n`` … ``\n</answer>``): they are not part of ``json`` and
+    not emitted (the caller emits the profile's layout itself). Text that does not start with
+    ``lead`` is all answer.
+    """
+
+    def __init__(self, out: Transcript, wrapped: bool, lead: str = "", tail: str = "") -> None:
         self._out = out
         self.wrapped = wrapped
+        self.lead = lead if wrapped else ""
+        self._lead_left = self.lead
+        self._tail = tail.strip() if wrapped else ""
+        self._tail_seen = False
         self._held = ""
         self._reasoning = ""
         self._think_open = False
@@ -325,11 +337,37 @@ class AnswerReader:
         if not self.wrapped:
             self._out.emit(text)
             return
+        if self._tail_seen:
+            return
         text = self._held + text
+        if self._lead_left:
+            n = min(len(text), len(self._lead_left))
+            if text[:n] == self._lead_left[:n]:
+                self._lead_left = self._lead_left[n:]
+                text = text[n:]
+            else:
+                self._lead_left = ""
+            if self._lead_left:
+                self._held = ""
+                return
         if not self.json:
             text = text.lstrip()
         body = text.rstrip()
-        self._held = text[len(body) :]
+        if self._tail:
+            if body.endswith(self._tail):
+                body = body[: -len(self._tail)].rstrip()
+                self._tail_seen = True
+            else:  # hold back what may be the start of the tail
+                hold = next(
+                    (
+                        k
+                        for k in range(len(self._tail) - 1, 0, -1)
+                        if body.endswith(self._tail[:k])
+                    ),
+                    0,
+                )
+                body = body[: len(body) - hold].rstrip()
+        self._held = "" if self._tail_seen else text[len(body) :]
         self.json += body
         self._out.emit(body)
 

@@ -2,8 +2,9 @@
 
 ``llm_kwargs`` are the ``LLM(...)`` arguments, ``sampling_kwargs`` the ``SamplingParams(...)``
 ones; ``plan_phases`` splits a constrained request into free thinking and a guided answer;
-``answer_structural_tag`` is the one-call guide (thinking free, then the JSON answer);
-``find_video_data`` finds ``VideoData`` wherever the installed release keeps it.
+``answer_structural_tag`` (from ``backends.guides``) is the one-call guide (thinking free,
+then the JSON answer); ``find_video_data`` finds ``VideoData`` wherever the installed
+release keeps it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from cosmos_reason_ros.backends.config import BackendConfig
+from cosmos_reason_ros.backends.guides import (
+    answer_only_tag,
+    answer_structural_tag,
+    opening_marker,
+)
 from cosmos_reason_ros.core.errors import ConfigError
 from cosmos_reason_ros.core.generation import AnswerFormat, GenerationRequest, SamplingSettings
 
@@ -156,48 +162,6 @@ def plan_phases(request: GenerationRequest) -> tuple[Phase, ...]:
         return (answer,)
     thinking = Phase(max_tokens=budget, stop=(fmt.think_end,), deadline_s=fmt.max_thinking_s)
     return (thinking, answer)
-
-
-def opening_marker(think_end: str) -> str:
-    """The marker that opens the thinking ``think_end`` closes: ``</think>`` -> ``<think>``."""
-    return "<" + think_end[2:] if think_end.startswith("</") else ""
-
-
-def answer_structural_tag(fmt: AnswerFormat, thinking_opened: bool) -> dict[str, Any]:
-    """The one-call guide: free thinking up to ``think_end``, then the JSON answer.
-
-    xgrammar's structural-tag format (``sequence`` of ``tag`` elements; the shape TensorRT-LLM
-    main builds in ``llmapi/guided_decoding.py`` for reasoning models). The thinking opens with
-    the ``<think>`` marker unless the prompt already did (``thinking_opened``), which also gives
-    ``thinking_token_budget`` the marker it counts from.
-    """
-    rest = fmt.answer_prefix[len(fmt.think_end) :]
-    thinking = {
-        "type": "tag",
-        "begin": "" if thinking_opened else opening_marker(fmt.think_end),
-        "content": {"type": "any_text"},
-        "end": fmt.think_end,
-    }
-    answer = {
-        "type": "tag",
-        "begin": rest,
-        "content": {"type": "json_schema", "json_schema": fmt.json_schema},
-        "end": fmt.answer_suffix,
-    }
-    return {
-        "type": "structural_tag",
-        "format": {"type": "sequence", "elements": [thinking, answer]},
-    }
-
-
-def answer_only_tag(json_schema: dict[str, Any]) -> dict[str, Any]:
-    """A structural tag of the JSON schema alone: the answer call's guide on an LLM with a
-    reasoning parser, which leaves structural tags as they are but wraps a ``json`` guide in a
-    reasoning block (TensorRT-LLM main ``adapt_guided_decoding_for_reasoning_parser``)."""
-    return {
-        "type": "structural_tag",
-        "format": {"type": "json_schema", "json_schema": json_schema},
-    }
 
 
 def without_opening(thinking: str, think_end: str) -> str:
