@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-__all__ = ["RecordedRequest", "Reply", "reason1_text", "reason2_text"]
+__all__ = ["LoadedVideo", "RecordedRequest", "Reply", "reason1_text", "reason2_text"]
 
 
 def reason1_text(answer: Mapping[str, Any], thinking: str = "ok") -> str:
@@ -127,6 +127,23 @@ def _split(text: str, n: int) -> list[str]:
 
 
 @dataclass(frozen=True)
+class LoadedVideo:
+    """A video as a server engine (``trtllm_serve``) loaded it.
+
+    Attributes:
+        frames: How many frames it kept.
+        height: The frames' height in pixels, as decoded.
+        width: The frames' width in pixels, as decoded.
+        fps: The video's own frame rate (``CAP_PROP_FPS``).
+    """
+
+    frames: int
+    height: int
+    width: int
+    fps: float
+
+
+@dataclass(frozen=True)
 class RecordedRequest:
     """One HTTP request the server received.
 
@@ -135,12 +152,19 @@ class RecordedRequest:
         path: The request path, e.g. ``/v1/chat/completions``.
         headers: Header names in lower case.
         body: The parsed JSON body, or None.
+        rendered: With an engine (``ChatCompletionsServer(engine=...)``) that accepted the chat
+            request: (role, content) per message as it rendered them; else empty.
+        videos: Likewise, each video as the engine loaded it.
+        images: Likewise, how many images the engine loaded.
     """
 
     method: str
     path: str
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
+    rendered: tuple[tuple[str, str], ...] = ()
+    videos: tuple[LoadedVideo, ...] = ()
+    images: int = 0
 
     @property
     def authorization(self) -> str:

@@ -18,6 +18,10 @@ as a reasoning parser sends it (``reasoning_content`` or ``reasoning`` deltas), 
 recorded, so tests can assert on message layout, data URLs, extra fields, headers and prefilled
 assistant turns.
 
+With an ``engine`` (``trtllm_serve.TrtllmServe``) the server plays that server faithfully:
+its routes and model cards, its request validation (400 before any scripted reply is used), its
+rendering of the conversation and its video loading, recorded on each ``RecordedRequest``.
+
 Example::
 
     with ChatCompletionsServer(script=[Reply.error(500)], default=Reply.answer("hi")) as srv:
@@ -33,8 +37,9 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cosmos_reason_ros.testing.openai_replies import (
     RecordedRequest,
@@ -42,6 +47,9 @@ from cosmos_reason_ros.testing.openai_replies import (
     reason1_text,
     reason2_text,
 )
+
+if TYPE_CHECKING:
+    from cosmos_reason_ros.testing.trtllm_serve import TrtllmServe
 
 __all__ = ["ChatCompletionsServer", "RecordedRequest", "Reply", "reason1_text", "reason2_text"]
 
@@ -55,9 +63,11 @@ class ChatCompletionsServer:
     Args:
         script: Replies for the first chat requests, in order.
         default: The reply once the script is exhausted.
-        models: Model ids listed by ``GET /v1/models``; the first is echoed in answers.
+        models: Model ids listed by ``GET /v1/models``; the first is echoed in answers. With an
+            engine only the first is listed: trtllm-serve serves one model.
         api_key: When set, requests without ``Authorization: Bearer <api_key>`` get 401.
         responder: Called with each chat request's body; its reply (if not None) answers it.
+        engine: The server to play (``TrtllmServe(...)``); None: a generic, lenient one.
     """
 
     def __init__(
@@ -67,12 +77,15 @@ class ChatCompletionsServer:
         models: Sequence[str] = ("test-model",),
         api_key: str | None = None,
         responder: Callable[[dict[str, Any]], Reply | None] | None = None,
+        *,
+        engine: TrtllmServe | None = None,
     ) -> None:
         self._script = list(script)
         self._responder = responder
         self._default = default if default is not None else Reply()
         self.models = tuple(models)
         self.api_key = api_key
+        self.engine = engine
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._closing = threading.Event()
@@ -165,7 +178,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.server_state._record(RecordedRequest("GET", self.path, self._headers()))
         if not self._authorized():
             return
-        if self.path.rstrip("/").endswith("/models"):
+        if self.server_state.engine is not None:
+            self._engine_get(self.server_state.engine)
+        elif self.path.rstrip("/").endswith("/models"):
             data = [
                 {"id": m, "object": "model", "created": 0, "owned_by": "test"}
                 for m in self.server_state.models
@@ -181,6 +196,9 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else None
         except json.JSONDecodeError:
             body = None
+        if self.server_state.engine is not None:
+            self._engine_post(self.server_state.engine, raw, body)
+            return
         self.server_state._record(RecordedRequest("POST", self.path, self._headers(), body))
         if not self._authorized():
             return
@@ -192,6 +210,46 @@ class _Handler(BaseHTTPRequestHandler):
             return
         reply = self.server_state._next_reply(body).for_request(body)
         self._answer(body, reply)
+
+    # -- an engine's routes --------------------------------------------------------------------
+    def _engine_get(self, engine: TrtllmServe) -> None:
+        path = self.path.split("?")[0]
+        if path == "/v1/models":
+            card = engine.model_card(self.server_state.models[0], int(time.time()))
+            self._send_json(200, {"object": "list", "data": [card]})
+        elif path == "/version":
+            self._send_json(200, engine.version_body())
+        else:
+            self._send_json(404, {"detail": "Not Found"})
+
+    def _engine_post(self, engine: TrtllmServe, raw: bytes, body: Any) -> None:
+        """Validate, parse, record, then answer with the script: the order trtllm-serve keeps."""
+        from cosmos_reason_ros.testing.trtllm_serve import RequestRefused
+
+        state = self.server_state
+        request = RecordedRequest("POST", self.path, self._headers(), body)
+        if not self._key_ok() or self.path.split("?")[0] != "/v1/chat/completions":
+            state._record(request)
+            if self._authorized():
+                self._send_json(404, {"detail": "Not Found"})
+            return
+        error = engine.validation_error(raw)
+        if error is not None:
+            state._record(request)
+            self._send_json(400, {"error": error})
+            return
+        try:
+            chat = engine.parse(body)
+            grammar = engine.guide(body)
+        except RequestRefused as e:
+            state._record(request)
+            refusal = {"message": str(e), "type": "BadRequestError", "param": None, "code": 400}
+            self._send_json(400, {"object": "error", **refusal})
+            return
+        state._record(
+            replace(request, rendered=chat.rendered, videos=chat.videos, images=chat.images)
+        )
+        self._answer(body, engine.guided(body, grammar, state._next_reply(body)))
 
     # -- replies -----------------------------------------------------------------------------
     def _answer(self, body: dict[str, Any], reply: Reply) -> None:
@@ -281,9 +339,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _headers(self) -> dict[str, str]:
         return {k.lower(): v for k, v in self.headers.items()}
 
-    def _authorized(self) -> bool:
+    def _key_ok(self) -> bool:
         key = self.server_state.api_key
-        if key is None or self.headers.get("Authorization", "") == f"Bearer {key}":
+        return key is None or self.headers.get("Authorization", "") == f"Bearer {key}"
+
+    def _authorized(self) -> bool:
+        if self._key_ok():
             return True
         self._send_error(401, "invalid or missing API key")
         return False

@@ -337,7 +337,12 @@ class OpenAIBackend:
         if fmt is not None:
             run.out.emit(fmt.answer_prefix)
             run.ended_by = "tokens"
-        self._answer(client, with_schema(base, fmt) if fmt else base, run, answer)
+        if fmt is not None and self._server == TRTLLM_SERVE:
+            # A plain JSON guide would be wrapped in a <think> block behind a reasoning parser.
+            base = with_guide(base, answer_only_tag(fmt.json_schema))
+        elif fmt is not None:
+            base = with_schema(base, fmt)
+        self._answer(client, base, run, answer)
         run.prompt_tokens = answer.stream.prompt_tokens
         run.generated = answer.stream.completion_tokens
         if fmt is None:
@@ -487,7 +492,8 @@ _REFUSED_FIELDS = {
 def _trtllm_serve_refusal(host: str, error: str) -> str:
     """One sentence for trtllm-serve refusing the probe request: the field it named and what
     to do, else the server's own words."""
-    for field_name, advice in _REFUSED_FIELDS.items():
-        if field_name in error:
-            return f"trtllm-serve at {host} refuses {advice}"
+    if "HTTP 400" in error:  # a field the release does not know, or a value it refuses
+        for field_name, advice in _REFUSED_FIELDS.items():
+            if field_name in error:
+                return f"trtllm-serve at {host} refuses {advice}"
     return f"trtllm-serve at {host} refuses the requests the node sends: {error}"

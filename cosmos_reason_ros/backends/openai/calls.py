@@ -197,8 +197,8 @@ class ServerCalls:
         )
 
     def _server_message(self, err: Any) -> str:
-        body = err.body
-        message = body.get("message") if isinstance(body, dict) else None
+        body = err.body  # the SDK's: the body's "error" member where it has one
+        message = body.get("message") if isinstance(body, dict) else body
         return self.scrub(str(message) if message else str(err.message))
 
 
