@@ -146,24 +146,30 @@ SCHEMA = {
 JSON = '{"action": "forward"}'
 
 
-def _fmt(budget: int) -> AnswerFormat:
+REASON1 = ("</think>\n\n<answer>\n", "\n</answer>")
+REASON2 = ("</think>\n\n", "")
+
+
+def _fmt(budget: int, layout: tuple[str, str] = REASON1) -> AnswerFormat:
     return AnswerFormat(
         think_end="</think>",
-        answer_prefix="</think>\n\n<answer>\n",
-        answer_suffix="\n</answer>",
+        answer_prefix=layout[0],
+        answer_suffix=layout[1],
         json_schema=SCHEMA,
         max_thinking_tokens=budget,
         max_thinking_s=0.0,
     )
 
 
-def _generate(reply: Reply, budget: int) -> tuple[Any, list[Any], list[str]]:
+def _generate(
+    reply: Reply, budget: int, layout: tuple[str, str] = REASON1
+) -> tuple[Any, list[Any], list[str]]:
     deltas: list[str] = []
     request = GenerationRequest(
         messages=(ChatMessage("user", (TextPart("What next?"),)),),
         clips=(),
         sampling=SamplingSettings(max_new_tokens=300),
-        answer_format=_fmt(budget),
+        answer_format=_fmt(budget, layout),
         on_text=lambda d, n: deltas.append(d),
     )
     with ChatCompletionsServer(
@@ -185,6 +191,18 @@ def test_the_answer_follows_the_thinking_in_the_same_request_laid_out_as_the_mod
     assert (result.answer_json, result.thinking_ended_by) == (JSON, "model")
     assert result.thinking == "\nthe lane is clear\n"
     assert result.text == text and "".join(deltas) == text
+
+
+def test_thinking_split_off_by_trtllm_serve_s_reasoning_parser_is_read_with_the_answer() -> None:
+    """trtllm-serve with ``--reasoning_parser qwen3`` (Reason2) sends the thinking as
+    ``reasoning_content`` and the rest of the guided text, the answer layout, as content."""
+    reply = Reply(reasoning="the lane is clear", reasoning_chunks=3, text="\n\n" + JSON)
+    result, requests, deltas = _generate(reply, budget=64, layout=REASON2)
+    assert len(requests) == 1
+    assert (result.answer_json, result.thinking_ended_by) == (JSON, "model")
+    assert result.thinking == "the lane is clear"
+    assert result.text == "<think>\nthe lane is clear\n</think>\n\n" + JSON
+    assert "".join(deltas) == result.text
 
 
 def test_a_thinking_cut_by_the_budget_gets_its_answer_afresh_under_a_json_guide(
