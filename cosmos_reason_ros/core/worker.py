@@ -6,7 +6,10 @@ the queue. Each job gets its own cancel event and an optional deadline, counted 
 submission, so a job that waits behind others has one too: when the deadline passes, the
 event is set (a well-behaved backend stops within a token or two) and the job's future fails
 with ``GenerationTimeout`` at once, even if the backend ignores the event; a job still waiting
-gives its place back.
+gives its place back. A job that is about to deliver its result (publish a decision) first
+claims it (``CancelEvent.claim``): from then on neither its deadline nor a cancel or a stop
+fails it, and a job whose deadline came first cannot claim, so no caller is told "timed out"
+about a decision that is published anyway.
 
 ``close`` (refuse new jobs, fail every pending and running one with "node is stopping") and
 ``join`` are the two halves of ``stop``: a caller first answers everyone, then waits as long as
@@ -61,19 +64,51 @@ class WorkerStats:
     max_pending: int
 
 
+class CancelEvent(threading.Event):
+    """A job's cancel event, which the job can close before it delivers its result.
+
+    ``claim`` (the job, just before it publishes) and ``cancel`` (a deadline, a cancel, a stop)
+    exclude each other: a result is either claimed and delivered, or cancelled and never
+    published; a caller is never told "timed out" about a decision that is then published.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._guard = threading.Lock()
+        self._claimed = False
+
+    def cancel(self) -> bool:
+        """Set the event unless the job claimed its result; returns whether it was set."""
+        with self._guard:
+            if self._claimed:
+                return False
+            self.set()
+            return True
+
+    def claim(self) -> bool:
+        """Claim the result for delivery unless the job was cancelled; after a True, ``cancel``
+        does nothing."""
+        with self._guard:
+            if self.is_set():
+                return False
+            self._claimed = True
+            return True
+
+
 class Job(Generic[T]):
     """A submitted job: its future, and its cancel event (set by ``cancel()``)."""
 
-    def __init__(self, fn: Callable[[threading.Event], T], timeout_s: float | None) -> None:
+    def __init__(self, fn: Callable[[CancelEvent], T], timeout_s: float | None) -> None:
         self.fn = fn
         self.timeout_s = timeout_s
         self.submitted = time.monotonic()
-        self.cancel_event = threading.Event()
+        self.cancel_event = CancelEvent()
         self.future: Future[T] = Future()
 
     def cancel(self) -> None:
-        """Ask the job to stop; a well-behaved backend stops within a token or two."""
-        self.cancel_event.set()
+        """Ask the job to stop unless it claimed its result; a well-behaved backend stops
+        within a token or two."""
+        self.cancel_event.cancel()
 
 
 class Reservation:
@@ -163,7 +198,7 @@ class InferenceWorker:
 
     def submit(
         self,
-        fn: Callable[[threading.Event], T],
+        fn: Callable[[CancelEvent], T],
         timeout_s: float | None = None,
         reservation: Reservation | None = None,
     ) -> Job[T]:
@@ -222,8 +257,8 @@ class InferenceWorker:
             jobs = [*self._pending, *([self._running] if self._running else [])]
             self._pending.clear()
         for job in jobs:
-            job.cancel_event.set()
-            _fail(job.future, GenerationCancelled(reason))
+            if job.cancel_event.cancel():  # a claimed result is being delivered: it settles
+                _fail(job.future, GenerationCancelled(reason))
 
     def close(self) -> None:
         """Refuse new jobs (``WorkerStopped``) and cancel every job (``cancel_all``): every
@@ -306,7 +341,8 @@ class InferenceWorker:
 
     @staticmethod
     def _expire(job: Job[object], waiting: bool) -> None:
-        job.cancel_event.set()
+        if not job.cancel_event.cancel():  # the job claimed its result: it is being delivered
+            return
         timeout_s = job.timeout_s or 0.0
         if waiting:
             exc = GenerationTimeout(

@@ -32,7 +32,12 @@ from cosmos_reason_ros.core.alerts import (
 )
 from cosmos_reason_ros.core.errors import ConfigError, GenerationCancelled
 from cosmos_reason_ros.core.window import WindowSet
-from cosmos_reason_ros.core.worker import InferenceWorker, QueueFullError, WorkerStopped
+from cosmos_reason_ros.core.worker import (
+    CancelEvent,
+    InferenceWorker,
+    QueueFullError,
+    WorkerStopped,
+)
 from cosmos_reason_ros.ros.cameras import Camera, fresh_snapshot
 from cosmos_reason_ros.ros.conversions import time_from_ns
 from cosmos_reason_ros.ros.guard import guarded, nothing
@@ -163,13 +168,13 @@ class Alerts:
             return
         job.future.add_done_callback(self._after)
 
-    def _run(self, cancel: threading.Event) -> Judgment:
+    def _run(self, cancel: CancelEvent) -> Judgment:
         """One judgment (worker thread): judge, publish its reasoning, then its alerts."""
         snapshot = fresh_snapshot(self._cameras, self._windows, self._config.max_frame_age_s)
         judgment = self._judge.judge(
             snapshot, self._rules, decision_id=self._next_id(), cancel=cancel
         )
-        if cancel.is_set():  # timed out or cancelled meanwhile: never publish it late
+        if not cancel.claim():  # timed out or cancelled meanwhile: never publish it late
             raise GenerationCancelled(f"judgment {judgment.record.decision_id} finished late")
         self._outputs.publish_reasoning(judgment.record)
         with self._lock:

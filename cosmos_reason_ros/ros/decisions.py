@@ -21,6 +21,7 @@ from cosmos_reason_ros.core.reasoner import CheckedRequest, Reasoner
 from cosmos_reason_ros.core.window import WindowSet
 from cosmos_reason_ros.core.worker import (
     STOP_TIMEOUT_S,
+    CancelEvent,
     InferenceWorker,
     Job,
     QueueFullError,
@@ -168,7 +169,7 @@ class Decisions:
         self,
         request: CheckedRequest,
         on_text: TextCallback | None,
-        cancel: threading.Event,
+        cancel: CancelEvent,
     ) -> Decision:
         t0 = time.monotonic()
         snapshot = fresh_snapshot(self._cameras, self._windows, self._config.max_frame_age_s)
@@ -181,7 +182,7 @@ class Decisions:
                 cancel=cancel,
                 snapshot_s=time.monotonic() - t0,
             )
-            if cancel.is_set():  # timed out or cancelled meanwhile: never publish it late
+            if not cancel.claim():  # timed out or cancelled meanwhile: never publish it late
                 raise GenerationCancelled(f"decision {decision.decision_id} finished too late")
             self._outputs.publish(decision, snapshot, self._config.debug_image)
         finally:

@@ -9,7 +9,12 @@ import time
 import pytest
 
 from cosmos_reason_ros.core.errors import GenerationCancelled, GenerationTimeout
-from cosmos_reason_ros.core.worker import InferenceWorker, QueueFullError, WorkerStopped
+from cosmos_reason_ros.core.worker import (
+    CancelEvent,
+    InferenceWorker,
+    QueueFullError,
+    WorkerStopped,
+)
 
 
 def test_a_job_waiting_past_its_deadline_fails_then_and_gives_its_place_back() -> None:
@@ -54,4 +59,55 @@ def test_close_answers_every_job_now_refuses_new_ones_and_join_waits_for_the_run
         worker.reserve()
     assert not worker.join(0.2), "the running job ignores its cancel event"
     release.set()
+    assert worker.join(5.0)
+
+
+def test_a_result_claimed_before_its_deadline_is_delivered_and_one_claimed_after_is_not() -> None:
+    """Claiming and timing out exclude each other: a caller is never told "timed out" about a
+    result that is then delivered (published), and a result claimed too late is dropped."""
+    worker = InferenceWorker(max_pending=2)
+    claimed, publish = threading.Event(), threading.Event()
+
+    def slow_publish(cancel: CancelEvent) -> str:
+        assert cancel.claim()
+        claimed.set()
+        publish.wait(5.0)  # delivering takes longer than the deadline left
+        return "published"
+
+    job = worker.submit(slow_publish, timeout_s=0.2)
+    assert claimed.wait(5.0)
+    time.sleep(0.4)  # the deadline passes while the claimed result is delivered
+    job.cancel()  # and a cancel after the claim does nothing
+    publish.set()
+    assert job.future.result(timeout=5.0) == "published"
+
+    def late(cancel: CancelEvent) -> str:
+        time.sleep(0.4)
+        if not cancel.claim():
+            raise GenerationCancelled("finished too late")
+        return "published late"
+
+    with pytest.raises(GenerationTimeout):
+        worker.submit(late, timeout_s=0.2).future.result(timeout=5.0)
+    assert worker.stop(5.0)
+
+
+def test_stopping_leaves_a_claimed_result_to_settle_and_fails_the_rest() -> None:
+    worker = InferenceWorker(max_pending=2)
+    claimed, publish = threading.Event(), threading.Event()
+
+    def delivering(cancel: CancelEvent) -> str:
+        assert cancel.claim()
+        claimed.set()
+        publish.wait(5.0)
+        return "published"
+
+    running = worker.submit(delivering, timeout_s=10.0)
+    waiting = worker.submit(lambda cancel: "never runs", timeout_s=10.0)
+    assert claimed.wait(5.0)
+    worker.close()
+    with pytest.raises(GenerationCancelled):
+        waiting.future.result(timeout=5.0)
+    publish.set()
+    assert running.future.result(timeout=5.0) == "published"
     assert worker.join(5.0)
