@@ -27,7 +27,7 @@ from cosmos_reason_ros.core.decision import Decision, DecisionTimings
 from cosmos_reason_ros.core.errors import InputError
 from cosmos_reason_ros.core.generation import Backend, GenerationRequest
 from cosmos_reason_ros.core.prompts import PromptProfile, profile_for
-from cosmos_reason_ros.core.reasoner import ReasonerConfig, check_answer_room
+from cosmos_reason_ros.core.reasoner import ReasonerConfig, check_answer_room, snapshot_stamps
 from cosmos_reason_ros.core.types import WindowSnapshot
 
 _LOG = logging.getLogger(__name__)
@@ -121,10 +121,7 @@ class AlertJudge:
             answer=parsed.answer_text,
             raw_text=clean_text(result.text, RAW_TEXT_MAX_CHARS),
             model=info.model,
-            stamp_ns=snapshot.newest_ns,
-            frame_id=snapshot.newest_frame_id,
-            window_start_ns=snapshot.oldest_ns,
-            frame_count=snapshot.frame_count,
+            **snapshot_stamps(snapshot),
             prompt_tokens=result.prompt_tokens,
             generated_tokens=result.generated_tokens,
             thinking_ended_by=result.thinking_ended_by,

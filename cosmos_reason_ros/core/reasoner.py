@@ -59,8 +59,10 @@ __all__ = [
     "CheckedRequest",
     "Reasoner",
     "ReasonerConfig",
+    "SnapshotStamps",
     "answer_schema",
     "check_answer_room",
+    "snapshot_stamps",
 ]
 
 MAX_QUESTION_CHARS = 16_384
@@ -429,7 +431,7 @@ class Reasoner:
             generated_tokens=result.generated_tokens,
             thinking_ended_by=result.thinking_ended_by,
             timings=dataclasses.replace(timings, thinking_s=result.thinking_s),
-            **_stamps(snapshot),
+            **snapshot_stamps(snapshot),
         )
         _LOG.info(
             "decision_id=%d action=%s valid=%s latency_s=%.3f generated_tokens=%d%s",
@@ -461,7 +463,11 @@ class Reasoner:
             A decision with ``valid=False`` and the fallback action.
         """
         config = self.config
-        stamps = _stamps(snapshot) if snapshot is not None and not snapshot.empty else _Stamps()
+        stamps = (
+            snapshot_stamps(snapshot)
+            if snapshot is not None and not snapshot.empty
+            else SnapshotStamps()
+        )
         return Decision(
             decision_id=decision_id,
             action=config.action_space.fallback,
@@ -484,7 +490,9 @@ def _parse(
     return parse_answer(result.text, profile, space, multiple_choice=multiple_choice)
 
 
-class _Stamps(TypedDict, total=False):
+class SnapshotStamps(TypedDict, total=False):
+    """The ``Decision`` fields that say which frames a decision was made from."""
+
     stamp_ns: int
     frame_id: str
     window_start_ns: int
@@ -492,7 +500,8 @@ class _Stamps(TypedDict, total=False):
     frame_stamps_ns: tuple[tuple[str, tuple[int, ...]], ...]
 
 
-def _stamps(snapshot: WindowSnapshot) -> _Stamps:
+def snapshot_stamps(snapshot: WindowSnapshot) -> SnapshotStamps:
+    """The stamps a decision record carries of the frames it was made from."""
     return {
         "stamp_ns": snapshot.newest_ns,
         "frame_id": snapshot.newest_frame_id,

@@ -216,6 +216,10 @@ def bad_judgments(judgments: list[Judgment], config: NodeConfig) -> list[str]:
             problems.append(f"confidence {parsed.confidence}")
         if j.record.generated_tokens > config.reasoner.sampling.max_new_tokens:
             problems.append(f"{j.record.generated_tokens} tokens")
+        if not j.record.frame_stamps_ns or any(
+            len(stamps) == 0 for _, stamps in j.record.frame_stamps_ns
+        ):  # the record says which frames were judged, as a decision's does
+            problems.append("no frame stamps")
         if problems:
             bad.append(f"seed {j.record.decision_id}: {problems}")
     return bad
