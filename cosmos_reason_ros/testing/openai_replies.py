@@ -8,7 +8,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-__all__ = ["LoadedVideo", "RecordedRequest", "Reply", "reason1_text", "reason2_text"]
+__all__ = [
+    "VALID_ANSWER",
+    "LoadedVideo",
+    "RecordedRequest",
+    "Reply",
+    "reason1_text",
+    "reason2_text",
+]
+
+VALID_ANSWER = {
+    "action": "slow_down",
+    "target": "ball",
+    "parameters": {"speed_mps": "0.2"},
+    "confidence": 0.8,
+    "reason": "A ball rolls toward the robot.",
+}
+"""A next action the node's default action schema admits, its properties in the schema's order
+(a guided decoder, xgrammar's, writes them in that order)."""
 
 
 def reason1_text(answer: Mapping[str, Any], thinking: str = "ok") -> str:

@@ -10,17 +10,15 @@ import os
 import tempfile
 
 import cv2
-import numpy as np
 
 from cosmos_reason_ros.backends.config import BackendConfig
 from cosmos_reason_ros.backends.openai.backend import OpenAIBackend
 from cosmos_reason_ros.core.generation import ChatMessage, GenerationRequest, TextPart, VideoPart
 from cosmos_reason_ros.core.recipes import REASON1_RECIPE
-from cosmos_reason_ros.core.window import FrameWindow, WindowConfig
+from cosmos_reason_ros.core.window import WindowConfig
+from cosmos_reason_ros.testing.camera_clips import camera_clip
 from cosmos_reason_ros.testing.openai_server import ChatCompletionsServer
 
-SECOND = 1_000_000_000
-T0 = 1_700_000_000_000_000_000
 CAMERA_HZ = 30
 
 
@@ -45,24 +43,9 @@ def _qwen_vl_utils(width: int, height: int, total_frames: int) -> tuple[int, int
 
 
 def test_a_320x240_reason1_camera_reaches_the_server_as_qwen_vl_utils_sizes_and_counts() -> None:
-    window = FrameWindow(
-        "front",
-        WindowConfig(
-            sample_fps=REASON1_RECIPE.fps,
-            max_frame_pixels=REASON1_RECIPE.frame_max_pixels,
-            max_total_pixels=REASON1_RECIPE.total_pixels,
-            patch_multiple=REASON1_RECIPE.patch_multiple,
-        ),
-    )
-    rng = np.random.default_rng(0)
-    for i in range(6 * CAMERA_HZ):
-        stamp = T0 + i * SECOND // CAMERA_HZ
-        if window.accept(stamp):
-            window.push(stamp, "cam", rng.integers(0, 256, (240, 320, 3), np.uint8))
-    clip = window.snapshot()
-    assert clip is not None
+    clip = camera_clip(REASON1_RECIPE, 320, 240, camera_hz=CAMERA_HZ)
     # The same clip as a file: the window's 4 s of camera time, 120 frames at 30 Hz.
-    file_frames = round(window.config.window_s * CAMERA_HZ)
+    file_frames = round(WindowConfig().window_s * CAMERA_HZ)
     messages = (ChatMessage("user", (VideoPart(0), TextPart("What is ahead?"))),)
     with ChatCompletionsServer() as srv:
         backend = OpenAIBackend(

@@ -18,16 +18,16 @@ import json
 import logging
 from typing import Any
 
-import numpy as np
 import pytest
+from test_openai_thinking import JSON, REASON1, REASON2, SCHEMA, fmt
 
 from cosmos_reason_ros.backends.config import BackendConfig
 from cosmos_reason_ros.backends.guides import answer_only_tag
 from cosmos_reason_ros.backends.openai.backend import OpenAIBackend
 from cosmos_reason_ros.config.loading import load_configured
+from cosmos_reason_ros.core.decision import Decision
 from cosmos_reason_ros.core.errors import BackendError
 from cosmos_reason_ros.core.generation import (
-    AnswerFormat,
     ChatMessage,
     GenerationRequest,
     SamplingSettings,
@@ -36,8 +36,13 @@ from cosmos_reason_ros.core.generation import (
 from cosmos_reason_ros.core.reasoner import Reasoner
 from cosmos_reason_ros.core.recipes import REASON1_RECIPE, REASON2_RECIPE, FamilyRecipe
 from cosmos_reason_ros.core.types import WindowSnapshot
-from cosmos_reason_ros.core.window import FrameWindow, WindowConfig
-from cosmos_reason_ros.testing.openai_replies import reason1_text, reason2_text
+from cosmos_reason_ros.testing.camera_clips import camera_clip
+from cosmos_reason_ros.testing.openai_replies import (
+    VALID_ANSWER,
+    RecordedRequest,
+    reason1_text,
+    reason2_text,
+)
 from cosmos_reason_ros.testing.openai_server import ChatCompletionsServer, Reply
 from cosmos_reason_ros.testing.trtllm_serve import (
     IMAGE_PLACEHOLDER,
@@ -45,9 +50,6 @@ from cosmos_reason_ros.testing.trtllm_serve import (
     TrtllmServe,
 )
 
-SECOND = 1_000_000_000
-T0 = 1_700_000_000_000_000_000
-CAMERA_HZ = 30
 TOPICS = ("/front/image_raw", "/rear/image_raw")
 # family: (served name, trtllm-serve model type, recipe, frame size the window gives 320x240)
 FAMILIES: dict[str, tuple[str, str, FamilyRecipe, tuple[int, int]]] = {
@@ -56,55 +58,18 @@ FAMILIES: dict[str, tuple[str, str, FamilyRecipe, tuple[int, int]]] = {
 }
 
 
-# The node's answer, its properties in the schema's order (xgrammar's guide keeps that order).
-ANSWER = {
-    "action": "slow_down",
-    "target": "ball",
-    "parameters": {"speed_mps": "0.2"},
-    "confidence": 0.8,
-    "reason": "A ball rolls toward the robot.",
-}
-
-
 def _probe_answered(body: dict[str, Any]) -> Reply | None:
     """The backend's single-token probe at load gets what its JSON guide admits."""
     return Reply.answer("{}") if body.get("max_tokens") == 1 else None
 
 
-def _snapshot(recipe: FamilyRecipe) -> WindowSnapshot:
-    """Two 320x240 cameras at 30 Hz, 6 s of frames, through the node's own window."""
-    rng = np.random.default_rng(0)
-    clips = []
-    for topic in TOPICS:
-        window = FrameWindow(
-            topic,
-            WindowConfig(
-                sample_fps=recipe.fps,
-                max_frame_pixels=recipe.frame_max_pixels,
-                max_total_pixels=recipe.total_pixels,
-                patch_multiple=recipe.patch_multiple,
-            ),
-        )
-        for i in range(6 * CAMERA_HZ):
-            stamp = T0 + i * SECOND // CAMERA_HZ
-            if window.accept(stamp):
-                window.push(stamp, "cam", rng.integers(0, 256, (240, 320, 3), np.uint8))
-        clip = window.snapshot()
-        assert clip is not None
-        clips.append(clip)
-    return WindowSnapshot(tuple(clips))
-
-
-@pytest.mark.parametrize("family", list(FAMILIES))
-def test_a_two_camera_decision_at_defaults_reaches_trtllm_serve_whole_and_labelled(
-    family: str,
-) -> None:
-    model, model_type, recipe, (height, width) = FAMILIES[family]
-    snapshot = _snapshot(recipe)
-    frames = len(snapshot.clips[0].frames)
-    assert frames == 16  # a full 4 s window at 4 fps: an even count, as qwen-vl-utils gives
-    text = (reason1_text if family == "reason1" else reason2_text)(ANSWER, "the path is blocked")
-    reply = Reply(text=text, constrained_text=json.dumps(ANSWER))
+def _decide(family: str, **values: Any) -> tuple[Decision, list[RecordedRequest]]:
+    """One decision from two 320x240 cameras at the node's defaults (plus ``values``), served
+    by the trtllm-serve stand-in with a model that thinks, then answers ``VALID_ANSWER``."""
+    model, model_type, recipe, _ = FAMILIES[family]
+    clips = tuple(camera_clip(recipe, 320, 240, camera=topic) for topic in TOPICS)
+    text = (reason1_text if family == "reason1" else reason2_text)(VALID_ANSWER, "path blocked")
+    reply = Reply(text=text, constrained_text=json.dumps(VALID_ANSWER))
     engine = TrtllmServe(model_type=model_type)
     with ChatCompletionsServer(
         default=reply, models=(model,), engine=engine, responder=_probe_answered
@@ -115,18 +80,29 @@ def test_a_two_camera_decision_at_defaults_reaches_trtllm_serve_whole_and_labell
             "base_url": srv.base_url,
             "api_key_env": "",
             "image_topics": list(TOPICS),
+            **values,
         }
         config, backend = load_configured(values)
         try:
-            decision = Reasoner(backend, config.reasoner).decide(snapshot, decision_id=1)
+            reasoner = Reasoner(backend, config.reasoner)
+            decision = reasoner.decide(WindowSnapshot(clips), decision_id=1)
         finally:
             backend.close()
-    probe, asked = srv.chat_requests
+    return decision, srv.chat_requests
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_a_two_camera_decision_at_defaults_reaches_trtllm_serve_whole_and_labelled(
+    family: str,
+) -> None:
+    height, width = FAMILIES[family][3]
+    decision, (probe, asked) = _decide(family)
     assert probe.body["max_tokens"] == 1 and probe.videos == ()
     assert (decision.valid, decision.action) == (True, "slow_down"), decision
-    assert decision.thinking == "the path is blocked"
-    # Every frame, at the size the window gave, not trtllm-serve's default 10.
-    assert [(v.frames, v.height, v.width) for v in asked.videos] == [(frames, height, width)] * 2
+    assert decision.thinking == "path blocked"
+    # Every frame (a full 4 s window at 4 fps: 16, an even count as qwen-vl-utils gives), at
+    # the size the window gave, not trtllm-serve's default 10.
+    assert [(v.frames, v.height, v.width) for v in asked.videos] == [(16, height, width)] * 2
     assert all(abs(v.fps - 4.0) < 0.05 for v in asked.videos)  # the clip's rate, from its stamps
     # Each label shares a turn with its own video and no other.
     users = [content for role, content in asked.rendered if role == "user"]
@@ -138,29 +114,6 @@ def test_a_two_camera_decision_at_defaults_reaches_trtllm_serve_whole_and_labell
     assert asked.body["response_format"]["type"] == "structural_tag"
 
 
-SCHEMA = {
-    "type": "object",
-    "properties": {"action": {"type": "string", "enum": ["forward", "stop"]}},
-    "required": ["action"],
-}
-JSON = '{"action": "forward"}'
-
-
-REASON1 = ("</think>\n\n<answer>\n", "\n</answer>")
-REASON2 = ("</think>\n\n", "")
-
-
-def _fmt(budget: int, layout: tuple[str, str] = REASON1) -> AnswerFormat:
-    return AnswerFormat(
-        think_end="</think>",
-        answer_prefix=layout[0],
-        answer_suffix=layout[1],
-        json_schema=SCHEMA,
-        max_thinking_tokens=budget,
-        max_thinking_s=0.0,
-    )
-
-
 def _generate(
     reply: Reply, budget: int, layout: tuple[str, str] = REASON1
 ) -> tuple[Any, list[Any], list[str]]:
@@ -169,7 +122,7 @@ def _generate(
         messages=(ChatMessage("user", (TextPart("What next?"),)),),
         clips=(),
         sampling=SamplingSettings(max_new_tokens=300),
-        answer_format=_fmt(budget, layout),
+        answer_format=fmt(budget, layout=layout),
         on_text=lambda d, n: deltas.append(d),
     )
     with ChatCompletionsServer(
@@ -239,26 +192,7 @@ def test_a_release_without_per_request_media_settings_is_refused_at_load_in_one_
 
 
 def test_stills_from_two_cameras_keep_their_labels_on_trtllm_serve() -> None:
-    model, model_type, recipe, _ = FAMILIES["reason1"]
-    reply = Reply(text=reason1_text(ANSWER, "ok"), constrained_text=json.dumps(ANSWER))
-    engine = TrtllmServe(model_type=model_type)
-    with ChatCompletionsServer(
-        default=reply, models=(model,), engine=engine, responder=_probe_answered
-    ) as srv:
-        values = {
-            "backend": "openai",
-            "model": model,
-            "base_url": srv.base_url,
-            "api_key_env": "",
-            "image_topics": list(TOPICS),
-            "video_transport": "images",
-        }
-        config, backend = load_configured(values)
-        try:
-            decision = Reasoner(backend, config.reasoner).decide(_snapshot(recipe), decision_id=1)
-        finally:
-            backend.close()
-    asked = srv.chat_requests[1]
+    decision, (_, asked) = _decide("reason1", video_transport="images")
     assert decision.valid, decision
     assert "media_io_kwargs" not in asked.body and asked.images == 32
     users = [content for role, content in asked.rendered if role == "user"]

@@ -16,15 +16,8 @@ pytest.importorskip("rclpy", reason="rclpy is not importable: run `make setup` /
 from harness import PERIOD_NS, T0_NS, attach_camera, frame, image_msg, running
 
 from cosmos_reason_ros.ros.conversions import ns_from_time
+from cosmos_reason_ros.testing.openai_replies import VALID_ANSWER as ANSWER
 from cosmos_reason_ros.testing.openai_server import ChatCompletionsServer, Reply
-
-ANSWER = {
-    "action": "slow_down",
-    "target": "ball",
-    "parameters": {"speed_mps": "0.2"},
-    "confidence": 0.8,
-    "reason": "A ball rolls toward the robot.",
-}
 
 
 def test_ask_with_openai_backend_returns_the_servers_valid_decision(

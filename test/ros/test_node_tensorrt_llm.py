@@ -19,15 +19,9 @@ from harness import PERIOD_NS, T0_NS, attach_camera, frame, image_msg, make_node
 
 from cosmos_reason_ros.ros.conversions import ns_from_time
 from cosmos_reason_ros.ros.node import FAILURE
+from cosmos_reason_ros.testing.openai_replies import VALID_ANSWER as ANSWER
 from cosmos_reason_ros.testing.tensorrt_llm_standin import Runtime, decision_replies, installed
 
-ANSWER = {
-    "action": "slow_down",
-    "target": "ball",
-    "parameters": {"speed_mps": "0.2"},
-    "confidence": 0.8,
-    "reason": "A ball rolls toward the robot.",
-}
 TRT = {  # the harness's tiny-model settings are for the transformers backend on CPU
     "backend": "tensorrt_llm",
     "device": "auto",
