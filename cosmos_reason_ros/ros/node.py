@@ -46,7 +46,7 @@ from cosmos_reason_ros.ros.memory import freeze_long_lived, thaw, tune_allocator
 from cosmos_reason_ros.ros.node_help import node_help, wants_help
 from cosmos_reason_ros.ros.outputs import Outputs
 from cosmos_reason_ros.ros.param_hints import check_overrides
-from cosmos_reason_ros.ros.params_ros import declare_all, rejection
+from cosmos_reason_ros.ros.params_ros import declare_all, vet
 from cosmos_reason_ros.ros.rclpy_adapter import lifecycle_state
 from cosmos_reason_ros.ros.requests import Outcome, Refused
 from cosmos_reason_ros.ros.servers import Request, RequestServers
@@ -281,14 +281,13 @@ class ReasonNode(LifecycleNode):
 
     def _on_set_parameters(self, changes: list[Any]) -> SetParametersResult:
         current = self._values()
-        reason = rejection(changes, current, self._config, self.state)
+        reason, new = vet(changes, current, self._config, self.state)
         if reason:
             return SetParametersResult(successful=False, reason=reason)
         for p in changes:
             self._param_errors.pop(p.name, None)
-        if self._config is not None:
-            values = {**current, **{p.name: p.value for p in changes}}
-            self._apply_live(params.build_config(values, self._config.architecture))
+        if new is not None:
+            self._apply_live(new)
         return SetParametersResult(successful=True)
 
     def _apply_live(self, new: params.NodeConfig) -> None:

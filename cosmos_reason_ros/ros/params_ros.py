@@ -85,19 +85,38 @@ MAX_REFUSAL_CHARS = 500
 in part only, whatever message quotes it."""
 
 
-def rejection(
+def vet(
     changes: Sequence[Any],
     current: Mapping[str, Any],
     config: params.NodeConfig | None,
     state: str,
-) -> str:
+) -> tuple[str, params.NodeConfig | None]:
     """Why ``changes`` (to the values ``current``) must be refused, or "" if none (at most
-    ``MAX_REFUSAL_CHARS``)."""
-    reason = _rejection(changes, current, config, state)
-    return reason if len(reason) <= MAX_REFUSAL_CHARS else reason[: MAX_REFUSAL_CHARS - 3] + "..."
+    ``MAX_REFUSAL_CHARS``), and the configuration they give a configured node (``config`` not
+    None; built once, here, for the node to apply)."""
+    reason, new = _vet(changes, current, config, state)
+    if len(reason) > MAX_REFUSAL_CHARS:
+        reason = reason[: MAX_REFUSAL_CHARS - 3] + "..."
+    return reason, None if reason else new
 
 
-def _rejection(
+def _vet(
+    changes: Sequence[Any],
+    current: Mapping[str, Any],
+    config: params.NodeConfig | None,
+    state: str,
+) -> tuple[str, params.NodeConfig | None]:
+    reason = _refusal(changes, current, config, state)
+    if reason or config is None:
+        return reason, None
+    values = {**current, **{p.name: p.value for p in changes}}
+    try:
+        return "", params.build_config(values, config.architecture)
+    except CosmosReasonError as exc:
+        return str(exc), None
+
+
+def _refusal(
     changes: Sequence[Any],
     current: Mapping[str, Any],
     config: params.NodeConfig | None,
@@ -134,8 +153,10 @@ def _rejection(
         except CosmosReasonError as exc:
             return str(exc)
         return ""
+    if config is not None:
+        return ""  # _vet builds the configuration the node applies
     try:
-        params.build_config(values, config.architecture if config else None)
+        params.build_config(values, None)
     except CosmosReasonError as exc:
         return str(exc)
     return ""

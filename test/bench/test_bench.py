@@ -69,6 +69,7 @@ def test_model_figures_skip_with_the_reason_without_cuda() -> None:
     assert {f.name: f.target for f in figures}["model.compiled_floor_share"] == ">= 0.4"
 
 
+@pytest.mark.compute
 def test_model_speed_code_path_runs_on_cpu_with_a_tiny_config() -> None:
     """The CUDA benchmark's code, run on CPU with a tiny Qwen2.5-VL config (no GPU here)."""
     pytest.importorskip("torch")

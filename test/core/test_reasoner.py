@@ -69,6 +69,7 @@ def backend(tiny_model_dir: Path) -> Iterator[Backend]:
     loaded.close()
 
 
+@pytest.mark.compute
 def test_constrained_decoding_gives_a_valid_decision_in_50_of_50_seeded_runs(
     backend: Backend,
 ) -> None:

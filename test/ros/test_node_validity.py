@@ -1,5 +1,7 @@
-"""The node as users run it, at its default parameters, asked 30 times over DDS on each tiny
-checkpoint: every answer is a decision, and every decision is valid.
+"""The node as users run it, at its default parameters, asked 16 times over DDS on each tiny
+checkpoint: every answer is a decision, and every decision is valid. (16, not the 30 of before:
+frames now reach the model at upstream's size, which made each decision dearer, and `make test`
+must stay under 15 minutes; the in-process validity properties cover the seeds.)
 
 The node runs as ``python -m cosmos_reason_ros.node`` in a child process; this process is the
 camera (the default topic, 30 Hz) and the planner.
@@ -27,7 +29,7 @@ from spin import spinning, wait_for
 from cosmos_reason_ros.config import DEFAULT_ACTIONS
 from cosmos_reason_ros.srv import AskNextAction
 
-ASKS = 30
+ASKS = 16
 ALLOWED = {a.split(":")[0] for a in DEFAULT_ACTIONS}
 
 
@@ -41,7 +43,7 @@ def camera(node: Node, topic: str = "/camera/image_raw") -> Iterator[None]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", ["qwen2_5_vl", "qwen3_vl"])
-def test_thirty_asks_at_the_default_parameters_are_all_valid_decisions(
+def test_every_ask_at_the_default_parameters_is_a_valid_decision(
     ros_context: Any, tiny_model_dirs: dict[str, Path], tmp_path: Path, arch: str
 ) -> None:
     planner = Node("test_planner", context=ros_context)
