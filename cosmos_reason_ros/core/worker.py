@@ -8,12 +8,12 @@ event is set (a well-behaved backend stops within a token or two) and the job's 
 with ``GenerationTimeout`` at once, even if the backend ignores the event; a job still waiting
 gives its place back. A job that is about to deliver its result (publish a decision) first
 claims it (``CancelEvent.claim``): from then on neither its deadline nor a cancel or a stop
-fails it, and a job whose deadline came first cannot claim, so no caller is told "timed out"
-about a decision that is published anyway.
+fails it (it settles when the delivery ends), and a job whose deadline came first cannot
+claim, so no caller is told "timed out" about a decision that is published anyway.
 
-``close`` (refuse new jobs, fail every pending and running one with "node is stopping") and
-``join`` are the two halves of ``stop``: a caller first answers everyone, then waits as long as
-it can afford for the running job to end.
+``close`` (refuse new jobs, fail every pending and running one with "node is stopping", but a
+running one that claimed its result) and ``join`` are the two halves of ``stop``: a caller
+first answers everyone, then waits as long as it can afford for the running job to end.
 
 Thread-safety: ``submit``, ``reserve``, ``cancel_all``, ``stats``, ``close``, ``join`` and
 ``stop`` may be called from any thread.
@@ -68,8 +68,9 @@ class CancelEvent(threading.Event):
     """A job's cancel event, which the job can close before it delivers its result.
 
     ``claim`` (the job, just before it publishes) and ``cancel`` (a deadline, a cancel, a stop)
-    exclude each other: a result is either claimed and delivered, or cancelled and never
-    published; a caller is never told "timed out" about a decision that is then published.
+    exclude each other: a result is either claimed and delivered, or cancelled (its future
+    settled by the canceller, inside the exclusion) and never published; a caller is never told
+    "timed out" about a decision that is then published. ``set`` is ``cancel``.
     """
 
     def __init__(self) -> None:
@@ -77,13 +78,23 @@ class CancelEvent(threading.Event):
         self._guard = threading.Lock()
         self._claimed = False
 
-    def cancel(self) -> bool:
-        """Set the event unless the job claimed its result; returns whether it was set."""
+    def cancel(self, settle: Callable[[], object] | None = None) -> bool:
+        """Set the event unless the job claimed its result; returns whether it was set.
+
+        Args:
+            settle: Run first, under the exclusion (e.g. fail the job's future), so that
+                nothing the job does after a failed ``claim`` settles it before.
+        """
         with self._guard:
             if self._claimed:
                 return False
-            self.set()
+            if settle is not None:
+                settle()
+            super().set()
             return True
+
+    def set(self) -> None:
+        self.cancel()
 
     def claim(self) -> bool:
         """Claim the result for delivery unless the job was cancelled; after a True, ``cancel``
@@ -105,10 +116,10 @@ class Job(Generic[T]):
         self.cancel_event = CancelEvent()
         self.future: Future[T] = Future()
 
-    def cancel(self) -> None:
-        """Ask the job to stop unless it claimed its result; a well-behaved backend stops
-        within a token or two."""
-        self.cancel_event.cancel()
+    def cancel(self) -> bool:
+        """Ask the job to stop unless it claimed its result (then False: it is delivering it);
+        a well-behaved backend stops within a token or two."""
+        return self.cancel_event.cancel()
 
 
 class Reservation:
@@ -252,17 +263,18 @@ class InferenceWorker:
 
     def cancel_all(self, reason: str = STOPPING) -> None:
         """Cancel the running job and every pending one; each future fails with
-        ``GenerationCancelled(reason)`` now, whatever the running job does."""
+        ``GenerationCancelled(reason)`` now, whatever the running job does, except a job that
+        claimed its result: it settles when its delivery ends (a publish: milliseconds)."""
         with self._lock:
             jobs = [*self._pending, *([self._running] if self._running else [])]
             self._pending.clear()
         for job in jobs:
-            if job.cancel_event.cancel():  # a claimed result is being delivered: it settles
-                _fail(job.future, GenerationCancelled(reason))
+            job.cancel_event.cancel(_failing(job.future, GenerationCancelled(reason)))
 
     def close(self) -> None:
         """Refuse new jobs (``WorkerStopped``) and cancel every job (``cancel_all``): every
-        caller is answered now. Returns at once; ``join`` waits for the running job."""
+        caller is answered now (one whose decision is being published, when it is). Returns at
+        once; ``join`` waits for the running job."""
         with self._lock:
             self._closed = True
             self._deadline_changed.notify_all()
@@ -341,8 +353,6 @@ class InferenceWorker:
 
     @staticmethod
     def _expire(job: Job[object], waiting: bool) -> None:
-        if not job.cancel_event.cancel():  # the job claimed its result: it is being delivered
-            return
         timeout_s = job.timeout_s or 0.0
         if waiting:
             exc = GenerationTimeout(
@@ -351,8 +361,16 @@ class InferenceWorker:
             )
         else:
             exc = GenerationTimeout(f"inference timed out after {timeout_s:g} s")
-        if _fail(job.future, exc):
+        settled: list[bool] = []
+        # A job that claimed its result is delivering it: its deadline no longer applies.
+        job.cancel_event.cancel(lambda: settled.append(_fail(job.future, exc)))
+        if any(settled):
             _LOG.warning("inference timed out after timeout_s=%.1f waiting=%s", timeout_s, waiting)
+
+
+def _failing(future: Future[T], exc: BaseException) -> Callable[[], bool]:
+    """``_fail(future, exc)``, to run later."""
+    return lambda: _fail(future, exc)
 
 
 def _fail(future: Future[T], exc: BaseException) -> bool:

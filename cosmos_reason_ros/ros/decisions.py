@@ -84,7 +84,8 @@ class Decisions:
 
     def close(self) -> None:
         """Refuse new requests and answer every queued and running one now ("node is
-        stopping"); the running decision is cancelled. Returns at once (``join`` waits)."""
+        stopping"); the running decision is cancelled, unless it is being published (then its
+        caller gets it when the publish ends). Returns at once (``join`` waits)."""
         self.worker.close()
 
     def join(self, timeout_s: float) -> bool:

@@ -204,8 +204,8 @@ class RequestServers:
     def _on_cancel(self, handle: ServerGoalHandle[Any, Any, Any]) -> CancelResponse:
         with self._lock:
             job = self._jobs.get(bytes(handle.goal_id.uuid))
-        if job is not None:
-            job.cancel()
+        if job is not None and not job.cancel():
+            return CancelResponse.REJECT  # its decision is being published: it succeeds
         return CancelResponse.ACCEPT
 
     def _complete(

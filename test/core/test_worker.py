@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 
+from cosmos_reason_ros.core import worker as worker_module
 from cosmos_reason_ros.core.errors import GenerationCancelled, GenerationTimeout
 from cosmos_reason_ros.core.worker import (
     CancelEvent,
@@ -81,14 +83,45 @@ def test_a_result_claimed_before_its_deadline_is_delivered_and_one_claimed_after
     publish.set()
     assert job.future.result(timeout=5.0) == "published"
 
+    claims: list[bool] = []
+
     def late(cancel: CancelEvent) -> str:
         time.sleep(0.4)
-        if not cancel.claim():
+        claims.append(cancel.claim())
+        if not claims[-1]:
             raise GenerationCancelled("finished too late")
         return "published late"
 
-    with pytest.raises(GenerationTimeout):
+    with pytest.raises(GenerationTimeout):  # the caller is told why: its deadline
         worker.submit(late, timeout_s=0.2).future.result(timeout=5.0)
+    assert worker.stop(5.0)
+    assert claims == [False]  # and the late result was never delivered
+
+
+def test_the_deadline_settles_the_future_before_the_job_can_answer_it_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A job that fails its claim and raises at once, racing a slow deadline thread (here made
+    slow on purpose), is still reported as timed out: the canceller settles the future inside
+    the exclusion, so the job's claim waits for it."""
+    fail = worker_module._fail
+
+    def slow_fail(future: Any, exc: BaseException) -> bool:
+        if isinstance(exc, GenerationTimeout):
+            time.sleep(0.2)  # the deadline thread descheduled right before it settles
+        return fail(future, exc)
+
+    monkeypatch.setattr(worker_module, "_fail", slow_fail)
+    worker = InferenceWorker(max_pending=1)
+
+    def racing(cancel: CancelEvent) -> str:
+        time.sleep(0.1)  # past the deadline, while the deadline thread is settling
+        if cancel.claim():
+            return "published"
+        raise GenerationCancelled("finished too late")
+
+    with pytest.raises(GenerationTimeout):
+        worker.submit(racing, timeout_s=0.05).future.result(timeout=5.0)
     assert worker.stop(5.0)
 
 
@@ -108,6 +141,7 @@ def test_stopping_leaves_a_claimed_result_to_settle_and_fails_the_rest() -> None
     worker.close()
     with pytest.raises(GenerationCancelled):
         waiting.future.result(timeout=5.0)
+    assert not running.cancel()  # a cancel after the claim is refused
     publish.set()
     assert running.future.result(timeout=5.0) == "published"
     assert worker.join(5.0)
