@@ -106,14 +106,25 @@ def _vet(
     config: params.NodeConfig | None,
     state: str,
 ) -> tuple[str, params.NodeConfig | None]:
-    reason = _refusal(changes, current, config, state)
-    if reason or config is None:
-        return reason, None
+    """Each change on its own (``_refusal``), then the whole configuration, built once."""
     values = {**current, **{p.name: p.value for p in changes}}
+    reason = _refusal(changes, current, config, state)
+    if reason:
+        return reason, None
+    if config is None and any(p.name == "alerts" or rule_spec(p.name) for p in changes):
+        # A rule's keys are declared (one by one) at configure, after alerts names it; configure
+        # checks the whole config then, so a rule is not refused for a key not declared yet.
+        # The names themselves are checked now.
+        try:
+            check_rule_names(list(values.get("alerts") or []))
+        except CosmosReasonError as exc:
+            return str(exc), None
+        return "", None
     try:
-        return "", params.build_config(values, config.architecture)
+        new = params.build_config(values, config.architecture if config else None)
     except CosmosReasonError as exc:
         return str(exc), None
+    return "", new if config is not None else None
 
 
 def _refusal(
@@ -122,7 +133,7 @@ def _refusal(
     config: params.NodeConfig | None,
     state: str,
 ) -> str:
-    values = {**current, **{p.name: p.value for p in changes}}
+    """Why one of ``changes`` must be refused on its own (its value, when it may change)."""
     for p in changes:
         spec = params.SPEC_BY_NAME.get(p.name) or rule_spec(p.name)
         if spec is None:
@@ -144,19 +155,4 @@ def _refusal(
                 f"{p.name} cannot change while the node is {state}: deactivate, cleanup, "
                 f"set it, then configure"
             )
-    if config is None and any(p.name == "alerts" or rule_spec(p.name) for p in changes):
-        # A rule's keys are declared (one by one) at configure, after alerts names it; configure
-        # checks the whole config then, so a rule is not refused for a key not declared yet.
-        # The names themselves are checked now.
-        try:
-            check_rule_names(list(values.get("alerts") or []))
-        except CosmosReasonError as exc:
-            return str(exc)
-        return ""
-    if config is not None:
-        return ""  # _vet builds the configuration the node applies
-    try:
-        params.build_config(values, None)
-    except CosmosReasonError as exc:
-        return str(exc)
     return ""

@@ -4,6 +4,8 @@ a refused probe becomes (issue 22, item 1)."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -23,6 +25,7 @@ from cosmos_reason_ros.core.generation import (
     VideoPart,
 )
 from cosmos_reason_ros.core.types import Clip
+from cosmos_reason_ros.testing.trtllm_serve import TrtllmServe
 
 SYSTEM = ChatMessage("system", (TextPart("You are a robot."),))
 TWO_CAMERAS = ChatMessage(
@@ -98,13 +101,35 @@ def test_an_answer_without_the_layout_is_all_answer() -> None:
     assert _read(["\n\n", '{"a": 1}'], "\n\n", "") == ('{"a": 1}',) * 2
 
 
+@pytest.mark.parametrize("opening", ["<answer>\n", "\n<answer>\n", "\n\n<answer>", " <answer> "])
+def test_the_lead_is_found_after_whatever_whitespace_the_server_sends(opening: str) -> None:
+    """A reasoning parser may strip the newlines before ``<answer>`` (qwen3's keeps what
+    follows ``</think>``, others do not): the JSON is the same."""
+    text = opening + '{"a": 1}\n</answer>'
+    assert _read(list(text), "\n\n<answer>\n", "\n</answer>") == ('{"a": 1}',) * 2
+
+
+def test_a_tail_inside_a_json_string_is_text_and_the_real_tail_ends_the_answer() -> None:
+    pieces = ['{"a": "</answer>', ' x"}\n</answer>', "\nignored"]
+    assert _read(pieces, "\n\n<answer>\n", "\n</answer>") == ('{"a": "</answer> x"}',) * 2
+    assert _read(['{"a": 1}</answer>trailing'], "", "</answer>") == ('{"a": 1}',) * 2
+
+
 def test_a_refused_probe_names_the_field_and_what_to_do() -> None:
-    error = (
-        "server h:1 answered HTTP 400: 1 validation error for ChatCompletionRequest\n"
-        "media_io_kwargs\n  Extra inputs are not permitted"
+    """The refusal as trtllm-serve words it (FastAPI's repr of pydantic's errors, which the
+    stand-in reproduces) becomes one sentence; other refusals keep the server's words on one
+    line."""
+    error = TrtllmServe(release="1.1").validation_error(
+        json.dumps({"model": "m", "messages": [], "media_io_kwargs": {"video": {}}}).encode()
     )
-    sentence = _trtllm_serve_refusal("h:1", error)
+    assert error is not None and "extra_forbidden" in error
+    sentence = _trtllm_serve_refusal("h:1", f"server h:1 answered HTTP 400: {error}")
+    assert sentence is not None
     assert "media_io_kwargs" in sentence and "video_transport to images" in sentence
-    assert "\n" not in sentence
-    other = _trtllm_serve_refusal("h:1", "server h:1 answered HTTP 400: bad model")
-    assert other.endswith("bad model")
+    unknown = TrtllmServe().validation_error(
+        json.dumps({"model": "m", "messages": [], "future_field": 1}).encode()
+    )
+    other = _trtllm_serve_refusal("h:1", f"server h:1 answered HTTP 400: {unknown}\n(more)")
+    assert other is not None and "future_field" in other
+    assert "\n" not in other and other.endswith("(more)")
+    assert _trtllm_serve_refusal("h:1", "server h:1 answered HTTP 400: no such video") is None

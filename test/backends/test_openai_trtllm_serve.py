@@ -198,3 +198,19 @@ def test_stills_from_two_cameras_keep_their_labels_on_trtllm_serve() -> None:
     users = [content for role, content in asked.rendered if role == "user"]
     assert [u.count(IMAGE_PLACEHOLDER) for u in users] == [16, 16, 0]
     assert "Camera 1:" in users[0] and "Camera 2:" in users[1]
+
+
+def test_a_check_request_failing_for_another_reason_is_logged_and_load_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Only the request schema's refusal stops configure; a server that fails the one-token
+    check otherwise (here its model errs) leaves the verdict to the decisions."""
+
+    def failing_check(body: dict[str, Any]) -> Reply | None:
+        return Reply.error(400, "the processor failed") if body.get("max_tokens") == 1 else None
+
+    with ChatCompletionsServer(engine=TrtllmServe(), responder=failing_check) as srv:
+        config = BackendConfig(backend="openai", model="test-model", base_url=srv.base_url)
+        with caplog.at_level(logging.WARNING):
+            OpenAIBackend(config).load()
+    assert "check request failed" in caplog.text and "the processor failed" in caplog.text

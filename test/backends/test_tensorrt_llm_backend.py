@@ -18,6 +18,7 @@ import pytest
 from trtllm_cases import REASON1_PREFIX, SCHEMA, config, make_clip, make_request
 
 from cosmos_reason_ros.backends import create_backend
+from cosmos_reason_ros.backends.guides import answer_structural_tag
 from cosmos_reason_ros.backends.messages import (
     hf_messages,
     processor_kwargs,
@@ -27,7 +28,6 @@ from cosmos_reason_ros.backends.messages import (
 from cosmos_reason_ros.backends.tensorrt_llm.backend import TensorRTLLMBackend
 from cosmos_reason_ros.backends.tensorrt_llm.request import (
     Phase,
-    answer_structural_tag,
     llm_kwargs,
     one_call_fits,
     plan_phases,

@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 from trtllm_cases import REASON1_PREFIX, REASON1_SUFFIX, SCHEMA, config, make_clip, make_request
 
+from cosmos_reason_ros.backends.guides import answer_only_tag
 from cosmos_reason_ros.backends.tensorrt_llm.backend import TensorRTLLMBackend
 from cosmos_reason_ros.backends.tensorrt_llm.imports import (
     import_tensorrt_llm,
     substitute_tensorrt_llm,
 )
-from cosmos_reason_ros.backends.tensorrt_llm.request import answer_only_tag
 from cosmos_reason_ros.core.errors import (
     BackendError,
     BackendUnavailableError,

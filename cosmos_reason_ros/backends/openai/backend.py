@@ -46,6 +46,7 @@ appears in logs, ``describe()`` or error messages.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import threading
@@ -77,8 +78,11 @@ from cosmos_reason_ros.core.generation import (
     AnswerFormat,
     BackendInfo,
     Capabilities,
+    ChatMessage,
     GenerationRequest,
     GenerationResult,
+    SamplingSettings,
+    TextPart,
 )
 
 __all__ = ["STRUCTURED_OUTPUT_MODES", "OpenAIBackend"]
@@ -198,7 +202,7 @@ class OpenAIBackend:
         server = TRTLLM_SERVE if "tensorrt_llm" in owners else ""
         if server == TRTLLM_SERVE:
             try:
-                self._check_trtllm_serve(client)
+                self._check_trtllm_serve(client, architecture.model_type)
             except BaseException:
                 client.close()
                 raise
@@ -315,7 +319,7 @@ class OpenAIBackend:
             )
             if self._structured_output == "off":
                 return how + "; answers are not constrained (structured_output off)"
-            return how + ", constrained by a structural_tag response_format"
+            return how + ", constrained by a structural_tag response_format (any mode but off)"
         how = (
             "the thinking budget and deadline are enforced client-side (the stream is stopped "
             "and the answer asked for as a continuation of the prefilled thinking, "
@@ -396,32 +400,40 @@ class OpenAIBackend:
         run.out.emit(fmt.answer_suffix)
         return run.result(thinking=watch.thinking, answer_json=answer.json)
 
-    def _check_trtllm_serve(self, client: Any) -> None:
-        """One single-token text request carrying the fields the node sends trtllm-serve, so a
-        release that refuses one (``extra="forbid"``) is refused now, in one sentence.
+    def _check_trtllm_serve(self, client: Any, architecture: str) -> None:
+        """One single-token text request, built as every request is and carrying the fields
+        the node sends trtllm-serve (media settings, the structural tag), so a release whose
+        request schema refuses one (``extra="forbid"``) is refused now, in one sentence. Any
+        other failure of this check is logged and left to the decisions.
 
         Raises:
-            BackendError: The server refused the request; names the field and what to do.
+            BackendError: The server's request schema refused a field; names it and what to do.
         """
-        body: dict[str, Any] = {"top_k": 0, "repetition_penalty": 1.0}
+        request = GenerationRequest(
+            messages=(ChatMessage("user", (TextPart("Reply OK."),)),),
+            clips=(),
+            sampling=SamplingSettings(temperature=0.0, max_new_tokens=1),
+        )
+        kwargs = build_chat_kwargs(
+            request, self._config, architecture, self._extra_body, TRTLLM_SERVE
+        )
+        kwargs.pop("stream_options")
+        kwargs["stream"] = False
+        body = kwargs["extra_body"]
         if self._config.video_transport == "video":
-            body["media_io_kwargs"] = ALL_FRAMES
-            body["mm_processor_kwargs"] = {"do_sample_frames": False}
-        kwargs: dict[str, Any] = {
-            "model": self._config.model,
-            "messages": [{"role": "user", "content": "Reply OK."}],
-            "max_tokens": 1,
-            "temperature": 0.0,
-            "extra_body": body,
-        }
+            body["media_io_kwargs"] = copy.deepcopy(ALL_FRAMES)
+            body["mm_processor_kwargs"] = {"do_sample_frames": False, "do_resize": False}
         if self._structured_output != "off":
-            kwargs["response_format"] = answer_only_tag({"type": "object"})
+            kwargs = with_guide(kwargs, answer_structural_tag(_PROBE_FORMAT, thinking_opened=True))
         try:
             self._calls.with_retries(
                 lambda: self._calls.call(lambda: client.chat.completions.create(**kwargs)), None
             )
         except BackendError as err:
-            raise BackendError(_trtllm_serve_refusal(self._host, str(err))) from None
+            refusal = _trtllm_serve_refusal(self._host, str(err))
+            if refusal is not None:
+                raise BackendError(refusal) from None
+            logger.warning("openai backend: trtllm-serve's check request failed: %s", err)
 
     def _answer(
         self, client: Any, kwargs: dict[str, Any], run: GenerationRun, answer: AnswerReader
@@ -468,6 +480,19 @@ class OpenAIBackend:
         return watch
 
 
+_PROBE_FORMAT = AnswerFormat(
+    think_end="</think>",
+    answer_prefix="</think>\n\n",
+    answer_suffix="",
+    json_schema={"type": "object"},
+    max_thinking_tokens=1,
+)
+"""The answer layout of the load-time check: a structural tag of a decision's shape."""
+
+_GUIDE_ADVICE = (
+    "a structural_tag response_format, which constrains the answer after the thinking on "
+    "trtllm-serve: use a release that accepts it, or set structured_output to off"
+)
 _REFUSED_FIELDS = {
     "media_io_kwargs": (
         "per-request media_io_kwargs, without which it loads every video as 10 frames: use a "
@@ -478,22 +503,20 @@ _REFUSED_FIELDS = {
         "the frames: use a trtllm-serve release that accepts them, or set video_transport to "
         "images"
     ),
-    "response_format": (
-        "a structural_tag response_format, which constrains the answer after the thinking on "
-        "trtllm-serve: use a release that accepts it, or set structured_output to off"
-    ),
-    "structural_tag": (
-        "a structural_tag response_format, which constrains the answer after the thinking on "
-        "trtllm-serve: use a release that accepts it, or set structured_output to off"
-    ),
+    "response_format": _GUIDE_ADVICE,
+    "structural_tag": _GUIDE_ADVICE,
 }
+_SCHEMA_REFUSALS = ("extra_forbidden", "Extra inputs are not permitted", "literal_error")
+"""How pydantic words a request its schema refuses (FastAPI passes its errors on)."""
 
 
-def _trtllm_serve_refusal(host: str, error: str) -> str:
-    """One sentence for trtllm-serve refusing the probe request: the field it named and what
-    to do, else the server's own words."""
-    if "HTTP 400" in error:  # a field the release does not know, or a value it refuses
-        for field_name, advice in _REFUSED_FIELDS.items():
-            if field_name in error:
-                return f"trtllm-serve at {host} refuses {advice}"
-    return f"trtllm-serve at {host} refuses the requests the node sends: {error}"
+def _trtllm_serve_refusal(host: str, error: str) -> str | None:
+    """One sentence for trtllm-serve's request schema refusing the check request: the field
+    it named and what to do, else the server's words on one line; None: not a refusal."""
+    if "HTTP 4" not in error or not any(r in error for r in _SCHEMA_REFUSALS):
+        return None
+    for field_name, advice in _REFUSED_FIELDS.items():
+        if field_name in error:
+            return f"trtllm-serve at {host} refuses {advice}"
+    words = " ".join(error.split())
+    return f"trtllm-serve at {host} refuses the requests the node sends: {words}"

@@ -14,6 +14,7 @@ the whitespace around a schema-constrained JSON answer so that ``answer_json`` i
 from __future__ import annotations
 
 import contextlib
+import json
 import queue
 import threading
 import time
@@ -307,15 +308,18 @@ class AnswerReader:
 
     ``lead`` and ``tail`` (wrapped only) are layout a structural tag makes the server write
     around the JSON (``\n\n<answer>\n`` … ``\n</answer>``): they are not part of ``json`` and
-    not emitted (the caller emits the profile's layout itself). Text that does not start with
-    ``lead`` is all answer.
+    not emitted (the caller emits the profile's layout itself). The lead is matched after any
+    whitespace; text that does not start with it is all answer. The tail ends the answer only
+    where the JSON before it is complete (a string may hold ``</answer>``); text after it is
+    dropped.
     """
 
     def __init__(self, out: Transcript, wrapped: bool, lead: str = "", tail: str = "") -> None:
         self._out = out
         self.wrapped = wrapped
         self.lead = lead if wrapped else ""
-        self._lead_left = self.lead
+        self._lead = self.lead.strip()
+        self._deciding = bool(self._lead)  # whether the text opens with the lead is not known
         self._tail = tail.strip() if wrapped else ""
         self._tail_seen = False
         self._held = ""
@@ -339,25 +343,24 @@ class AnswerReader:
             return
         if self._tail_seen:
             return
-        text = self._held + text
-        if self._lead_left:
-            n = min(len(text), len(self._lead_left))
-            if text[:n] == self._lead_left[:n]:
-                self._lead_left = self._lead_left[n:]
-                text = text[n:]
-            else:
-                self._lead_left = ""
-            if self._lead_left:
-                self._held = ""
+        text, self._held = self._held + text, ""
+        if self._deciding:
+            start = text.lstrip()
+            if len(start) < len(self._lead) and self._lead.startswith(start):
+                self._held = text  # may still be the lead
                 return
+            self._deciding = False
+            if start.startswith(self._lead):
+                text = start[len(self._lead) :]
         if not self.json:
             text = text.lstrip()
-        body = text.rstrip()
-        if self._tail:
-            if body.endswith(self._tail):
-                body = body[: -len(self._tail)].rstrip()
-                self._tail_seen = True
-            else:  # hold back what may be the start of the tail
+        at = self._tail_at(text)
+        if at is not None:
+            body = text[:at].rstrip()
+            self._tail_seen = True
+        else:
+            body = text.rstrip()
+            if self._tail:  # hold back what may be the start of the tail
                 hold = next(
                     (
                         k
@@ -367,9 +370,23 @@ class AnswerReader:
                     0,
                 )
                 body = body[: len(body) - hold].rstrip()
-        self._held = "" if self._tail_seen else text[len(body) :]
+            self._held = text[len(body) :]
         self.json += body
         self._out.emit(body)
+
+    def _tail_at(self, text: str) -> int | None:
+        """Where in ``text`` the tail starts, the JSON before it complete; None: nowhere."""
+        if not self._tail:
+            return None
+        at = text.find(self._tail)
+        while at >= 0:
+            try:
+                json.loads(self.json + text[:at])
+            except ValueError:
+                at = text.find(self._tail, at + 1)
+            else:
+                return at
+        return None
 
     def feed_chunk(self, chunk: Any) -> None:
         """Take one chunk of a stream that carries only the answer."""

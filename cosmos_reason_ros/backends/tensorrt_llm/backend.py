@@ -72,6 +72,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from cosmos_reason_ros.backends.config import BackendConfig
+from cosmos_reason_ros.backends.guides import (
+    answer_only_tag,
+    answer_structural_tag,
+    opening_marker,
+)
 from cosmos_reason_ros.backends.messages import (
     hf_messages,
     processor_kwargs,
@@ -82,12 +87,9 @@ from cosmos_reason_ros.backends.tensorrt_llm.imports import has_one_call, import
 from cosmos_reason_ros.backends.tensorrt_llm.penalties import llm_arg_names, penalty_sampler
 from cosmos_reason_ros.backends.tensorrt_llm.request import (
     Phase,
-    answer_only_tag,
-    answer_structural_tag,
     find_video_data,
     llm_kwargs,
     one_call_fits,
-    opening_marker,
     plan_phases,
     sampling_kwargs,
     split_one_call,

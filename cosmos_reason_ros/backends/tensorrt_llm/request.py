@@ -2,9 +2,8 @@
 
 ``llm_kwargs`` are the ``LLM(...)`` arguments, ``sampling_kwargs`` the ``SamplingParams(...)``
 ones; ``plan_phases`` splits a constrained request into free thinking and a guided answer;
-``answer_structural_tag`` (from ``backends.guides``) is the one-call guide (thinking free,
-then the JSON answer); ``find_video_data`` finds ``VideoData`` wherever the installed
-release keeps it.
+``find_video_data`` finds ``VideoData`` wherever the installed release keeps it. The guides
+(structural tags) are in ``backends.guides``.
 """
 
 from __future__ import annotations
@@ -15,11 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cosmos_reason_ros.backends.config import BackendConfig
-from cosmos_reason_ros.backends.guides import (
-    answer_only_tag,
-    answer_structural_tag,
-    opening_marker,
-)
+from cosmos_reason_ros.backends.guides import opening_marker
 from cosmos_reason_ros.core.errors import ConfigError
 from cosmos_reason_ros.core.generation import AnswerFormat, GenerationRequest, SamplingSettings
 
@@ -27,12 +22,9 @@ __all__ = [
     "REASONING_PARSER",
     "VIDEO_DATA_HOMES",
     "Phase",
-    "answer_only_tag",
-    "answer_structural_tag",
     "find_video_data",
     "llm_kwargs",
     "one_call_fits",
-    "opening_marker",
     "plan_phases",
     "sampling_kwargs",
     "split_one_call",
