@@ -3,7 +3,9 @@
 Real HTTP on loopback: ``ChatCompletionsServer`` stands in for trtllm-serve / vLLM / NIM (which
 cannot run here), and a small redirecting server in front of it plays a server (or proxy) that
 answers 301 or 307 pointing at another host. The client, its redirect handling and the
-backend's error translation are the real ones.
+backend's error translation are the real ones. A key with whitespace around it (as secrets and
+key files hand it over) is stripped and works; one an HTTP header cannot carry is refused with
+that reason, never "cannot reach the server", and never quoted.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import pytest
 from cosmos_reason_ros.backends.config import BackendConfig
 from cosmos_reason_ros.backends.openai.api_key import BLANK, KeyFilter, blank_result, sent_in_clear
 from cosmos_reason_ros.backends.openai.backend import OpenAIBackend
-from cosmos_reason_ros.core.errors import BackendError, BackendUnavailableError
+from cosmos_reason_ros.core.errors import BackendError, BackendUnavailableError, ConfigError
 from cosmos_reason_ros.core.generation import (
     ChatMessage,
     GenerationRequest,
@@ -246,3 +248,32 @@ def test_a_key_sent_unencrypted_off_this_machine_is_warned_about(
         backend.load()
     assert any("API key unencrypted to host=192.0.2.1:9" in r.message for r in caplog.records)
     assert all(SECRET not in r.getMessage() for r in caplog.records)
+
+
+# -- a key as secrets and key files hand it over: with a trailing newline --------------------
+@pytest.mark.parametrize("raw", [SECRET + "\n", SECRET + "\r\n", f"  {SECRET}\t"])
+def test_a_key_with_whitespace_around_it_is_stripped_and_works(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, raw: str
+) -> None:
+    monkeypatch.setenv(KEY_ENV, raw)
+    messages = (ChatMessage("user", (TextPart("What next?"),)),)
+    with ChatCompletionsServer(default=Reply.answer("hi"), api_key=SECRET) as srv:
+        with caplog.at_level(logging.WARNING):
+            backend = _backend(srv.base_url)
+        backend.load()
+        result = backend.generate(GenerationRequest(messages=messages, clips=()))
+        backend.close()
+        sent = {r.headers.get("authorization") for r in srv.requests}
+    assert result.text
+    assert sent == {f"Bearer {SECRET}"}
+    assert "whitespace around it" in caplog.text and SECRET not in caplog.text
+
+
+@pytest.mark.parametrize("raw", [f"sk-a\nb-{SECRET}", f"{SECRET}\x07", f"{SECRET}é"])
+def test_a_key_no_header_can_carry_is_refused_saying_so_without_quoting_it(
+    monkeypatch: pytest.MonkeyPatch, raw: str
+) -> None:
+    monkeypatch.setenv(KEY_ENV, raw)
+    with pytest.raises(ConfigError, match="an HTTP header cannot carry") as caught:
+        _backend("http://127.0.0.1:9/v1")
+    assert SECRET not in str(caught.value) and KEY_ENV in str(caught.value)
