@@ -1,5 +1,5 @@
-"""``reason_node --help``: how to start the node and its main parameters, from the parameter
-table. Printing it initialises nothing (no rclpy context, no model)."""
+"""``reason_node --help``: how to start the node, its main parameters and the keys of an alert
+rule, from the parameter tables. Printing it initialises nothing (no rclpy context, no model)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import textwrap
 from collections.abc import Sequence
 
 from cosmos_reason_ros.config import FALLBACK_RULE, SPEC_BY_NAME, SPECS
+from cosmos_reason_ros.config.alert_rules import rule_specs
 
 MAIN_PARAMETERS = (
     "model",
@@ -70,6 +71,11 @@ def node_help(width: int = 99) -> str:
         lines += textwrap.wrap(text, width, initial_indent=" " * 6, subsequent_indent=" " * 6)
     lines += ["", "Fallback rule:"]
     lines += textwrap.wrap(FALLBACK_RULE + ".", width, initial_indent="  ", subsequent_indent="  ")
+    lines += ["", "Alert rules: for each name in alerts, these parameters (default):"]
+    for spec in rule_specs("<name>"):
+        lines.append(f"  {spec.name} (default: {_show(spec.default)})")
+        text = spec.description + (f" (one of: {', '.join(spec.choices)})" if spec.choices else "")
+        lines += textwrap.wrap(text, width, initial_indent=" " * 6, subsequent_indent=" " * 6)
     others = [s.name for s in SPECS if s.name not in MAIN_PARAMETERS]
     lines += ["", "Every other parameter (defaults and ranges: config/reason.yaml):"]
     lines += textwrap.wrap(", ".join(others), width, initial_indent="  ", subsequent_indent="  ")
@@ -86,4 +92,4 @@ def _show(value: object) -> str:
         return "[" + ", ".join(names) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return '""' if value == "" else str(value)

@@ -29,6 +29,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from spin import spinning, wait_for
 
+from cosmos_reason_ros.config.alert_rules import RULE_KEYS
 from cosmos_reason_ros.tools.scenario import write_scenario
 
 TOPIC = "/camera/image_raw"
@@ -74,6 +75,8 @@ def test_reason_node_help_prints_usage_and_parameters_without_loading_anything()
     assert "--ros-args -p model:=/models/Cosmos-Reason1-7B" in done.stdout
     assert "fallback_action (default: stop)" in done.stdout
     assert "The fallback is always a legal answer" in done.stdout
+    for key in RULE_KEYS:  # every key of an alert rule, from the rule's own declaration
+        assert f"alerts.<name>.{key} (default: " in done.stdout
     assert elapsed < 20.0, f"--help took {elapsed:.1f} s"
 
 
