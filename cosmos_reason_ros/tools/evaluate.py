@@ -112,7 +112,7 @@ def evaluate(
         questions: Asked at every decision time; empty: the node's default question.
         every_s: Bag seconds between decision times; the first comes ``every_s`` after the
             first frame. None: the ``decision_period_s`` parameter (``params`` or the node's
-            default).
+            default). 0 with alert rules: no decisions, only the rules are judged.
         labels: A ``ScenarioLabels`` or the path of a labels file, for accuracy.
         topics: Image topics to use; None: every image topic of the bag, leaving out a
             ``<topic>/compressed`` whose raw twin is also there.
@@ -154,8 +154,12 @@ def evaluate(
             values = _with_label_rules(values, labels)
         config = build_config(values)
         period_s = config.decision_period_s if every_s is None else every_s
-        if not (math.isfinite(period_s) and period_s > 0):
-            raise EvalError(f"decision_period_s (every_s) must be > 0 here, got {period_s}")
+        alerts_only = period_s == 0 and bool(config.alert_rules)
+        if not (math.isfinite(period_s) and (period_s > 0 or alerts_only)):
+            raise EvalError(
+                f"decision_period_s (every_s) must be > 0 here (0 only with alert rules: they "
+                f"are judged, no decisions made), got {period_s}"
+            )
         bag_path = find_bag(bag)
         used = image_topics(bag_path, topics)  # a bad bag or topic fails before any model loads
         asked = tuple(questions) or (config.reasoner.question,)
@@ -321,9 +325,9 @@ class _Run:
         self.first_stamp_ns = 0
 
     def read(self, bag: Path, topics: tuple[str, ...], progress: bool) -> None:
-        """Read the bag's ``topics``, deciding every ``every_s`` of bag time (and judging the
-        alert rules every ``alert_period_s``)."""
-        clocks = [_Clock(self.every_ns, self._decide)]
+        """Read the bag's ``topics``, deciding every ``every_s`` of bag time (never at 0) and
+        judging the alert rules every ``alert_period_s``."""
+        clocks = [_Clock(self.every_ns, self._decide)] if self.every_ns > 0 else []
         if self.alerts is not None:
             clocks.append(_Clock(round(self.alerts.period_s * _NS), self._judge))
         with open_bag(bag) as reader:
