@@ -273,7 +273,7 @@ class OpenAIBackend:
             answer = AnswerReader(run.out, wrapped=schema)
             left = request.sampling.max_new_tokens - watch.tokens
             second = continuation(base, run.out.text, left)
-            self._answer(client, with_schema(second, fmt) if schema else second, run, answer)
+            self._answer(client, self._json_only(second, fmt) if schema else second, run, answer)
             if not run.prompt_tokens:
                 run.prompt_tokens = max(0, answer.stream.prompt_tokens - watch.tokens)
             run.generated += answer.stream.completion_tokens
@@ -341,18 +341,21 @@ class OpenAIBackend:
         if fmt is not None:
             run.out.emit(fmt.answer_prefix)
             run.ended_by = "tokens"
-        if fmt is not None and self._server == TRTLLM_SERVE:
-            # A plain JSON guide would be wrapped in a <think> block behind a reasoning parser.
-            base = with_guide(base, answer_only_tag(fmt.json_schema))
-        elif fmt is not None:
-            base = with_schema(base, fmt)
-        self._answer(client, base, run, answer)
+        self._answer(client, self._json_only(base, fmt) if fmt else base, run, answer)
         run.prompt_tokens = answer.stream.prompt_tokens
         run.generated = answer.stream.completion_tokens
         if fmt is None:
             return run.result()
         run.out.emit(fmt.answer_suffix)
         return run.result(thinking="", answer_json=answer.json)
+
+    def _json_only(self, kwargs: dict[str, Any], fmt: AnswerFormat) -> dict[str, Any]:
+        """``kwargs`` asking for the JSON answer alone: ``response_format`` json_schema, or on
+        trtllm-serve a JSON-only structural tag (there a plain JSON guide would be wrapped in
+        a ``<think>`` block behind a reasoning parser)."""
+        if self._server == TRTLLM_SERVE:
+            return with_guide(kwargs, answer_only_tag(fmt.json_schema))
+        return with_schema(kwargs, fmt)
 
     def _think_then_answer(
         self,
@@ -392,7 +395,7 @@ class OpenAIBackend:
             run.out.emit(watch.prefix_rest())
             answer = AnswerReader(run.out, wrapped=True)
             left = max(1, run.request.sampling.max_new_tokens - watch.tokens)
-            second = with_guide({**base, "max_tokens": left}, answer_only_tag(fmt.json_schema))
+            second = self._json_only({**base, "max_tokens": left}, fmt)
             self._answer(client, second, run, answer)
             run.generated += answer.stream.completion_tokens
         if not schema:
