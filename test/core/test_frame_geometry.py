@@ -1,18 +1,17 @@
 """Frame sizes and counts equal upstream's, on a table of camera sizes (issue 22, item 7).
 
-The references are written here from upstream's formulas, not taken from ``core.recipes``:
+The references are written from upstream's formulas, not taken from ``core.recipes``:
 qwen-vl-utils 0.0.11 ``vision_process.py`` (``smart_nframes``, ``fetch_video``'s pixel cap,
-``smart_resize``) for Reason1, and the installed transformers Qwen3-VL video processor
-(``video_processing_qwen3_vl.py``: ``resize`` with ``cap_pixels_per_frame``, ``smart_resize``)
-for Reason2 and Cosmos 3.
+``smart_resize``; ``test/qwen_vl_utils_reference.py``) for Reason1, and the installed
+transformers Qwen3-VL video processor (``video_processing_qwen3_vl.py``: ``resize`` with
+``cap_pixels_per_frame``, ``smart_resize``) for Reason2 and Cosmos 3.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
+import qwen_vl_utils_reference as qwen_vl_utils
 
 from cosmos_reason_ros.core.recipes import (
     COSMOS3_RECIPE,
@@ -41,31 +40,6 @@ CAMERAS = [
 ]
 SECOND = 1_000_000_000
 T0 = 1_700_000_000_000_000_000
-
-
-def _qwen_vl_utils_video_size(width: int, height: int, frames: int) -> tuple[int, int]:
-    """qwen-vl-utils 0.0.11 ``fetch_video`` for Reason1's item (``total_pixels`` 8192 * 28²)."""
-    factor, min_pixels = 28, 128 * 28 * 28
-    total_pixels = 8192 * 28 * 28
-    max_pixels = max(min(768 * 28 * 28, total_pixels / frames * 2), int(min_pixels * 1.05))
-    h_bar = max(factor, round(height / factor) * factor)
-    w_bar = max(factor, round(width / factor) * factor)
-    if h_bar * w_bar > max_pixels:
-        beta = math.sqrt(height * width / max_pixels)
-        h_bar = math.floor(height / beta / factor) * factor
-        w_bar = math.floor(width / beta / factor) * factor
-    elif h_bar * w_bar < min_pixels:
-        beta = math.sqrt(min_pixels / (height * width))
-        h_bar = math.ceil(height * beta / factor) * factor
-        w_bar = math.ceil(width * beta / factor) * factor
-    return w_bar, h_bar
-
-
-def _qwen_vl_utils_nframes(total_frames: int, video_fps: float, fps: float) -> int:
-    """qwen-vl-utils ``smart_nframes`` with ``fps`` (FPS_MIN_FRAMES 4, FPS_MAX_FRAMES 768)."""
-    max_frames = math.floor(min(768, total_frames) / 2) * 2
-    nframes = min(max(total_frames / video_fps * fps, 4), max_frames, total_frames)
-    return math.floor(nframes / 2) * 2
 
 
 def _qwen3_vl_video_size(recipe: FamilyRecipe, width: int, height: int, frames: int) -> tuple:
@@ -108,7 +82,7 @@ def test_a_full_window_gives_the_even_count_qwen_vl_utils_samples_from_the_same_
     clip = window.snapshot()
     assert clip is not None and window.stats().fill == config.capacity == 17
     # A 4 s file at 30 Hz: 120 frames, 16 sampled at 4 fps.
-    assert len(clip.frames) == config.clip_frames == _qwen_vl_utils_nframes(120, 30.0, 4.0) == 16
+    assert len(clip.frames) == config.clip_frames == qwen_vl_utils.nframes(120, 30.0, 4.0) == 16
     assert clip.stamps_ns[-1] == window.stats().newest_ns  # the oldest frame is the one left
     assert clip.fps == pytest.approx(4.0, rel=0.01)  # 30 Hz stamps: 0.233 or 0.267 s apart
 
@@ -123,11 +97,11 @@ def test_snapshots_hold_an_even_count_but_a_single_frame(held: int) -> None:
 
 
 def test_the_recipes_references_agree_with_the_ones_written_here() -> None:
-    assert smart_nframes(120, 30.0, 4.0) == _qwen_vl_utils_nframes(120, 30.0, 4.0)
+    assert smart_nframes(120, 30.0, 4.0) == qwen_vl_utils.nframes(120, 30.0, 4.0)
     for width, height in CAMERAS:
         max_pixels = 768 * 28 * 28
         ours = smart_resize(height, width, 28, 128 * 28 * 28, max_pixels)
-        assert ours[::-1] == _qwen_vl_utils_video_size(width, height, 16)
+        assert ours[::-1] == qwen_vl_utils.video_size(width, height, 16)
 
 
 @pytest.mark.parametrize("recipe", [REASON1_RECIPE, REASON2_RECIPE, COSMOS3_RECIPE])
@@ -139,7 +113,7 @@ def test_frame_sizes_equal_upstream_processors_for_every_camera_size(
     frames = config.clip_frames
     for width, height in CAMERAS:
         if recipe is REASON1_RECIPE:
-            expected = _qwen_vl_utils_video_size(width, height, frames)
+            expected = qwen_vl_utils.video_size(width, height, frames)
         else:
             expected = _qwen3_vl_video_size(recipe, width, height, frames)
         assert window.target_size(width, height) == expected, (width, height)
